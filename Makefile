@@ -1,0 +1,63 @@
+# MedFlow developer entry points. `make help` lists them. Everything installs itself:
+# the virtual environment (.venv), pinned Python packages, and the Debian peers tests use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+system-deps: ## Install Debian packages the tests use as real peers (socat, samba) when missing
+	@scripts/system-deps.sh
+
+run: $(STAMP) ## Run the whole system locally: moto server, API, event router, demo edge agent
+	$(BIN)/python -m localdev run
+
+test: $(STAMP) system-deps ## Run every test (unit, functional, integration, end-to-end)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the tests that need no real peer
+	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy
+	$(BIN)/mypy edge_agent shared_models localdev cloud/app.py cloud/chalicelib
+
+check: lint typecheck test ## lint + typecheck + test
+
+schema: $(STAMP) ## Export the envelope JSON Schema to docs/schema/
+	$(BIN)/python -m shared_models.export docs/schema
+
+admin: $(STAMP) ## Create or reset a staff admin (MEDFLOW_ADMIN_EMAIL, MEDFLOW_ADMIN_PASSWORD, MEDFLOW_CLINIC)
+	$(BIN)/python -m localdev admin
+
+bench: $(STAMP) ## Run the benchmarks in bench/ (figures and ratios against baselines)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
+	rm -rf /tmp/medflow-lock && $(PYTHON) -m venv /tmp/medflow-lock
+	/tmp/medflow-lock/bin/pip install -q -r requirements.in
+	( echo "# Fully pinned; generated from requirements.in by \`make lock\`. Python 3.11+."; /tmp/medflow-lock/bin/pip freeze ) > requirements.lock
+
+clean: ## Remove the virtual environment and caches (keeps var/ data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

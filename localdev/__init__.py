@@ -1,0 +1,1 @@
+"""Local development stack: moto server, API, event router and a demo agent (`make run`)."""

@@ -1,0 +1,58 @@
+"""Schemas shared by the edge agent and the cloud: the envelope, its readings, quarantine records."""
+
+from shared_models.envelope import (
+    ENVELOPE_SCHEMA,
+    AdapterInfo,
+    Demographics,
+    DeviceInfo,
+    Envelope,
+    EnvelopeKind,
+    ImageRef,
+    PatientRef,
+    RawObject,
+    SourceInfo,
+)
+from shared_models.heartbeat import AgentHeartbeat
+from shared_models.quarantine import QuarantineReason, QuarantineRecord
+from shared_models.readings import (
+    Biometry,
+    Eye,
+    Image,
+    Keratometry,
+    LabObservation,
+    Pachymetry,
+    PupillaryDistance,
+    Reading,
+    Refraction,
+    Tonometry,
+    VisualAcuity,
+    VisualField,
+)
+
+__all__ = [
+    "ENVELOPE_SCHEMA",
+    "AdapterInfo",
+    "AgentHeartbeat",
+    "Biometry",
+    "Demographics",
+    "DeviceInfo",
+    "Envelope",
+    "EnvelopeKind",
+    "Eye",
+    "Image",
+    "ImageRef",
+    "Keratometry",
+    "LabObservation",
+    "Pachymetry",
+    "PatientRef",
+    "PupillaryDistance",
+    "QuarantineReason",
+    "QuarantineRecord",
+    "RawObject",
+    "Reading",
+    "Refraction",
+    "SourceInfo",
+    "Tonometry",
+    "VisualAcuity",
+    "VisualField",
+]

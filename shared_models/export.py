@@ -1,0 +1,29 @@
+"""Writes the JSON Schemas of the shared wire models into a folder (`make schema`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
+
+MODELS = {
+    "envelope.schema.json": Envelope,
+    "quarantine.schema.json": QuarantineRecord,
+    "heartbeat.schema.json": AgentHeartbeat,
+}
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "docs/schema")
+    out.mkdir(parents=True, exist_ok=True)
+    for filename, model in MODELS.items():
+        schema = model.model_json_schema(by_alias=True)
+        (out / filename).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {out / filename}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
