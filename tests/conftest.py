@@ -1,0 +1,59 @@
+"""Fixtures shared by every test tier: the corpus location and a real moto server process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localdev.moto import LOCAL_CREDENTIALS, MotoServer
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _corpus() -> Path:
+    env = os.environ.get("MEDFLOW_CORPUS")
+    return Path(env) if env else REPO.parent / "shared" / "corpus"
+
+
+CORPUS = _corpus()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """`../shared/corpus` (or MEDFLOW_CORPUS). Skips with a reason where absent, fails under CI."""
+    if not CORPUS.is_dir():
+        msg = f"device corpus not found at {CORPUS} (set MEDFLOW_CORPUS)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return CORPUS
+
+
+@pytest.fixture(autouse=True)
+def _local_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fixed fake credentials, so no test can ever reach a real AWS account."""
+    for key, value in LOCAL_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A real `moto.server` process on a free 127.0.0.1 port for the whole session."""
+    server = MotoServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: MotoServer) -> Iterator[str]:
+    """The moto server's URL, with every resource forgotten before the test."""
+    moto_server.reset()
+    yield moto_server.url
