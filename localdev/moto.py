@@ -13,7 +13,7 @@ from pathlib import Path
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed local credentials, not a secret
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
@@ -51,7 +51,7 @@ class MotoServer:
             self.record_to.parent.mkdir(parents=True, exist_ok=True)
             env["MOTO_ENABLE_RECORDING"] = "True"
             env["MOTO_RECORDER_FILEPATH"] = str(self.record_to)
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
@@ -63,7 +63,7 @@ class MotoServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"moto server exited with code {self.proc.returncode}")
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):  # noqa: S310 - local http
+                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
                     break
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
@@ -74,7 +74,7 @@ class MotoServer:
 
     def _post(self, path: str) -> None:
         req = urllib.request.Request(f"{self.url}{path}", method="POST", data=b"")
-        with urllib.request.urlopen(req, timeout=30):  # noqa: S310 - local http
+        with urllib.request.urlopen(req, timeout=30):
             pass
 
     def replay(self) -> None:

@@ -72,7 +72,7 @@ class ImageRef(_Wire):
 
 
 class Envelope(_Wire):
-    schema_: Literal["medflow.envelope/1"] = Field(default=ENVELOPE_SCHEMA, alias="schema")
+    schema_: Literal["medflow.envelope/1"] = Field(default="medflow.envelope/1", alias="schema")
     envelope_id: str  # "{sha256}" or "{sha256}-{part}" when one raw item yields several envelopes
     kind: EnvelopeKind = "observations"
     part: int = Field(default=0, ge=0)

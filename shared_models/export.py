@@ -6,9 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
 
-MODELS = {
+MODELS: dict[str, type[BaseModel]] = {
     "envelope.schema.json": Envelope,
     "quarantine.schema.json": QuarantineRecord,
     "heartbeat.schema.json": AgentHeartbeat,

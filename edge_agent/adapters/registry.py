@@ -68,7 +68,13 @@ def classify(raw: bytes, ctx: ParseContext, adapters: Sequence[Adapter] | None =
         return Outcome(adapter=adapter, reason=exc.reason, detail=exc.detail)
     except Exception as exc:  # an adapter bug must quarantine the input, never crash the agent
         log.exception("adapter parse failed", extra={"adapter": adapter.name})
-        return Outcome(adapter=adapter, reason=QuarantineReason.INTERNAL_ERROR, detail=f"{adapter.name}: {type(exc).__name__}: {exc}")
+        return Outcome(
+            adapter=adapter,
+            reason=QuarantineReason.INTERNAL_ERROR,
+            detail=f"{adapter.name}: {type(exc).__name__}: {exc}",
+        )
     if not items:
-        return Outcome(adapter=adapter, reason=QuarantineReason.NO_READINGS, detail=f"{adapter.name} found nothing to record")
+        return Outcome(
+            adapter=adapter, reason=QuarantineReason.NO_READINGS, detail=f"{adapter.name} found nothing to record"
+        )
     return Outcome(adapter=adapter, items=items)

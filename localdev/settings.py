@@ -1,0 +1,75 @@
+"""Settings of the local stack (`make run`), from the environment with printed defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Local-only defaults. They are printed at start; never use them outside this machine.
+DEFAULT_ADMIN_EMAIL = "admin@demo.clinic"
+DEFAULT_ADMIN_PASSWORD = "medflow-local-admin"  # noqa: S105 - documented local default
+
+
+class LocalSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    var_dir: Path = Field(description="all local state: AWS recording, spool, inbox, logs")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    aws_port: int = 5100
+    stage: str = "local"
+    region: str = "us-east-1"
+    clinic_id: str = "demo"
+    agent_id: str = "demo-agent"
+    admin_email: str = DEFAULT_ADMIN_EMAIL
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
+    jwt_secret: str = "local-dev-only-jwt-secret-change-me"  # noqa: S105 - local default
+    settle_seconds: float = 1.0
+    persist: bool = True  # record AWS calls under var/ and replay them at the next start
+
+    @property
+    def inbox(self) -> Path:
+        return self.var_dir / "inbox"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @classmethod
+    def from_env(cls) -> LocalSettings:
+        env = os.environ
+        var = Path(env.get("MEDFLOW_VAR", str(REPO / "var"))).resolve()
+        return cls(
+            var_dir=var,
+            api_port=int(env.get("MEDFLOW_API_PORT", "8000")),
+            aws_port=int(env.get("MEDFLOW_AWS_PORT", "5100")),
+            stage=env.get("MEDFLOW_STAGE", "local"),
+            region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            clinic_id=env.get("MEDFLOW_CLINIC", "demo"),
+            agent_id=env.get("MEDFLOW_AGENT_ID", "demo-agent"),
+            admin_email=env.get("MEDFLOW_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
+            admin_password=env.get("MEDFLOW_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD),
+            jwt_secret=env.get("MEDFLOW_JWT_SECRET", "local-dev-only-jwt-secret-change-me"),
+            settle_seconds=float(env.get("MEDFLOW_SETTLE_SECONDS", "1.0")),
+            persist=env.get("MEDFLOW_PERSIST", "1") not in {"0", "false", "no"},
+        )
+
+    def cloud_env(self) -> dict[str, str]:
+        """Environment for the API, the event router and in-process bootstrap calls."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "MEDFLOW_STAGE": self.stage,
+            "MEDFLOW_JWT_SECRET": self.jwt_secret,
+        }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs LocalStack without Docker on 127.0.0.1:4566 (S3, SQS, EventBridge, CloudFormation).
+# localstack-core runs without Docker only on Python 3.13; it gets its own venv (.venv-localstack).
+# DynamoDB and Lambda do not work offline in this mode: the default local path stays moto's server.
+# With Docker available, run the normal image instead: docker run -p 127.0.0.1:4566:4566 localstack/localstack
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${LOCALSTACK_PYTHON:-python3.13}
+VENV=.venv-localstack
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r localstack/requirements.txt
+fi
+mkdir -p var/localstack
+# GATEWAY_SERVER=hypercorn is what makes it honour GATEWAY_LISTEN; without it, it binds 0.0.0.0.
+export GATEWAY_LISTEN=127.0.0.1:4566 GATEWAY_SERVER=hypercorn DNS_ADDRESS=0 DISABLE_EVENTS=1 \
+  SKIP_SSL_CERT_DOWNLOAD=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
+  SERVICES=s3,sqs,events,cloudformation,sts,iam LOCALSTACK_VOLUME_DIR="$PWD/var/localstack"
+exec "$VENV/bin/python" -m localstack.runtime.main

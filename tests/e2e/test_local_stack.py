@@ -1,0 +1,146 @@
+"""End to end, as a clinic drives it: `python -m localdev run`, a corpus file dropped in the inbox, its
+readings seen through the HTTP API; then a restart keeps the data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localdev.moto import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+REPO = Path(__file__).resolve().parents[2]
+TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tonometer.xml"
+
+
+class LocalStack:
+    def __init__(self, var: Path) -> None:
+        self.var = var
+        self.api_port = free_port()
+        self.aws_port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, timeout: float = 90) -> None:
+        env = {
+            **os.environ,
+            "MEDFLOW_VAR": str(self.var),
+            "MEDFLOW_API_PORT": str(self.api_port),
+            "MEDFLOW_AWS_PORT": str(self.aws_port),
+            "MEDFLOW_ADMIN_EMAIL": "e2e@clinic.test",
+            "MEDFLOW_ADMIN_PASSWORD": "e2e-password-123",
+            "MEDFLOW_SETTLE_SECONDS": "0.5",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "localdev", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if line.strip() == "medflow: ready":
+                return
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        pytest.fail("local stack did not become ready:\n" + "".join(self.output) + self.logs())
+
+    def logs(self) -> str:
+        out = []
+        for log in sorted((self.var / "logs").glob("*.log")):
+            out.append(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        return "\n".join(out)
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        if self.proc.stdout is not None:
+            self.output.extend(self.proc.stdout.readlines())
+        self.proc = None
+        return code
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+    ) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.api + path, data=data, method=method)
+        req.add_header("content-type", "application/json")
+        if token:
+            req.add_header("authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def login(self) -> str:
+        status, body = self.call("POST", "/auth/login", {"email": "e2e@clinic.test", "password": "e2e-password-123"})
+        assert status == 200, body
+        return str(body["access_token"])
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    s = LocalStack(tmp_path / "var")
+    yield s
+    s.stop()
+
+
+def _readings(stack: LocalStack, token: str, patient: str) -> list[dict[str, Any]]:
+    status, body = stack.call("GET", f"/patients/{patient}/readings", token=token)
+    assert status == 200, body
+    return list(body["readings"])
+
+
+def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalStack, corpus_dir: Path) -> None:
+    stack.start()
+    token = stack.login()
+    assert stack.call("GET", "/patients/00000033/readings")[0] == 401
+
+    shutil.copy(corpus_dir / TOPASCOPE, stack.var / "inbox" / "topascope.xml")
+    deadline = time.monotonic() + 15
+    readings: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not readings:
+        readings = _readings(stack, token, "00000033")
+        time.sleep(0.3)
+    assert readings, "no readings within 15 s\n" + stack.logs()
+    iops = sorted((r["eye"], r["iop_mmhg"], r["representative"]) for r in readings if r["kind"] == "tonometry")
+    assert ("OD", 15.6, True) in iops and ("OS", 18.3, True) in iops
+    assert [v for eye, v, rep in iops if eye == "OD" and not rep] == [15, 16, 24]
+
+    # The agent's original file is never modified or deleted.
+    assert (stack.var / "inbox" / "topascope.xml").read_bytes() == (corpus_dir / TOPASCOPE).read_bytes()
+
+    assert stack.stop() == 0
+    stack.start()
+    token = stack.login()
+    again = _readings(stack, token, "00000033")
+    assert sorted(map(json.dumps, again)) == sorted(map(json.dumps, readings))
