@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench lock clean
+.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench lock clean layers
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,3 +61,6 @@ lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
 
 clean: ## Remove the virtual environment and caches (keeps var/ data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+layers: $(STAMP) ## Build the Lambda layer zips reproducibly into var/layers/
+	$(BIN)/python -m layers.build

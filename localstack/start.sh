@@ -5,7 +5,13 @@
 # With Docker available, run the normal image instead: docker run -p 127.0.0.1:4566:4566 localstack/localstack
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${LOCALSTACK_PYTHON:-python3.13}
+find_py313() {
+  for c in "${LOCALSTACK_PYTHON:-}" python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3.13 /usr/bin/python3.13; do
+    [ -n "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$c"; return; }
+  done
+  echo "localstack: Python 3.13 is required (set LOCALSTACK_PYTHON)" >&2; exit 1
+}
+PY=$(find_py313)
 VENV=.venv-localstack
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
