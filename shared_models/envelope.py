@@ -47,7 +47,8 @@ class Demographics(_Wire):
 
 class PatientRef(_Wire):
     id: str | None = None
-    # where the id came from: content (dicom/hl7_pid/astm_p/vendor_xml) or folder/filename pattern
+    # where the id came from: content (dicom, hl7_pid, astm_p, vendor_xml, vendor_header) or
+    # the source's configured patterns (folder_pattern, filename_pattern)
     id_source: str | None = None
     demographics: Demographics | None = None
 

@@ -36,6 +36,10 @@ class Refraction(_Reading):
     spherical_equivalent: float | None = None
     confidence: int | None = None
     representative: bool = True
+    lens: str | None = None  # e.g. contact / trial, when the device says which lens was measured
+    correction_type: str | None = None
+    test: str | None = None
+    series: str | None = None  # a device's second data set (e.g. NIDEK lower-case blocks)
 
 
 class Keratometry(_Reading):
@@ -52,6 +56,7 @@ class Keratometry(_Reading):
     cyl_d: float | None = None
     refractive_index: float | None = None
     representative: bool = True
+    series: str | None = None
 
 
 class Tonometry(_Reading):
@@ -96,7 +101,10 @@ class VisualField(_Reading):
     md_db: float | None = None
     psd_db: float | None = None
     vfi_pct: float | None = None
-    fixation_losses: str | None = None
+    fixation_losses: str | None = None  # as shown, e.g. "2/15"
+    fixation_errors: int | None = None
+    fixation_trials: int | None = None
+    ght: str | None = None  # glaucoma hemifield test result as shown
     false_positive_pct: float | None = None
     false_negative_pct: float | None = None
     duration_s: float | None = None
@@ -110,6 +118,8 @@ class Biometry(_Reading):
     lens_thickness_mm: float | None = None
     k1_d: float | None = None
     k2_d: float | None = None
+    corneal_diameter_mm: float | None = None
+    pupil_diameter_mm: float | None = None
 
 
 class LabObservation(_Reading):
@@ -139,6 +149,14 @@ class Image(_Reading):
     width: int | None = None
     height: int | None = None
     frames: int | None = None
+    container: str | None = None  # dicom | topcon_fds | topcon_fda | heidelberg_e2e | jpeg | png | tiff
+    sop_class_uid: str | None = None
+    study_uid: str | None = None
+    series_uid: str | None = None
+    sop_instance_uid: str | None = None
+    transfer_syntax: str | None = None
+    mode: str | None = None  # pixel mode / photometric interpretation
+    note: str | None = None
 
 
 Reading = Annotated[

@@ -36,7 +36,7 @@ def choose(raw: bytes, name: str, adapters: Sequence[Adapter]) -> tuple[Adapter 
     for adapter in adapters:
         try:
             score = adapter.detect(raw, name)
-        except Exception as exc:  # detect must never raise; a buggy one must not stop the others
+        except Exception as exc:  # noqa: BLE001 - detect must never raise; a buggy one must not stop the others
             log.warning("adapter detect failed", extra={"adapter": adapter.name, "error": type(exc).__name__})
             continue
         if score > 0:

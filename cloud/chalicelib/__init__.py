@@ -1,0 +1,1 @@
+"""MedFlow cloud code packaged with the Chalice app: API blueprints, event handlers, services, DynamoDB access."""

@@ -1,0 +1,1 @@
+"""DynamoDB access: PynamoDB models (`tables.py`) and one repository module per aggregate. PynamoDB stays in here."""

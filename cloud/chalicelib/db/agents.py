@@ -1,0 +1,96 @@
+"""Agents repository: one item per edge agent holding its last heartbeat and ingest counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib.db import keys
+from chalicelib.db.tables import AgentItem, bound
+from chalicelib.models import AgentStatus
+
+
+def _is_condition_failure(exc: PutError | UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def _set_or_remove(attribute: Any, value: Any) -> Any:
+    # An absent value clears what an older heartbeat said (e.g. the last error).
+    return attribute.remove() if value is None else attribute.set(value)
+
+
+def exists(clinic_id: str, agent_id: str) -> bool:
+    bound()
+    try:
+        AgentItem.get(keys.clinic_pk(clinic_id), keys.agent_sk(agent_id), attributes_to_get=["pk"])
+    except AgentItem.DoesNotExist:
+        return False
+    return True
+
+
+def record_heartbeat(status: AgentStatus) -> bool:
+    """Stores the heartbeat unless a newer one is already stored (S3 events can arrive out of order).
+    Counters kept by the ingest are left alone. Returns False when the heartbeat was older."""
+    bound()
+    if status.sent_at is None:
+        raise ValueError("a heartbeat needs sent_at")
+    sent_at = status.sent_at
+    item = AgentItem(keys.clinic_pk(status.clinic_id), keys.agent_sk(status.agent_id))
+    older = AgentItem.sent_at.does_not_exist() | (AgentItem.sent_at < sent_at)
+    try:
+        item.update(
+            actions=[
+                AgentItem.clinic_id.set(status.clinic_id),
+                AgentItem.agent_id.set(status.agent_id),
+                AgentItem.sent_at.set(sent_at),
+                AgentItem.counts.set(dict(status.counts)),
+                _set_or_remove(AgentItem.version, status.version),
+                _set_or_remove(AgentItem.started_at, status.started_at),
+                _set_or_remove(AgentItem.last_upload_at, status.last_upload_at),
+                _set_or_remove(AgentItem.last_error, status.last_error),
+            ],
+            condition=older,
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def counter_update(clinic_id: str, agent_id: str, at: Any, **increments: int) -> tuple[AgentItem, list[Any]]:
+    """The item and actions that add to an agent's counters (used inside ingest transactions)."""
+    item = AgentItem(keys.clinic_pk(clinic_id), keys.agent_sk(agent_id))
+    actions: list[Any] = [
+        AgentItem.clinic_id.set(clinic_id),
+        AgentItem.agent_id.set(agent_id),
+        AgentItem.last_ingest_at.set(at),
+    ]
+    for name, amount in increments.items():
+        actions.append(getattr(AgentItem, name).add(amount))
+    return item, actions
+
+
+def list_for_clinic(clinic_id: str, limit: int = 500) -> list[AgentStatus]:
+    bound()
+    rows = AgentItem.query(keys.clinic_pk(clinic_id), AgentItem.sk.startswith("AGENT#"), limit=limit)
+    return [_from_item(row) for row in rows]
+
+
+def _from_item(row: AgentItem) -> AgentStatus:
+    return AgentStatus(
+        clinic_id=row.clinic_id,
+        agent_id=row.agent_id,
+        version=row.version,
+        sent_at=row.sent_at,
+        started_at=row.started_at,
+        counts=row.counts or {},
+        last_upload_at=row.last_upload_at,
+        last_error=row.last_error,
+        envelopes_ingested=int(row.envelopes_ingested or 0),
+        readings_ingested=int(row.readings_ingested or 0),
+        unmatched_ingested=int(row.unmatched_ingested or 0),
+        quarantined=int(row.quarantined or 0),
+        last_ingest_at=row.last_ingest_at,
+    )

@@ -1,0 +1,68 @@
+"""Key builders: every partition key begins with `CLINIC#{clinic_id}`, so one clinic can never read another's items."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+SEP = "#"
+
+
+def segment(value: str) -> str:
+    """A value made safe to sit between `#` separators (ids from devices may contain anything)."""
+    return value.replace("%", "%25").replace(SEP, "%23")
+
+
+def clinic_pk(clinic_id: str) -> str:
+    return f"CLINIC#{segment(clinic_id)}"
+
+
+def patient_pk(clinic_id: str, patient_id: str) -> str:
+    return f"{clinic_pk(clinic_id)}#PATIENT#{segment(patient_id)}"
+
+
+def sortable_time(at: datetime | None) -> str:
+    """A fixed-width, lexically sortable timestamp. Aware times are converted to UTC; naive ones
+    (devices that print local time without an offset) are kept as written."""
+    if at is None:
+        return "0000-00-00T00:00:00.000000"
+    if at.tzinfo is not None:
+        return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def reading_sk(captured: str, envelope_id: str, index: int) -> str:
+    return f"READING#{captured}#{segment(envelope_id)}#{index:04d}"
+
+
+def reading_kind_sk(kind: str, captured: str, envelope_id: str, index: int) -> str:
+    """Range key of the `by_kind` local index: newest-first queries of one kind for one patient."""
+    return f"{segment(kind)}#{captured}#{segment(envelope_id)}#{index:04d}"
+
+
+def unmatched_sk(received: str, envelope_id: str) -> str:
+    return f"UNMATCHED#{received}#{segment(envelope_id)}"
+
+
+def quarantine_sk(quarantined: str, sha256: str) -> str:
+    return f"QUARANTINE#{quarantined}#{segment(sha256)}"
+
+
+def agent_sk(agent_id: str) -> str:
+    return f"AGENT#{segment(agent_id)}"
+
+
+def user_sk(email: str) -> str:
+    return f"USER#{segment(email)}"
+
+
+def audit_pk(clinic_id: str | None, at: datetime) -> str:
+    # Events without a clinic (a login attempt with an unknown email) go to a SYSTEM partition.
+    owner = clinic_pk(clinic_id) if clinic_id is not None else "SYSTEM"
+    return f"{owner}#AUDIT#{at.astimezone(UTC).strftime('%Y-%m-%d')}"
+
+
+def ledger_pk(clinic_id: str, envelope_id: str) -> str:
+    return f"{clinic_pk(clinic_id)}#ENVELOPE#{segment(envelope_id)}"
+
+
+LEDGER_SK = "INGESTED"

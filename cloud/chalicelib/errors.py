@@ -1,0 +1,55 @@
+"""One exception base for the cloud code; the API maps each kind to an HTTP status in `api/errors.py`."""
+
+from __future__ import annotations
+
+
+class MedflowError(Exception):
+    """A domain error with a stable machine code and a precise, PHI-free message."""
+
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class BadRequest(MedflowError):
+    """The request cannot be read at all (e.g. the body is not JSON)."""
+
+    code = "bad_request"
+
+
+class InvalidInput(MedflowError):
+    """The request was read but its content breaks the contract (missing field, bad query parameter)."""
+
+    code = "invalid_request"
+
+
+class Unauthenticated(MedflowError):
+    """No valid credentials: missing, malformed or expired token, or wrong email/password."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(MedflowError):
+    """Authenticated, but the role lacks the permission."""
+
+    code = "forbidden"
+
+
+class NotFound(MedflowError):
+    code = "not_found"
+
+
+class Conflict(MedflowError):
+    code = "conflict"
+
+
+class RejectedMessage(MedflowError):
+    """An ingest message that can never succeed (bad JSON, invalid envelope, clinic mismatch).
+
+    Its SQS message is retried and ends in the DLQ."""
+
+    code = "rejected_message"

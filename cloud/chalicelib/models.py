@@ -1,0 +1,102 @@
+"""Domain records the services and the API work with; the db/ repositories translate PynamoDB items to these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class StoredReading(_Record):
+    """One reading of a matched envelope, as kept per patient."""
+
+    clinic_id: str
+    patient_id: str
+    envelope_id: str
+    index: int  # position in the envelope's readings
+    kind: str
+    captured_at: datetime | None
+    received_at: datetime
+    agent_id: str
+    adapter: dict[str, Any]
+    device: dict[str, Any]
+    raw_key: str
+    reading: dict[str, Any]
+
+
+class UnmatchedEnvelope(_Record):
+    """An envelope that arrived without a patient id; staff match it to a patient later."""
+
+    clinic_id: str
+    envelope_id: str
+    agent_id: str
+    received_at: datetime
+    captured_at: datetime | None
+    adapter: dict[str, Any]
+    device: dict[str, Any]
+    source: dict[str, Any]
+    raw_key: str
+    readings: list[dict[str, Any]]
+
+
+class QuarantineItem(_Record):
+    clinic_id: str
+    agent_id: str
+    sha256: str
+    reason: str
+    detail: str
+    adapter: str | None
+    quarantined_at: datetime
+    source: dict[str, Any]
+    raw_key: str
+
+
+class AgentStatus(_Record):
+    """An edge agent: its last heartbeat plus counters the ingest maintains on write."""
+
+    clinic_id: str
+    agent_id: str
+    version: str | None = None
+    sent_at: datetime | None = None
+    started_at: datetime | None = None
+    counts: dict[str, int] = Field(default_factory=dict)  # spool items per state, as the agent reported
+    last_upload_at: datetime | None = None
+    last_error: str | None = None
+    envelopes_ingested: int = 0
+    readings_ingested: int = 0
+    unmatched_ingested: int = 0
+    quarantined: int = 0
+    last_ingest_at: datetime | None = None
+
+
+class StaffUser(_Record):
+    user_id: str
+    clinic_id: str
+    email: str
+    role: str
+    password_hash: str = Field(repr=False, exclude=True)
+    active: bool = True
+    created_at: datetime
+
+
+class AuditEvent(_Record):
+    """Who did what, when, to which ids. Never names, results, passwords or tokens."""
+
+    clinic_id: str | None  # None for events no clinic can be attributed to (login with an unknown email)
+    actor: str  # "user:<id>", "system:ingest", "cli", "anonymous"
+    action: str  # e.g. "auth.login", "envelope.ingested", "user.created"
+    outcome: str = "success"
+    target: dict[str, str] = Field(default_factory=dict)  # ids only
+    at: datetime
+
+
+class Page(_Record, Generic[T]):
+    items: list[T]
+    next: str | None = None

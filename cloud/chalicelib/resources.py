@@ -1,0 +1,248 @@
+"""AWS resources of the cloud side, defined once as data: `ensure_resources` creates them, infra/ reads the specs.
+
+Flow: the edge agent PUTs into the ingest bucket → ObjectCreated under `envelopes/`, `quarantine/`,
+`agents/` → SQS ingest queue (→ DLQ after `DLQ_MAX_RECEIVE_COUNT` receives) → `ingest` Lambda → DynamoDB.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import boto3
+from botocore.exceptions import ClientError
+
+# Key prefixes the bucket announces to the ingest queue. `raw/` is deliberately absent: the raw
+# bytes are referenced by their envelope/quarantine record, which is written after them.
+NOTIFY_PREFIXES = ("envelopes/", "quarantine/", "agents/")
+# A message received this many times without success moves to the DLQ (poison envelopes end there).
+DLQ_MAX_RECEIVE_COUNT = 5
+# AWS asks for at least 6 times the consumer's timeout so a slow batch is not delivered twice in parallel.
+INGEST_LAMBDA_TIMEOUT_SECONDS = 30
+INGEST_VISIBILITY_TIMEOUT_SECONDS = 6 * INGEST_LAMBDA_TIMEOUT_SECONDS
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    kind: Literal["global", "local"]
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One DynamoDB table. Every key is a string; the partition key always begins with the clinic."""
+
+    key: str  # logical name; the physical name is medflow-{stage}-{key}
+    description: str
+    hash_key: str = "pk"
+    range_key: str = "sk"
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+
+    def attributes(self) -> list[str]:
+        names = [self.hash_key, self.range_key]
+        for index in self.indexes:
+            names += [index.hash_key] + ([index.range_key] if index.range_key else [])
+        return list(dict.fromkeys(names))
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "readings",
+        "device readings, one item per reading: CLINIC#c#PATIENT#p / READING#captured#envelope#n",
+        indexes=(IndexSpec("by_kind", "local", "pk", "kind_sk"),),
+    ),
+    TableSpec("unmatched", "envelopes without a patient id: CLINIC#c / UNMATCHED#received#envelope"),
+    TableSpec("quarantine", "quarantine records: CLINIC#c / QUARANTINE#quarantined_at#sha256"),
+    TableSpec("agents", "edge agents, last heartbeat and counters: CLINIC#c / AGENT#agent"),
+    TableSpec(
+        "users",
+        "staff users: CLINIC#c / USER#email; by_email answers login",
+        indexes=(IndexSpec("by_email", "global", "email"),),
+    ),
+    TableSpec("audit", "audit log, no PHI: CLINIC#c#AUDIT#yyyy-mm-dd / at#event"),
+    TableSpec("ingest_ledger", "idempotency, one item per ingested envelope: CLINIC#c#ENVELOPE#id / INGESTED"),
+)
+TABLE_KEYS = tuple(spec.key for spec in TABLES)
+
+
+def table_spec(key: str) -> TableSpec:
+    for spec in TABLES:
+        if spec.key == key:
+            return spec
+    raise KeyError(f"no table {key!r}; known: {', '.join(TABLE_KEYS)}")
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names for one stage (`medflow-{stage}-...`)."""
+
+    stage: str
+    bucket: str
+    queue: str
+    dlq: str
+    tables: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_stage(cls, stage: str, bucket: str | None = None) -> ResourceNames:
+        # S3 names are global across accounts: deployed stages may pass their own bucket name.
+        prefix = f"medflow-{stage}"
+        return cls(
+            stage=stage,
+            bucket=bucket or f"{prefix}-ingest",
+            queue=f"{prefix}-ingest",
+            dlq=f"{prefix}-ingest-dlq",
+            tables={spec.key: f"{prefix}-{spec.key}" for spec in TABLES},
+        )
+
+    def table(self, key: str) -> str:
+        return self.tables[key]
+
+
+def queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:
+    """Lets only the ingest bucket send to the ingest queue."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "IngestBucketNotifies",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+            }
+        ],
+    }
+
+
+def notification_configuration(queue_arn: str) -> dict[str, Any]:
+    return {
+        "QueueConfigurations": [
+            {
+                "Id": f"ingest-{prefix.rstrip('/')}",
+                "QueueArn": queue_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+            }
+            for prefix in NOTIFY_PREFIXES
+        ]
+    }
+
+
+def ensure_resources(endpoint_url: str | None, stage: str, region: str) -> ResourceNames:
+    """Creates (or brings up to date) the bucket, queues, notification and tables of `stage`. Idempotent."""
+    names = ResourceNames.for_stage(stage)
+    s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
+    dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    _ensure_bucket(s3, names.bucket, region)
+    dlq_arn = _ensure_queue(sqs, names.dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    queue_arn = _ensure_queue(
+        sqs,
+        names.queue,
+        {
+            "VisibilityTimeout": str(INGEST_VISIBILITY_TIMEOUT_SECONDS),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+        },
+    )
+    queue_url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, names.bucket))}
+    )
+    # S3 checks it may send to the queue and then posts an `s3:TestEvent` message: the consumer skips it.
+    s3.put_bucket_notification_configuration(
+        Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn)
+    )
+    for spec in TABLES:
+        _ensure_table(dynamodb, spec, names.table(spec.key))
+    return names
+
+
+def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+    try:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+            raise
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+
+
+def _ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    """Creates the queue or, when it exists with other attributes, updates them. Returns its ARN."""
+    try:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"QueueAlreadyExists", "QueueNameExists"}:
+            raise
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def table_definition(spec: TableSpec, name: str) -> dict[str, Any]:
+    """The CreateTable request for `spec` (on-demand billing)."""
+    definition: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in spec.attributes()],
+        "KeySchema": [
+            {"AttributeName": spec.hash_key, "KeyType": "HASH"},
+            {"AttributeName": spec.range_key, "KeyType": "RANGE"},
+        ],
+    }
+    for kind, request_key in (("global", "GlobalSecondaryIndexes"), ("local", "LocalSecondaryIndexes")):
+        indexes = [index for index in spec.indexes if index.kind == kind]
+        if indexes:
+            definition[request_key] = [_index_definition(index) for index in indexes]
+    return definition
+
+
+def _index_definition(index: IndexSpec) -> dict[str, Any]:
+    schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
+    if index.range_key:
+        schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
+    return {"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
+
+
+def _ensure_table(dynamodb: Any, spec: TableSpec, name: str) -> None:
+    try:
+        dynamodb.create_table(**table_definition(spec, name))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    dynamodb.update_continuous_backups(
+        TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    if spec.ttl_attribute:
+        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in {"ENABLED", "ENABLING"}:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+            )

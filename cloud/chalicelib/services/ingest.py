@@ -1,0 +1,190 @@
+"""Turns one object of the ingest bucket into DynamoDB records: envelopes, quarantine records, agent heartbeats.
+
+Called by the `ingest` handler once per S3 record. Raises `RejectedMessage` for input that can never
+succeed (the SQS message is retried, then lands in the DLQ); every write is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.db import agents as agents_repo
+from chalicelib.db import audit as audit_repo
+from chalicelib.db import ledger
+from chalicelib.db import quarantine as quarantine_repo
+from chalicelib.db import readings as readings_repo
+from chalicelib.db import unmatched as unmatched_repo
+from chalicelib.errors import RejectedMessage
+from chalicelib.models import AgentStatus, QuarantineItem, StoredReading, UnmatchedEnvelope
+from chalicelib.services import audit
+from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
+from shared_models.s3keys import clinic_of
+
+
+class Outcome(StrEnum):
+    MATCHED = "matched"  # readings stored under the patient
+    UNMATCHED = "unmatched"  # no patient id: kept for staff to match
+    NO_READINGS = "no_readings"  # a patient update or order: recorded in the ledger only (for now)
+    DUPLICATE = "duplicate"  # this envelope (or quarantine record) was already ingested
+    QUARANTINED = "quarantined"
+    HEARTBEAT = "heartbeat"
+    STALE_HEARTBEAT = "stale_heartbeat"  # older than the one stored: S3 events can arrive out of order
+
+
+def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outcome:
+    """Dispatches on the key's prefix (ARCHITECTURE §4)."""
+    now = now or datetime.now(UTC)
+    prefix = key.split("/", 1)[0]
+    if prefix == "envelopes":
+        return ingest_envelope(key, _parse(Envelope, body, key), now=now)
+    if prefix == "quarantine":
+        return ingest_quarantine(key, _parse(QuarantineRecord, body, key), now=now)
+    if prefix == "agents":
+        return ingest_heartbeat(key, _parse(AgentHeartbeat, body, key), now=now)
+    raise RejectedMessage(f"no ingest rule for key prefix {prefix!r}", code="unknown_prefix")
+
+
+def _parse(model: Any, body: bytes, key: str) -> Any:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        # Error locations and types only: the input may hold PHI.
+        where = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['type']}" for e in exc.errors()[:5])
+        raise RejectedMessage(f"{key} is not a valid {model.__name__}: {where}", code="invalid_document") from None
+
+
+def _check_clinic(key: str, clinic_id: str) -> None:
+    # The key's clinic is what the uploader was allowed to write; the body must not claim another one.
+    if clinic_of(key) != clinic_id:
+        raise RejectedMessage(
+            f"{key} belongs to clinic {clinic_of(key)!r} but its body names another clinic", code="clinic_mismatch"
+        )
+
+
+def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
+    _check_clinic(key, envelope.clinic_id)
+    if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
+        return Outcome.DUPLICATE
+    outcome = _store_envelope(envelope)
+    committed = ledger.commit(
+        clinic_id=envelope.clinic_id,
+        agent_id=envelope.agent_id,
+        envelope_id=envelope.envelope_id,
+        s3_key=key,
+        outcome=outcome.value,
+        readings=len(envelope.readings),
+        at=now,
+        event=audit.event(
+            "envelope.ingested",
+            clinic_id=envelope.clinic_id,
+            actor=audit.SYSTEM_INGEST,
+            at=now,
+            envelope_id=envelope.envelope_id,
+            agent_id=envelope.agent_id,
+            outcome=outcome.value,
+        ),
+    )
+    return outcome if committed else Outcome.DUPLICATE
+
+
+def _store_envelope(envelope: Envelope) -> Outcome:
+    patient_id = (envelope.patient.id or "").strip()
+    readings = [reading.model_dump(mode="json", exclude_none=True) for reading in envelope.readings]
+    adapter = envelope.adapter.model_dump(mode="json", exclude_none=True)
+    device = envelope.device.model_dump(mode="json", exclude_none=True)
+    if envelope.kind != "observations" and not readings:
+        return Outcome.NO_READINGS
+    if not patient_id:
+        unmatched_repo.put(
+            UnmatchedEnvelope(
+                clinic_id=envelope.clinic_id,
+                envelope_id=envelope.envelope_id,
+                agent_id=envelope.agent_id,
+                received_at=envelope.source.received_at,
+                captured_at=envelope.captured_at,
+                adapter=adapter,
+                device=device,
+                source=envelope.source.model_dump(mode="json", exclude_none=True),
+                raw_key=envelope.raw.key,
+                readings=readings,
+            )
+        )
+        return Outcome.UNMATCHED
+    readings_repo.put_all(
+        StoredReading(
+            clinic_id=envelope.clinic_id,
+            patient_id=patient_id,
+            envelope_id=envelope.envelope_id,
+            index=index,
+            kind=str(reading["kind"]),
+            captured_at=envelope.captured_at,
+            received_at=envelope.source.received_at,
+            agent_id=envelope.agent_id,
+            adapter=adapter,
+            device=device,
+            raw_key=envelope.raw.key,
+            reading=reading,
+        )
+        for index, reading in enumerate(readings)
+    )
+    return Outcome.MATCHED if readings else Outcome.NO_READINGS
+
+
+def ingest_quarantine(key: str, record: QuarantineRecord, *, now: datetime) -> Outcome:
+    _check_clinic(key, record.clinic_id)
+    item = QuarantineItem(
+        clinic_id=record.clinic_id,
+        agent_id=record.agent_id,
+        sha256=record.raw.sha256,
+        reason=record.reason.value,
+        detail=record.detail,
+        adapter=record.adapter,
+        quarantined_at=record.quarantined_at,
+        source=record.source.model_dump(mode="json", exclude_none=True),
+        raw_key=record.raw.key,
+    )
+    event = audit.event(
+        "quarantine.recorded",
+        clinic_id=record.clinic_id,
+        actor=audit.SYSTEM_INGEST,
+        at=now,
+        sha256=record.raw.sha256,
+        agent_id=record.agent_id,
+        reason=record.reason.value,
+    )
+    return Outcome.QUARANTINED if quarantine_repo.record(item, at=now, event=event) else Outcome.DUPLICATE
+
+
+def ingest_heartbeat(key: str, heartbeat: AgentHeartbeat, *, now: datetime) -> Outcome:
+    _check_clinic(key, heartbeat.clinic_id)
+    if key.split("/")[2:3] != [heartbeat.agent_id]:
+        raise RejectedMessage(f"{key} does not belong to agent {heartbeat.agent_id!r}", code="agent_mismatch")
+    first = not agents_repo.exists(heartbeat.clinic_id, heartbeat.agent_id)
+    status = AgentStatus(
+        clinic_id=heartbeat.clinic_id,
+        agent_id=heartbeat.agent_id,
+        version=heartbeat.version,
+        sent_at=heartbeat.sent_at,
+        started_at=heartbeat.started_at,
+        counts=dict(heartbeat.counts),
+        last_upload_at=heartbeat.last_upload_at,
+        last_error=heartbeat.last_error,
+    )
+    if not agents_repo.record_heartbeat(status):
+        return Outcome.STALE_HEARTBEAT
+    if first:
+        # Heartbeats are telemetry (one a minute): only an agent's first appearance is audited.
+        audit_repo.record(
+            audit.event(
+                "agent.registered",
+                clinic_id=heartbeat.clinic_id,
+                actor=audit.SYSTEM_INGEST,
+                at=now,
+                agent_id=heartbeat.agent_id,
+            )
+        )
+    return Outcome.HEARTBEAT

@@ -1,0 +1,78 @@
+"""Staff access tokens: short-lived HS256 JWTs with user, clinic and role; the clinic never comes from the request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from chalicelib.errors import Unauthenticated
+from chalicelib.services.roles import Role
+from chalicelib.settings import Settings
+
+ALGORITHM = "HS256"
+AUDIENCE = "medflow-staff-api"
+TOKEN_TYPE = "access"  # noqa: S105 - the JWT "typ" claim, not a secret
+LEEWAY_SECONDS = 5  # clock skew between API instances
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: taken from a verified token only."""
+
+    user_id: str
+    clinic_id: str
+    role: Role
+    token_id: str
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int  # seconds
+
+
+def issue(*, user_id: str, clinic_id: str, role: str, settings: Settings, now: datetime | None = None) -> AccessToken:
+    now = now or datetime.now(UTC)
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims = {
+        "iss": settings.issuer,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "clinic_id": clinic_id,
+        "role": role,
+        "typ": TOKEN_TYPE,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+    return AccessToken(token=token, expires_in=int(lifetime.total_seconds()))
+
+
+def verify(token: str, settings: Settings) -> Principal:
+    """The principal of a valid token; `Unauthenticated` with a precise reason otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=settings.issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the access token has expired; log in again", code="token_expired") from None
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("the access token is not valid", code="invalid_token") from None
+    if claims.get("typ") != TOKEN_TYPE or not isinstance(claims.get("clinic_id"), str):
+        raise Unauthenticated("the access token is not valid", code="invalid_token")
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError:
+        raise Unauthenticated("the access token is not valid", code="invalid_token") from None
+    return Principal(user_id=str(claims["sub"]), clinic_id=claims["clinic_id"], role=role, token_id=str(claims["jti"]))

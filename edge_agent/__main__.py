@@ -1,0 +1,203 @@
+"""`medflow-edge` (also `python -m edge_agent`): the commands, and the one place the agent's objects are built."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from edge_agent import __version__
+from edge_agent.cli import EXIT_USAGE, cmd_parse, cmd_status, setup_logging
+from edge_agent.config import (
+    AgentConfig,
+    AstmTcpSourceConfig,
+    FolderSourceConfig,
+    MllpSourceConfig,
+    SerialSourceConfig,
+    SourceConfig,
+    load_config,
+)
+from edge_agent.errors import ConfigError
+from edge_agent.heartbeat import Heartbeat
+from edge_agent.pipeline import Identity, Intake
+from edge_agent.sources import Source
+from edge_agent.sources.folder import FolderSource
+from edge_agent.spool import Spool
+from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
+
+log = logging.getLogger("edge_agent")
+
+CONFIG_ENV = "MEDFLOW_EDGE_CONFIG"
+
+
+def build_source(config: SourceConfig, intake: Intake) -> Source:
+    """Protocol sources are imported only when configured, so a site without them needs none of their deps."""
+    if isinstance(config, FolderSourceConfig):
+        return FolderSource(config, intake)
+    try:
+        if isinstance(config, MllpSourceConfig):
+            from edge_agent.sources.mllp import MllpSource
+
+            return MllpSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
+        if isinstance(config, SerialSourceConfig):
+            from edge_agent.sources.serial import SerialSource
+
+            return SerialSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
+        if isinstance(config, AstmTcpSourceConfig):
+            from edge_agent.sources.astm_tcp import AstmTcpSource
+
+            return AstmTcpSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
+    except ImportError as exc:
+        raise ConfigError(f"source {config.name!r}: kind {config.kind!r} is not available here: {exc}") from exc
+    raise ConfigError(f"source {config.name!r}: unknown kind")
+
+
+@dataclass
+class Agent:
+    """Everything `run` starts, in start order; stopped in reverse."""
+
+    spool: Spool
+    intake: Intake
+    uploader: Uploader
+    heartbeat: Heartbeat
+    sources: list[Source] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.spool.tidy()
+        self.intake.resume()  # items a crash left half-way, before anything new arrives
+        self.uploader.start()
+        self.heartbeat.start()
+        for source in self.sources:
+            source.start()
+
+    def stop(self) -> None:
+        for source in reversed(self.sources):
+            source.stop()
+        self.uploader.stop()
+        self.heartbeat.stop()
+        self.spool.close()
+
+
+def build_agent(config: AgentConfig) -> Agent:
+    spool = Spool(config.agent.data_dir)
+    ident = Identity(config.agent.clinic_id, config.agent.agent_id, config.cloud.prefix)
+    intake = Intake(spool, ident, max_spool_bytes=config.agent.max_spool_bytes)
+    writer = ObjectWriter(make_s3_client(config.cloud), config.cloud)
+    uploader = Uploader(
+        spool,
+        writer,
+        backoff_base=config.cloud.backoff_base_seconds,
+        backoff_max=config.cloud.backoff_max_seconds,
+        alarm_after=config.cloud.max_attempts_before_alarm,
+    )
+    intake.on_new_item(uploader.wake)
+    names = [s.name for s in config.sources]
+    heartbeat = Heartbeat(spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names)
+    try:
+        sources = [build_source(s, intake) for s in config.sources]
+    except ConfigError:
+        spool.close()
+        raise
+    return Agent(spool, intake, uploader, heartbeat, sources)
+
+
+def _load(path: str | None) -> AgentConfig:
+    path = path or os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"no configuration: pass --config FILE or set {CONFIG_ENV}")
+    return load_config(Path(path))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args.config)
+        setup_logging(config.agent.log_level)
+        agent = build_agent(config)
+    except ConfigError as exc:
+        print(f"medflow-edge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    agent.start()
+    log.info(
+        "agent running",
+        extra={"clinic_id": config.agent.clinic_id, "agent_id": config.agent.agent_id, "version": __version__},
+    )
+    stopping.wait()
+    log.info("agent stopping")
+    agent.stop()
+    log.info("agent stopped")
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    setup_logging("WARNING")  # stdout carries the results; only problems go to stderr, as JSON
+    return cmd_parse(args.paths, as_json=args.json, patterns=args.patterns)
+
+
+def _status(args: argparse.Namespace) -> int:
+    if args.data_dir:
+        return cmd_status(Path(args.data_dir), as_json=args.json)
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(f"medflow-edge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return cmd_status(config.agent.data_dir, as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medflow-edge", description="MedFlow clinic edge agent")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agent (sources, spool, uploader, heartbeat)")
+    run.add_argument("--config", help=f"agent TOML file (default: ${CONFIG_ENV})")
+    run.set_defaults(func=cmd_run)
+
+    parse = sub.add_parser("parse", help="detect and parse files only (no network, no spool)")
+    parse.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (walked)")
+    parse.add_argument("--json", action="store_true", help="JSON Lines: one envelope or quarantine per line")
+    parse.add_argument(
+        "--patient-id-pattern", action="append", default=[], dest="patterns", help='e.g. "{patient_id}/*"'
+    )
+    parse.set_defaults(func=_parse)
+
+    status = sub.add_parser("status", help="spool counts, last upload, last error (exit 1 on alarm)")
+    status.add_argument("--config", help=f"agent TOML file (default: ${CONFIG_ENV})")
+    status.add_argument("--data-dir", help="read this data directory instead of the config's")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `medflow-edge parse --json ... | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""DICOM files (ophthalmic photography/tomography and friends) -> one image reading from the header.
+
+Found by content: the `DICM` marker at offset 128 (file names are often 8-digit and
+extensionless, as DICOMDIR media write them). Only the header is read
+(`stop_before_pixels`), so JPEG Baseline, JPEG Lossless and uncompressed files cost the
+same and no codec is needed; dimensions come from Rows/Columns. Decisions (docs/devices.md):
+Raw Data Storage is kept as an image reading without dimensions and a note (its payload is
+vendor-private); a DICOMDIR is an index, quarantined as `unsupported_variant` because each
+file it references arrives and is ingested on its own. Inconsistent file meta (SOP class of
+a CT in the meta, Modality OP in the data set) and date-only DT values become warnings.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Any, ClassVar
+
+from edge_agent.adapters._common import present
+from edge_agent.adapters.base import ParseContext, Parsed
+from edge_agent.errors import ParseError
+from shared_models import DeviceInfo, Image, PatientRef, QuarantineReason
+
+DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+RAW_DATA_CLASS = "1.2.840.10008.5.1.4.1.1.66"
+# SOP class UID -> (modality it implies, device kind)
+SOP_CLASSES: dict[str, tuple[str, str]] = {
+    "1.2.840.10008.5.1.4.1.1.77.1.5.1": ("OP", "fundus_camera"),  # Ophthalmic Photography 8 Bit
+    "1.2.840.10008.5.1.4.1.1.77.1.5.2": ("OP", "fundus_camera"),  # Ophthalmic Photography 16 Bit
+    "1.2.840.10008.5.1.4.1.1.77.1.5.4": ("OPT", "oct"),  # Ophthalmic Tomography
+    "1.2.840.10008.5.1.4.1.1.80.1": ("OPV", "perimeter"),  # Ophthalmic Visual Field Static Perimetry
+    "1.2.840.10008.5.1.4.1.1.7": ("OT", "imaging"),  # Secondary Capture
+    "1.2.840.10008.5.1.4.1.1.2": ("CT", "ct"),
+    RAW_DATA_CLASS: ("OT", "imaging"),
+}
+MODALITY_KIND = {"OP": "fundus_camera", "OPT": "oct", "OPV": "perimeter", "XC": "camera"}
+LATERALITY = {"R": "OD", "L": "OS", "B": "OU"}
+# The only data elements the adapter reads: pydicom then skips converting everything else.
+TAGS = [
+    "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "Manufacturer",
+    "ManufacturerModelName", "DeviceSerialNumber", "PatientID", "ImageLaterality", "Laterality", "Rows", "Columns",
+    "NumberOfFrames", "AcquisitionDateTime", "ContentDate", "ContentTime", "AcquisitionDate", "AcquisitionTime",
+    "StudyDate", "StudyTime", "DirectoryRecordSequence", "FileSetID",
+]  # fmt: skip
+
+
+class Dicom:
+    name: ClassVar[str] = "dicom"
+    version: ClassVar[str] = "1.0"
+
+    def detect(self, raw: bytes, name: str) -> float:
+        return 0.95 if raw[128:132] == b"DICM" else 0.0
+
+    def parse(self, raw: bytes, ctx: ParseContext) -> list[Parsed]:
+        import pydicom  # heavy: imported on first use only
+
+        try:
+            ds = pydicom.dcmread(io.BytesIO(raw), stop_before_pixels=True)
+        except Exception as exc:  # truncated data raises many pydicom types: all mean malformed
+            raise ParseError(
+                QuarantineReason.MALFORMED, f"DICOM header unreadable: {type(exc).__name__}: {exc}"
+            ) from exc
+        meta = getattr(ds, "file_meta", None)
+        media_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
+        own_class = _text(ds, "SOPClassUID")
+        sop_class = own_class or media_class
+        if DICOMDIR_CLASS in (media_class, sop_class) or "DirectoryRecordSequence" in ds:
+            count = len(ds.get("DirectoryRecordSequence") or [])
+            raise ParseError(
+                QuarantineReason.UNSUPPORTED_VARIANT,
+                f"DICOMDIR media index ({count} directory records): the files it references are ingested on their own",
+            )
+        if len(ds) == 0:
+            raise ParseError(QuarantineReason.MALFORMED, "DICOM file meta without a data set: truncated")
+        warnings: list[str] = []
+        modality = present(_text(ds, "Modality"))
+        implied = SOP_CLASSES.get(sop_class)
+        if media_class and own_class and media_class != own_class:
+            warnings.append(f"file meta SOP class {media_class} differs from data set SOP class {own_class}")
+        if implied and modality and implied[0] != modality:
+            warnings.append(
+                f"inconsistent meta: SOP class {_class_name(sop_class)} implies {implied[0]} but Modality is {modality}"
+            )
+        if not own_class:
+            warnings.append("data set has no SOPClassUID")
+        laterality = present(_text(ds, "ImageLaterality") or _text(ds, "Laterality"))
+        extra: dict[str, Any] = {
+            "sop_class_uid": sop_class or None,
+            "study_uid": _text(ds, "StudyInstanceUID"),
+            "series_uid": _text(ds, "SeriesInstanceUID"),
+            "sop_instance_uid": _text(ds, "SOPInstanceUID"),
+            "transfer_syntax": str(meta.get("TransferSyntaxUID", "")) or None if meta is not None else None,
+        }
+        if sop_class == RAW_DATA_CLASS:
+            extra["note"] = "Raw Data Storage: vendor-private payload, no pixels; kept as raw"
+            width = height = frames = None
+        else:
+            width, height = _int(ds.get("Columns")), _int(ds.get("Rows"))
+            frames = _int(_text(ds, "NumberOfFrames")) or (1 if width else None)
+        image = Image(
+            modality=modality or (implied[0] if implied else None),
+            laterality=LATERALITY.get((laterality or "").upper()),
+            media_type="application/dicom",
+            width=width,
+            height=height,
+            frames=frames,
+            **{k: v for k, v in extra.items() if v},
+        )
+        patient_id = present(_text(ds, "PatientID"))
+        kind = MODALITY_KIND.get(modality or "") or (implied[1] if implied else "imaging")
+        return [
+            Parsed(
+                patient=PatientRef(id=patient_id, id_source="dicom" if patient_id else None),
+                device=DeviceInfo(
+                    vendor=present(_text(ds, "Manufacturer")),
+                    model=present(_text(ds, "ManufacturerModelName")),
+                    serial=present(_text(ds, "DeviceSerialNumber")),
+                    kind=kind,
+                ),
+                captured_at=_captured(ds, warnings),
+                readings=[image],
+                warnings=warnings,
+                media_type="application/dicom",
+            )
+        ]
+
+
+def _str(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _text(ds: Any, keyword: str) -> str | None:
+    """A string element straight from its raw bytes: converting every element through pydicom costs
+    more than reading the header (bench/parse_corpus.py); strings need no conversion."""
+    from pydicom.datadict import tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    elem = ds.get_item(tag) if tag is not None else None
+    if elem is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes):
+        text = value.decode("latin-1").strip("\x00 ")
+        return text.split("\\")[0] or None
+    return _str(value)
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _class_name(uid: str) -> str:
+    from pydicom.uid import UID
+
+    return UID(uid).name or uid
+
+
+def _parse(date: str, time: str = "") -> datetime | None:
+    digits = (date + time.split(".")[0]).strip()
+    fraction = time.split(".")[1] if "." in time else ""
+    for fmt in ("%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y%m%d%H", "%Y%m%d"):
+        try:
+            stamp = datetime.strptime(digits, fmt)
+        except ValueError:
+            continue
+        return stamp.replace(microsecond=int(fraction.ljust(6, "0")[:6])) if fraction.isdigit() else stamp
+    return None
+
+
+def _captured(ds: Any, warnings: list[str]) -> datetime | None:
+    """AcquisitionDateTime, else ContentDate/Time, else StudyDate/Time; a date-only DT is a warning."""
+    acq = (_text(ds, "AcquisitionDateTime") or "").strip()
+    if acq:
+        date, time = acq[:8], acq[8:].split("+")[0].split("-")[0]
+        if len(acq) >= 12:
+            parsed = _parse(date, time)
+            if parsed:
+                return parsed
+        warnings.append(f"AcquisitionDateTime {acq!r} is truncated (no time); using ContentDate/ContentTime")
+    for date_key, time_key in (
+        ("ContentDate", "ContentTime"),
+        ("AcquisitionDate", "AcquisitionTime"),
+        ("StudyDate", "StudyTime"),
+    ):
+        date = (_text(ds, date_key) or "").strip()
+        if date:
+            parsed = _parse(date, (_text(ds, time_key) or "").strip())
+            if parsed:
+                return parsed
+            warnings.append(f"{date_key} {date!r} unreadable")
+    return None

@@ -1,0 +1,151 @@
+"""HL7 v2 results (ORU^R01, OUL^R22) → `lab` readings: OBX with its OBR order context, SPM specimen, NTE notes.
+
+Order groups run from one OBR to the next. The specimen of a group is the first SPM inside
+it (ORU_R01 puts SPM after the results) or else the nearest SPM before its OBR (OUL_R22 puts
+SPM first); without SPM, OBR-3 (the filler's accession number) names the specimen. NTE after
+an OBX is that result's comment; NTE anywhere else is a message note (context "notes").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edge_agent.adapters.hl7_syntax import Message, Segment, components, parse_number, parse_timestamp
+from shared_models import LabObservation
+
+CODE_SYSTEMS = {"LN": "LOINC", "LOINC": "LOINC", "SCT": "SNOMED CT", "SNM": "SNOMED", "UCUM": "UCUM"}
+CODED = {"CE", "CWE", "CNE", "CF"}
+_SN_EXACT = {"", "="}
+
+
+@dataclass
+class _Group:
+    obr: Segment | None
+    spm: Segment | None = None
+    spm_before: Segment | None = None
+    observations: list[tuple[Segment, list[str]]] = field(default_factory=list)
+
+
+def lab_readings(message: Message, instrument: str | None) -> tuple[list[LabObservation], list[str], list[str]]:
+    """(readings, message notes, warnings) for a results message."""
+    groups, notes = _groups(message)
+    readings: list[LabObservation] = []
+    warnings: list[str] = []
+    for group in groups:
+        for obx, comments in group.observations:
+            reading = _observation(obx, group, comments, instrument)
+            if reading is None:
+                warnings.append(f"OBX on line {obx.line} has neither identifier nor value; skipped")
+                continue
+            readings.append(reading)
+    if not readings:
+        warnings.append("results message without any OBX result")
+    return readings, notes, warnings
+
+
+def _groups(message: Message) -> tuple[list[_Group], list[str]]:
+    groups: list[_Group] = [_Group(obr=None)]
+    notes: list[str] = []
+    last_spm: Segment | None = None
+    current_obx: list[str] | None = None
+    for seg in message.segments:
+        if seg.name == "OBR":
+            groups.append(_Group(obr=seg, spm_before=last_spm))
+            current_obx = None
+        elif seg.name == "SPM":
+            last_spm = seg
+            if groups[-1].spm is None and groups[-1].obr is not None:
+                groups[-1].spm = seg
+            current_obx = None
+        elif seg.name == "OBX":
+            comments: list[str] = []
+            groups[-1].observations.append((seg, comments))
+            current_obx = comments
+        elif seg.name == "NTE":
+            text = "\n".join(filter(None, (_plain(rep, seg) for rep in seg.reps(3))))
+            if text:
+                (current_obx if current_obx is not None else notes).append(text)
+        elif seg.name not in ("TCD", "PRT"):  # segments that still belong to the OBX before them
+            current_obx = None
+    return [g for g in groups if g.obr is not None or g.observations], notes
+
+
+def _plain(rep: str, seg: Segment) -> str:
+    return " ".join(c for c in components(rep, seg.delims) if c).strip()
+
+
+def _observation(obx: Segment, group: _Group, comments: list[str], instrument: str | None) -> LabObservation | None:
+    code, system, name = _identifier(obx, 3)
+    value, numeric, extra = _value(obx)
+    if not code and not value:
+        return None
+    obr = group.obr
+    observed = parse_timestamp(obx.get(14)) or parse_timestamp(obx.get(19))
+    if observed is None and obr is not None:
+        observed = parse_timestamp(obr.get(7))
+    return LabObservation(
+        code=code,
+        code_system=system,
+        name=name or None,
+        value=value,
+        numeric=numeric,
+        unit=obx.get(6) or obx.get(6, 2) or None,
+        reference_range=obx.text(7).strip() or None,
+        flags=[f for f in (obx.get(8, rep=i) for i in range(len(obx.reps(8)))) if f],
+        status=obx.get(11) or None,
+        specimen_id=_specimen(group),
+        observed_at=observed,
+        order_id=_order_id(obr),
+        instrument=obx.get(18) or instrument,
+        comments=comments,
+        **extra,
+    )
+
+
+def _identifier(seg: Segment, n: int) -> tuple[str, str | None, str]:
+    """(code, coding system, name) of a CE/CWE field, falling back to its alternate triplet."""
+    code, name, system = seg.get(n, 1), seg.get(n, 2), seg.get(n, 3)
+    if not code and seg.get(n, 4):
+        code, name, system = seg.get(n, 4), seg.get(n, 5) or name, seg.get(n, 6)
+    if not system:
+        return code, ("local" if code else None), name
+    return code, CODE_SYSTEMS.get(system.upper(), system), name
+
+
+def _value(obx: Segment) -> tuple[str, float | None, dict[str, str]]:
+    """OBX-5 as a person reads it, its number when it is one exactly, and coded parts."""
+    kind = obx.get(2).upper()
+    reps = obx.reps(5)
+    if not reps:
+        return "", None, {}
+    if kind in CODED:
+        parts = components(reps[0], obx.delims)
+        code, text = parts[0], parts[1] if len(parts) > 1 else ""
+        if not code and len(parts) > 4:  # alternate triplet only (e.g. ^^^55^Pseudomonas aeruginosa^L)
+            code, text = parts[3], parts[4]
+        extra = {"value_code": code} if code and text else {}
+        return text or code, None, extra
+    if kind == "SN":
+        parts = components(reps[0], obx.delims) + ["", "", "", ""]
+        comparator, first, separator, second = parts[:4]
+        shown = f"{comparator if comparator != '=' else ''}{first}{separator}{second}"
+        exact = comparator in _SN_EXACT and not separator and not second
+        return shown, parse_number(first) if exact else None, {}
+    text = obx.text(5).strip()
+    numeric = parse_number(text) if kind in ("NM", "") and len(reps) == 1 else None
+    return text, numeric, {}
+
+
+def _specimen(group: _Group) -> str | None:
+    spm = group.spm or group.spm_before
+    if spm is not None:
+        return spm.get(2, 1, 1) or spm.get(2, 2, 1) or None
+    if group.obr is not None:
+        return group.obr.get(3) or None
+    return None
+
+
+def _order_id(obr: Segment | None) -> str | None:
+    if obr is None:
+        return None
+    return obr.get(2) or obr.get(3) or None

@@ -1,0 +1,280 @@
+"""HL7 v2 (ER7) syntax for the hl7 adapter: clean-up, message splitting, delimiters, escapes. Pure.
+
+Our own small tolerant reader instead of hl7apy or python-hl7: hl7apy validates against a
+version's structure and rejects what analyzers really send (MSH-12 "2.3.z", Z-segments in odd
+places, a field separator other than '|'); python-hl7 parses leniently but reports a broken
+MSH-2 only as an exception deep in its splitter, and its unescape drops `\\.br\\`. Here every
+refusal names the exact problem (for quarantine details and AE acknowledgements), and reading
+stays fast on the MLLP ACK path. Tokens are split lazily; escapes are decoded per leaf value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from edge_agent.errors import ParseError
+from shared_models import QuarantineReason
+
+BOM = "\ufeff"
+_SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}(?=[^A-Za-z0-9\s]|$)")
+_LITERAL_CR = re.compile(r"<cr>(?:<lf>)?", re.IGNORECASE)
+_LITERAL_CR_USED = re.compile(r"<cr>(?:<lf>)?\s*(?:$|[A-Z][A-Z0-9]{2}\|)", re.IGNORECASE | re.MULTILINE)
+_KNOWN_SEGMENTS = frozenset({"PID", "PV1", "ORC", "OBR", "OBX", "NTE", "SPM", "EVN", "NK1", "MSA", "QRD"})
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    field: str = "|"
+    component: str = "^"
+    repetition: str = "~"
+    escape: str = "\\"
+    subcomponent: str = "&"
+    truncation: str = ""
+
+    @property
+    def encoding_characters(self) -> str:
+        return self.component + self.repetition + self.escape + self.subcomponent + self.truncation
+
+
+STANDARD = Delimiters()
+
+
+def delimiters_of(msh: str) -> Delimiters:
+    """Delimiters declared by an MSH segment's first characters, or ParseError(BAD_DELIMITERS)."""
+    if len(msh) < 8:
+        raise ParseError(QuarantineReason.MALFORMED, f"MSH segment too short to declare delimiters: {msh[:20]!r}")
+    sep = msh[3]
+    end = msh.find(sep, 4)
+    enc = msh[4:] if end < 0 else msh[4:end]
+    shown = f"MSH-1 {sep!r}, MSH-2 {enc!r}"
+    if sep.isalnum() or sep.isspace():
+        raise ParseError(QuarantineReason.BAD_DELIMITERS, f"{shown}: field separator must be a symbol")
+    if len(enc) not in (4, 5):
+        raise ParseError(
+            QuarantineReason.BAD_DELIMITERS,
+            f"{shown}: {len(enc)} encoding characters; HL7 needs 4 (component, repetition, escape, "
+            "subcomponent) or 5 with truncation",
+        )
+    chars = sep + enc
+    repeated = sorted({c for c in chars if chars.count(c) > 1})
+    if repeated:
+        raise ParseError(
+            QuarantineReason.BAD_DELIMITERS,
+            f"{shown}: {''.join(repeated)!r} used for more than one delimiter; they must all differ",
+        )
+    bad = [c for c in enc if c.isalnum() or c.isspace()]
+    if bad:
+        raise ParseError(QuarantineReason.BAD_DELIMITERS, f"{shown}: {bad[0]!r} cannot be a delimiter")
+    return Delimiters(sep, enc[0], enc[1], enc[2], enc[3], enc[4:5])
+
+
+@dataclass
+class Segment:
+    """One segment; `field(n)` uses HL7 numbering (for MSH, field 1 is the field separator)."""
+
+    name: str
+    fields: list[str]  # fields[0] is the segment name
+    delims: Delimiters
+    line: int
+
+    def field(self, n: int) -> str:
+        if self.name == "MSH":
+            if n == 1:
+                return self.delims.field
+            n -= 1
+        return self.fields[n] if 0 <= n < len(self.fields) else ""
+
+    def reps(self, n: int) -> list[str]:
+        raw = self.field(n)
+        if self.name == "MSH" and n == 2:
+            return [raw]
+        return raw.split(self.delims.repetition) if raw else []
+
+    def get(self, n: int, comp: int = 1, sub: int = 1, rep: int = 0) -> str:
+        """Decoded leaf value (1-based component and subcomponent), '' when absent."""
+        reps = self.reps(n)
+        if rep >= len(reps):
+            return ""
+        return leaf(reps[rep], self.delims, comp, sub)
+
+    def text(self, n: int) -> str:
+        """The whole field with escapes decoded, delimiters kept as sent."""
+        return unescape(self.field(n), self.delims, keep_delimiters=True)
+
+
+def leaf(value: str, delims: Delimiters, comp: int = 1, sub: int = 1) -> str:
+    comps = value.split(delims.component)
+    if comp > len(comps):
+        return ""
+    subs = comps[comp - 1].split(delims.subcomponent)
+    return unescape(subs[sub - 1], delims).strip() if sub <= len(subs) else ""
+
+
+def components(value: str, delims: Delimiters) -> list[str]:
+    return [unescape(c.split(delims.subcomponent)[0], delims).strip() for c in value.split(delims.component)]
+
+
+@dataclass
+class Message:
+    segments: list[Segment]
+    delims: Delimiters
+    line: int  # line of the MSH in the cleaned input, 1-based
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def msh(self) -> Segment:
+        return self.segments[0]
+
+    def all(self, name: str) -> list[Segment]:
+        return [s for s in self.segments if s.name == name]
+
+    def first(self, name: str) -> Segment | None:
+        return next((s for s in self.segments if s.name == name), None)
+
+
+def unescape(value: str, delims: Delimiters, keep_delimiters: bool = False) -> str:
+    r"""Decode \F\ \S\ \T\ \R\ \E\ \P\ \Xhh..\ \.br\ (and drop highlighting/charset switches)."""
+    esc = delims.escape
+    if esc not in value:
+        return value
+    out: list[str] = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        end = value.find(esc, i + 1) if ch == esc else -1
+        if end < 0:
+            out.append(ch)
+            i += 1
+            continue
+        out.append(_escape(value[i + 1 : end], delims, value[i : end + 1]))
+        i = end + 1
+    return "".join(out)
+
+
+def _escape(code: str, d: Delimiters, original: str) -> str:
+    simple = {"F": d.field, "S": d.component, "T": d.subcomponent, "R": d.repetition, "E": d.escape}
+    if d.truncation:
+        simple["P"] = d.truncation
+    if code in simple:
+        return simple[code]
+    if code in ("H", "N") or code[:1] in ("C", "M", "Z"):
+        return ""  # highlighting on/off, character-set switches, local escapes: no text of their own
+    if code[:1] == "X" and len(code) % 2 == 1 and re.fullmatch(r"[0-9A-Fa-f]*", code[1:]):
+        data = bytes.fromhex(code[1:])
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    if code in (".br", ".sp"):
+        return "\n"
+    if code.startswith((".in", ".ti", ".sk", ".ce", ".fi", ".nf")):
+        return ""
+    return original  # not an escape sequence: keep the text exactly as sent
+
+
+def decode_text(raw: bytes) -> tuple[str, list[str]]:
+    """Bytes → text: BOM removed, UTF-8 or (failing that) Latin-1, which every analyzer byte maps to."""
+    warnings: list[str] = []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+        warnings.append("not valid UTF-8; read as ISO-8859-1")
+    return text.lstrip(BOM).replace(BOM, ""), warnings
+
+
+def clean_lines(text: str) -> tuple[list[tuple[int, str]], list[str]]:
+    """Segment lines with their 1-based line numbers: endings normalised, comments and blanks dropped."""
+    warnings: list[str] = []
+    if _LITERAL_CR_USED.search(text):
+        text = _LITERAL_CR.sub("\r", text)
+        warnings.append("segment terminators written as literal '<cr>' text")
+    lines: list[tuple[int, str]] = []
+    in_block = False
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+        stripped = line.strip()
+        if in_block:
+            in_block = "*/" not in stripped
+            continue
+        if stripped.startswith("/*"):
+            in_block = "*/" not in stripped[2:]
+            continue
+        if not stripped or stripped.startswith(("#", "//")):
+            continue
+        lines.append((number, line.lstrip(" \t").rstrip("\r\n")))
+    return lines, warnings
+
+
+def is_segment(line: str) -> bool:
+    return bool(_SEGMENT.match(line))
+
+
+def looks_like_segments(lines: list[tuple[int, str]]) -> bool:
+    return sum(1 for _, line in lines[:200] if line[:3] in _KNOWN_SEGMENTS and is_segment(line)) >= 2
+
+
+def split_messages(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, list[tuple[int, str]]]], list[str]]:
+    """Group lines into messages, each beginning at an MSH line; lines before the first MSH are reported."""
+    groups: list[tuple[int, list[tuple[int, str]]]] = []
+    warnings: list[str] = []
+    skipped = 0
+    for number, line in lines:
+        if line.startswith("MSH") and len(line) > 3 and not line[3].isalnum():
+            groups.append((number, [(number, line)]))
+        elif groups:
+            groups[-1][1].append((number, line))
+        else:
+            skipped += 1
+    if skipped:
+        warnings.append(f"{skipped} line(s) before the first MSH ignored")
+    return groups, warnings
+
+
+def read_message(first_line: int, lines: list[tuple[int, str]]) -> Message:
+    """One message's lines → Message, using the delimiters its MSH declares."""
+    delims = delimiters_of(lines[0][1])
+    segments: list[Segment] = []
+    warnings: list[str] = []
+    for number, line in lines:
+        if not is_segment(line) or (len(line) > 3 and line[3] != delims.field):
+            warnings.append(f"line {number} is not an HL7 segment; ignored")
+            continue
+        if line[:3] in ("BHS", "BTS", "FHS", "FTS"):
+            continue  # batch envelopes carry no clinical content
+        parts = line.split(delims.field)
+        if line.startswith("MSH"):
+            parts = ["MSH", *parts[1:]]
+        segments.append(Segment(line[:3], parts, delims, number))
+    return Message(segments, delims, first_line, warnings)
+
+
+_TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?\s*([+-]\d{4})?")
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """HL7/ASTM TS 'YYYY[MM[DD[HH[MM[SS[.S]]]]]][+ZZZZ]' → datetime (aware when an offset is sent)."""
+    match = _TS.match(value.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, offset = match.groups()
+    try:
+        tz = None
+        if offset:
+            sign = 1 if offset[0] == "+" else -1
+            tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+        return datetime(
+            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=tz
+        )
+    except ValueError:
+        return None
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_number(value: str) -> float | None:
+    """A plain number as written ('5.5', ' 24.2', '-2.0'); None for '<0.5', '---', 'LL', ''."""
+    text = value.strip()
+    return float(text) if _NUMBER.match(text) else None

@@ -1,0 +1,124 @@
+"""The command-line side of the agent: JSON logging, `parse` (detection and parsing only) and `status` output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from edge_agent.errors import EdgeAgentError
+from edge_agent.pipeline import Classified, Identity, describe
+from edge_agent.status import read_status
+from shared_models import SourceInfo
+
+EXIT_OK, EXIT_USAGE, EXIT_QUARANTINED = 0, 2, 3
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the ids passed in `extra`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # botocore is chatty at INFO (credential discovery); its warnings still come through.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def _inputs(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
+    """Files to parse with their path relative to the folder given (for patient-id patterns)."""
+    for path in paths:
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = Path(folder) / name
+                    yield full, full.relative_to(path).as_posix()
+        else:
+            yield path, path.name
+
+
+def _summary(path: Path, result: Classified) -> str:
+    if result.quarantine is not None:
+        return f"QUARANTINED {path}: {result.quarantine.reason.value}: {result.quarantine.detail}"
+    env = result.envelopes[0]
+    readings = sum(len(e.readings) for e in result.envelopes)
+    matched = sum(1 for e in result.envelopes if e.patient.id)
+    return (
+        f"OK {path}: {env.adapter.name} {env.adapter.version}, {len(result.envelopes)} envelope(s), "
+        f"{readings} reading(s), patient id in {matched} of {len(result.envelopes)}"
+    )
+
+
+def cmd_parse(paths: Sequence[str], *, as_json: bool, patterns: Sequence[str] = (), out: TextIO | None = None) -> int:
+    """Detection and parsing only: no network, no spool. Exit 0 all parsed, 3 any quarantined, 2 usage."""
+    out = out or sys.stdout
+    if not paths:
+        print("medflow-edge parse: give at least one file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    given = [Path(p) for p in paths]
+    missing = [str(p) for p in given if not p.exists()]
+    if missing:
+        print(f"medflow-edge parse: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    ident = Identity(clinic_id="local", agent_id="cli")
+    code = EXIT_OK
+    for path, rel in _inputs(given):
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            print(f"medflow-edge parse: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        source = SourceInfo(kind="cli", uri=path.resolve().as_uri(), received_at=datetime.now(UTC))
+        result = describe(
+            raw, ident=ident, name=path.name, source=source, relative_path=rel, patient_id_patterns=patterns
+        )
+        if result.quarantine is not None and code == EXIT_OK:
+            code = EXIT_QUARANTINED
+        if not as_json:
+            print(_summary(path, result), file=out)
+        elif result.quarantine is not None:
+            q = result.quarantine
+            line = {"quarantined": True, "path": str(path), "reason": q.reason.value, "detail": q.detail}
+            print(json.dumps(line), file=out)
+        else:
+            for env in result.envelopes:
+                print(env.to_json(), file=out)
+    return code
+
+
+def cmd_status(data_dir: Path, *, as_json: bool, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        report = read_status(data_dir)
+    except EdgeAgentError as exc:
+        print(f"medflow-edge status: {exc}", file=sys.stderr)
+        return 1
+    print(report.to_json() if as_json else report.to_text(), file=out)
+    return 1 if report.alarm else 0

@@ -1,0 +1,200 @@
+"""The agent's TOML configuration, validated at start: unknown keys and bad values fail fast, naming the key.
+
+Credentials never live here: boto3 reads them from the environment or the AWS credential chain.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from edge_agent.errors import ConfigError
+
+_ID = r"^[A-Za-z0-9_.-]+$"  # ids become S3 key segments (shared_models.s3keys)
+_GIB = 1024**3
+
+
+class _Strict(BaseModel):
+    # Config models forbid unknown keys: a typo must stop the agent, not be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    """Relative paths are read against the config file's folder, not the working directory."""
+    base = (info.context or {}).get("base_dir")
+    path = value.expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return path
+
+
+class AgentSection(_Strict):
+    clinic_id: str = Field(pattern=_ID, max_length=64)
+    agent_id: str = Field(pattern=_ID, max_length=64)
+    data_dir: Path  # spool database and blobs
+    heartbeat_seconds: float = Field(default=60.0, gt=0)
+    max_spool_bytes: int = Field(default=10 * _GIB, gt=0)  # above this, new items are refused (alarm)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+
+class CloudSection(_Strict):
+    bucket: str = Field(min_length=3, max_length=63)
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # moto / LocalStack; None means AWS itself
+    prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+/)*$")  # e.g. "staging/"; keys go below it
+    sse: Literal["AES256", "aws:kms"] = "AES256"
+    kms_key_id: str | None = None
+    max_attempts_before_alarm: int = Field(default=10, ge=1)  # an item failing this often logs an alarm
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _kms(self) -> CloudSection:
+        if self.sse == "aws:kms" and not self.kms_key_id:
+            raise ValueError('kms_key_id is required when sse = "aws:kms"')
+        if self.sse != "aws:kms" and self.kms_key_id:
+            raise ValueError('kms_key_id is only used with sse = "aws:kms"')
+        if self.backoff_max_seconds < self.backoff_base_seconds:
+            raise ValueError("backoff_max_seconds must be at least backoff_base_seconds")
+        return self
+
+
+class _SourceBase(_Strict):
+    name: str = Field(pattern=_ID, max_length=64)
+    device_id: str | None = Field(default=None, max_length=128)
+
+
+def _check_pattern(pattern: str) -> str:
+    if pattern.count("{patient_id}") != 1:
+        raise ValueError(f"pattern {pattern!r} must contain {{patient_id}} exactly once")
+    if pattern.startswith("/") or "\\" in pattern:
+        raise ValueError(f"pattern {pattern!r} must be relative and use '/' between folders")
+    return pattern
+
+
+class FolderSourceConfig(_SourceBase):
+    kind: Literal["folder"] = "folder"
+    path: Path
+    recursive: bool = True
+    settle_seconds: float = Field(default=2.0, gt=0)
+    rescan_seconds: float = Field(default=30.0, gt=0)
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=lambda: ["*.tmp", "~$*", ".*"])
+    patient_id_patterns: list[str] = Field(default_factory=list)
+    delete_after_upload: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+    @field_validator("patient_id_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return [_check_pattern(p) for p in value]
+
+
+class MllpSourceConfig(_SourceBase):
+    kind: Literal["mllp"] = "mllp"
+    host: str = "127.0.0.1"
+    port: int = Field(default=2575, ge=1, le=65535)
+    max_message_bytes: int = Field(default=1_048_576, gt=0)
+
+
+class SerialSourceConfig(_SourceBase):
+    kind: Literal["serial"] = "serial"
+    device: str = Field(min_length=1)  # e.g. /dev/ttyUSB0
+    baudrate: int = Field(default=9600, gt=0)
+    bytesize: Literal[5, 6, 7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    protocol: Literal["astm", "lines"] = "astm"
+
+
+class AstmTcpSourceConfig(_SourceBase):
+    kind: Literal["astm_tcp"] = "astm_tcp"
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    mode: Literal["server", "client"] = "server"
+
+
+SourceConfig = Annotated[
+    FolderSourceConfig | MllpSourceConfig | SerialSourceConfig | AstmTcpSourceConfig,
+    Field(discriminator="kind"),
+]
+SOURCE_KINDS = ("folder", "mllp", "serial", "astm_tcp")
+
+
+class AgentConfig(_Strict):
+    agent: AgentSection
+    cloud: CloudSection
+    sources: list[SourceConfig] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        seen: dict[str, int] = {}
+        for i, source in enumerate(sources):
+            if source.name in seen:
+                first = seen[source.name]
+                raise ValueError(f"source name {source.name!r} is used twice (sources[{first}] and sources[{i}])")
+            seen[source.name] = i
+        return sources
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """`("sources", 0, "folder", "settle_seconds")` -> `sources[0].settle_seconds` (the union tag dropped)."""
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif i == 2 and loc[0] == "sources" and isinstance(loc[1], int) and item in SOURCE_KINDS:
+            continue
+        else:
+            parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)"
+
+
+def format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc, msg = tuple(err["loc"]), str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] in {"union_tag_not_found", "union_tag_invalid"}:
+            loc, msg = (*loc, "kind"), f"must be one of {', '.join(SOURCE_KINDS)}"
+        lines.append(f"{_key_path(loc)}: {msg}")
+    return "; ".join(lines)
+
+
+def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> AgentConfig:
+    """Validates an already-decoded TOML document."""
+    try:
+        return AgentConfig.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from exc
+
+
+def load_config(path: Path | str) -> AgentConfig:
+    """Reads and validates the TOML file; raises ConfigError with the bad key's path."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return parse_config(data, base_dir=path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

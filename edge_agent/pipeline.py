@@ -1,0 +1,306 @@
+"""Intake, the one door every source uses: hash → dedupe → classify → envelopes or quarantine → spool, durably.
+
+`Intake.submit` returns only once the raw bytes and what they owe S3 are on disk, so a source may
+acknowledge (MLLP AA, ASTM ACK) or forget the input as soon as it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from edge_agent.adapters.base import Adapter, ParseContext
+from edge_agent.adapters.registry import Outcome, classify
+from edge_agent.patient_ids import resolve_patient
+from edge_agent.spool import Item, ItemState, NewItem, Spool, SpoolError, SpoolFull, SpoolObject
+from shared_models import AdapterInfo, Envelope, QuarantineReason, QuarantineRecord, RawObject, SourceInfo
+from shared_models.s3keys import envelope_key, quarantine_key, raw_key
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Classified", "Identity", "Intake", "IntakeResult", "SpoolError", "SpoolFull", "describe"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is uploading, and under which key prefix (empty for the bucket's root)."""
+
+    clinic_id: str
+    agent_id: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    item_id: int
+    sha256: str
+    duplicate: bool  # these bytes were already taken; nothing new was stored
+    quarantined: bool
+    reason: str | None  # quarantine reason code (shared_models.QuarantineReason), if quarantined
+    detail: str
+    envelopes: int
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What one raw input becomes: envelopes, or one quarantine record. Pure data, no IO."""
+
+    raw: RawObject
+    envelopes: list[Envelope]
+    quarantine: QuarantineRecord | None
+
+    def objects(self, ident: Identity) -> list[SpoolObject]:
+        """What the uploader must put, in order: the raw bytes first, then envelopes or the record."""
+        objs = [SpoolObject(0, "raw", self.raw.key, self.raw.media_type)]
+        if self.quarantine is not None:
+            key = ident.prefix + quarantine_key(ident.clinic_id, self.raw.sha256)
+            body = self.quarantine.model_dump_json(exclude_none=True).encode()
+            return [*objs, SpoolObject(1, "quarantine", key, "application/json", body)]
+        for seq, env in enumerate(self.envelopes, start=1):
+            key = ident.prefix + envelope_key(ident.clinic_id, env.source.received_at, env.envelope_id)
+            objs.append(SpoolObject(seq, "envelope", key, "application/json", env.to_json().encode()))
+        return objs
+
+
+def describe(
+    raw: bytes,
+    *,
+    ident: Identity,
+    name: str,
+    source: SourceInfo,
+    relative_path: str = "",
+    patient_id_patterns: Sequence[str] = (),
+    adapters: Sequence[Adapter] | None = None,
+    sha256: str | None = None,
+) -> Classified:
+    """Detect and parse `raw`, then build its envelopes (or quarantine record). Never raises."""
+    sha = sha256 or hashlib.sha256(raw).hexdigest()
+    at = source.received_at
+    ctx = ParseContext(name=name, now=at, relative_path=relative_path, source_kind=source.kind)
+    outcome = classify(raw, ctx, adapters)
+    ext = PurePosixPath(name).suffix
+    media = outcome.items[0].media_type if outcome.items else None
+    if not media or media == "application/octet-stream":
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    raw_obj = RawObject(
+        key=ident.prefix + raw_key(ident.clinic_id, at, sha, ext), sha256=sha, size=len(raw), media_type=media,
+        original_name=name or None,
+    )  # fmt: skip
+    try:
+        if not outcome.quarantined:
+            envelopes = _envelopes(outcome, ident, source, raw_obj, patient_id_patterns, relative_path, name)
+            return Classified(raw_obj, envelopes, None)
+    except Exception as exc:  # an adapter's output that does not fit the envelope must not crash the agent
+        log.exception("envelope build failed", extra={"sha256": sha})
+        outcome = Outcome(
+            adapter=outcome.adapter, reason=QuarantineReason.INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}"
+        )
+    record = QuarantineRecord(
+        reason=outcome.reason or QuarantineReason.INTERNAL_ERROR,
+        detail=outcome.detail,
+        clinic_id=ident.clinic_id,
+        agent_id=ident.agent_id,
+        source=source,
+        raw=raw_obj,
+        adapter=outcome.adapter.name if outcome.adapter else None,
+        quarantined_at=at,
+    )
+    return Classified(raw_obj, [], record)
+
+
+def _envelopes(
+    outcome: Outcome,
+    ident: Identity,
+    source: SourceInfo,
+    raw_obj: RawObject,
+    patterns: Sequence[str],
+    relative_path: str,
+    name: str,
+) -> list[Envelope]:
+    assert outcome.adapter is not None
+    adapter = AdapterInfo(name=outcome.adapter.name, version=outcome.adapter.version)
+    parts = len(outcome.items)
+    envelopes = []
+    for part, item in enumerate(outcome.items):
+        patient, warnings = resolve_patient(item.patient, patterns, relative_path, name)
+        envelopes.append(
+            Envelope(
+                envelope_id=raw_obj.sha256 if parts == 1 else f"{raw_obj.sha256}-{part}",
+                kind=item.kind,
+                part=part,
+                parts=parts,
+                clinic_id=ident.clinic_id,
+                agent_id=ident.agent_id,
+                source=source,
+                raw=raw_obj,
+                patient=patient,
+                device=item.device,
+                adapter=adapter,
+                captured_at=item.captured_at,
+                readings=item.readings,
+                warnings=[*item.warnings, *warnings],
+                context=item.context,
+            )
+        )
+    return envelopes
+
+
+class Intake:
+    """Thread-safe. Sources call `submit` from their own threads; the uploader is woken after each new item."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        ident: Identity,
+        *,
+        max_spool_bytes: int,
+        adapters: Sequence[Adapter] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        if adapters is None:
+            from edge_agent.adapters import ALL_ADAPTERS
+
+            adapters = ALL_ADAPTERS
+        self.spool = spool
+        self.ident = ident
+        self.max_spool_bytes = max_spool_bytes
+        self.adapters = adapters
+        self._clock = clock
+        self._lock = threading.Lock()  # makes "check cap, store blob, insert row" one step
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_new_item(self, callback: Callable[[], None]) -> None:
+        """`callback()` runs after each item is ready for upload (the uploader's wake-up)."""
+        self._listeners.append(callback)
+
+    def submit(
+        self,
+        raw: bytes,
+        *,
+        name: str,
+        source_kind: str,
+        uri: str,
+        relative_path: str = "",
+        device_id: str | None = None,
+        patient_id_patterns: Sequence[str] = (),
+    ) -> IntakeResult:
+        """Takes `raw` once and for all; raises SpoolFull/SpoolError when it cannot be stored."""
+        sha = hashlib.sha256(raw).hexdigest()
+        new = NewItem(
+            sha, len(raw), source_kind, uri, relative_path, name, device_id, tuple(patient_id_patterns), self._clock()
+        )
+        item, created = self._store(raw, new)
+        if not created:
+            log.info("duplicate ignored", extra={"item_id": item.item_id, "sha256": sha, "source_kind": source_kind})
+            return self._result(item, duplicate=True)
+        return self._result(self._classify(item, raw), duplicate=False)
+
+    def _store(self, raw: bytes, new: NewItem) -> tuple[Item, bool]:
+        ledger = self.spool.ledger
+        with self._lock:
+            try:
+                known = ledger.find(new.sha256)
+                if known is not None:
+                    return known, False
+                pending = ledger.pending_bytes()
+                if pending + new.size > self.max_spool_bytes:
+                    self._spool_full(pending, new)
+                self.spool.blobs.put(new.sha256, raw)  # bytes first: a ledger row always has its blob
+                item, created = ledger.insert_received(new)
+            except SpoolError:
+                raise
+            except Exception as exc:  # disk full, I/O error, locked DB: the sender must keep the input
+                log.error("spool write failed", extra={"sha256": new.sha256, "error": type(exc).__name__})
+                raise SpoolError(f"cannot store the item: {type(exc).__name__}: {exc}") from exc
+            if "alarm" in ledger.meta():
+                ledger.set_meta("alarm", None)
+                log.warning("spool has room again; taking new items", extra={"pending_bytes": pending})
+        return item, created
+
+    def _spool_full(self, pending: int, new: NewItem) -> None:
+        msg = f"spool_full: {pending} bytes waiting, cap {self.max_spool_bytes}; new items are refused"
+        # An alarm, not a drop: the source keeps the input (file stays, MLLP answers AR) and retries.
+        log.error(
+            "ALARM spool full: refusing new item",
+            extra={"sha256": new.sha256, "pending_bytes": pending, "max_spool_bytes": self.max_spool_bytes},
+        )
+        self.spool.ledger.set_meta("alarm", msg)
+        self.spool.ledger.set_meta("last_error", msg)
+        raise SpoolFull(msg)
+
+    def _classify(self, item: Item, raw: bytes) -> Item:
+        source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
+        result = describe(
+            raw,
+            ident=self.ident,
+            name=item.original_name,
+            source=source,
+            relative_path=item.relative_path,
+            patient_id_patterns=item.patterns,
+            adapters=self.adapters,
+            sha256=item.sha256,
+        )
+        q = result.quarantine
+        state = ItemState.QUARANTINED if q is not None else ItemState.PARSED
+        try:
+            self.spool.ledger.record_outcome(
+                item.item_id, state, result.objects(self.ident),
+                reason=q.reason.value if q else None, detail=q.detail if q else None,
+            )  # fmt: skip
+        except Exception as exc:  # the raw item is durable (state received) and is resumed at the next start
+            log.error("spool write failed", extra={"item_id": item.item_id, "error": type(exc).__name__})
+            raise SpoolError(f"cannot store the outcome: {type(exc).__name__}: {exc}") from exc
+        log.info(
+            "item quarantined" if q else "item parsed",
+            extra={
+                "item_id": item.item_id,
+                "sha256": item.sha256,
+                "source_kind": item.source_kind,
+                "reason": q.reason.value if q else None,
+                "envelopes": len(result.envelopes),
+            },
+        )
+        for callback in self._listeners:
+            callback()
+        return self.spool.ledger.get(item.item_id) or item
+
+    def resume(self) -> int:
+        """Classifies items a crash left in `received` (run at start, before sources)."""
+        count = 0
+        for item in self.spool.ledger.received():
+            try:
+                raw = self.spool.blobs.read(item.sha256)
+            except FileNotFoundError:
+                log.error("blob missing for a received item", extra={"item_id": item.item_id, "sha256": item.sha256})
+                continue
+            self._classify(item, raw)
+            count += 1
+        if count:
+            log.info("resumed items left by a crash", extra={"count": count})
+        return count
+
+    def state(self, item_id: int) -> ItemState | None:
+        item = self.spool.ledger.get(item_id)
+        return item.state if item else None
+
+    @staticmethod
+    def _result(item: Item, *, duplicate: bool) -> IntakeResult:
+        return IntakeResult(
+            item_id=item.item_id,
+            sha256=item.sha256,
+            duplicate=duplicate,
+            quarantined=item.state == ItemState.QUARANTINED or (item.state == ItemState.UPLOADED and bool(item.reason)),
+            reason=item.reason,
+            detail=item.detail or "",
+            envelopes=item.envelopes,
+        )

@@ -1,0 +1,293 @@
+"""Folder source: watchdog (inotify) events plus a periodic full rescan; a file is taken once settled.
+
+Devices and export tools write files in pieces, so an event only makes a file a candidate: it is
+read when its size and mtime have not changed for `settle_seconds` (and re-checked after the read).
+Originals are never modified; they are deleted only with `delete_after_upload`, once in S3.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+
+from edge_agent.config import FolderSourceConfig
+from edge_agent.errors import EdgeAgentError
+from edge_agent.sources import IntakePort
+from edge_agent.spool import ItemState
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[int, int]  # (size, mtime_ns)
+
+
+@dataclass
+class _Candidate:
+    signature: Signature | None
+    stable_since: float
+    retry_at: float = 0.0
+    failures: int = 0
+
+
+def _ref(relative_path: str) -> str:
+    """Logs name files by a short hash: folder and file names often hold patient names."""
+    return hashlib.sha256(relative_path.encode()).hexdigest()[:12]
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, source: FolderSource) -> None:
+        self.source = source
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in {"opened", "closed_no_write", "deleted"}:
+            return
+        if event.is_directory:
+            # A folder moved in brings files without per-file events: look everywhere soon.
+            if event.event_type in {"created", "moved"}:
+                self.source.request_rescan()
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if raw:
+                self.source.note(Path(os.fsdecode(raw)))
+
+
+class FolderSource:
+    kind = "folder"
+
+    def __init__(
+        self, config: FolderSourceConfig, intake: IntakePort, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.config = config
+        self.intake = intake
+        self.root = config.path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._candidates: dict[Path, _Candidate] = {}
+        self._taken: dict[Path, Signature] = {}  # files already submitted, with the signature they had
+        self._pending_delete: dict[int, tuple[Path, Signature]] = {}
+        self._stop = threading.Event()
+        self._rescan_now = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: BaseObserver | None = None
+        self._tick = min(0.5, config.settle_seconds / 4)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._watch()
+        self._rescan_now.set()  # files already there when the agent starts
+        self._thread = threading.Thread(target=self._run, name=f"folder:{self.config.name}", daemon=True)
+        self._thread.start()
+        log.info("folder source started", extra={"source": self.config.name, "watching": self._observer is not None})
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5)
+            self._observer = None
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        log.info("folder source stopped", extra={"source": self.config.name})
+
+    def _watch(self) -> None:
+        """Starts inotify watching; without it (missing folder, watch limit) the rescans still find files."""
+        if self._observer is not None or not self.root.is_dir():
+            return
+        observer = Observer()
+        try:
+            observer.schedule(_Events(self), str(self.root), recursive=self.config.recursive)
+            observer.start()
+        except OSError as exc:
+            extra = {"source": self.config.name, "error": type(exc).__name__}
+            log.warning("folder watch unavailable; relying on rescans", extra=extra)
+            return
+        self._observer = observer
+
+    # --- discovery ------------------------------------------------------------------------------
+
+    def request_rescan(self) -> None:
+        self._rescan_now.set()
+
+    def relative(self, path: Path) -> str | None:
+        """The path below the root, '/'-separated; None when outside the root or filtered out."""
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            return None
+        parts = rel.parts
+        if not parts or (not self.config.recursive and len(parts) > 1):
+            return None
+        if any(fnmatch.fnmatchcase(part, pat) for part in parts for pat in self.config.exclude):
+            return None
+        posix = rel.as_posix()
+        if not any(fnmatch.fnmatchcase(parts[-1], p) or fnmatch.fnmatchcase(posix, p) for p in self.config.include):
+            return None
+        return posix
+
+    def note(self, path: Path) -> None:
+        """An event or rescan saw `path`: (re)start its settle clock."""
+        if self.relative(path) is None:
+            return
+        with self._lock:
+            self._candidates[path] = _Candidate(signature=None, stable_since=self._clock())
+
+    def _walk(self) -> Iterator[Path]:
+        if not self.config.recursive:
+            with os.scandir(self.root) as entries:
+                yield from (Path(e.path) for e in entries if e.is_file(follow_symlinks=False))
+            return
+        for folder, dirs, files in os.walk(self.root, onerror=lambda exc: None):
+            dirs[:] = [d for d in dirs if not any(fnmatch.fnmatchcase(d, p) for p in self.config.exclude)]
+            yield from (Path(folder) / f for f in files)
+
+    def rescan(self) -> None:
+        """The safety net: every file not yet taken with its current signature becomes a candidate."""
+        if not self.root.is_dir():
+            log.warning("watched folder is missing; will retry", extra={"source": self.config.name})
+            return
+        self._watch()
+        seen: set[Path] = set()
+        for path in self._walk():
+            seen.add(path)
+            sig = _signature(path)
+            with self._lock:
+                known = path in self._candidates or (sig is not None and self._taken.get(path) == sig)
+            if not known:
+                self.note(path)
+        with self._lock:  # forget files that are gone, so the memory stays bounded
+            for gone in [p for p in self._taken if p not in seen]:
+                del self._taken[gone]
+
+    # --- settling and taking --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_rescan = 0.0
+        while not self._stop.is_set():
+            now = self._clock()
+            if self._rescan_now.is_set() or now >= next_rescan:
+                self._rescan_now.clear()
+                self._guard(self.rescan)
+                next_rescan = now + self.config.rescan_seconds
+            self._guard(self.check)
+            if self.config.delete_after_upload:
+                self._guard(self._delete_uploaded)
+            self._stop.wait(self._tick)
+
+    def _guard(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception:  # one bad file or folder must never stop the source
+            log.exception("folder source step failed", extra={"source": self.config.name})
+
+    def check(self) -> None:
+        """Takes every candidate whose size and mtime held still for settle_seconds."""
+        now = self._clock()
+        with self._lock:
+            items = list(self._candidates.items())
+        for path, cand in items:
+            if self._stop.is_set() or now < cand.retry_at:
+                continue
+            sig = _signature(path)
+            if sig is None:  # gone (moved away or deleted before it settled)
+                self._drop(path)
+            elif sig != cand.signature:
+                cand.signature, cand.stable_since = sig, now
+            elif now - cand.stable_since >= self.config.settle_seconds:
+                with self._lock:
+                    unchanged = self._taken.get(path) == sig  # e.g. an attribute change: same bytes
+                if unchanged:
+                    self._drop(path)
+                else:
+                    self._take(path, cand)
+
+    def _drop(self, path: Path) -> None:
+        with self._lock:
+            self._candidates.pop(path, None)
+
+    def _take(self, path: Path, cand: _Candidate) -> None:
+        rel = self.relative(path) or path.name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self._drop(path)
+            return
+        except OSError as exc:  # locked by the device software, permissions: retry later
+            self._retry(cand, "read failed", rel, exc)
+            return
+        if _signature(path) != cand.signature or len(data) != (cand.signature or (0, 0))[0]:
+            cand.signature, cand.stable_since = _signature(path), self._clock()  # changed while read
+            return
+        try:
+            result = self.intake.submit(
+                data,
+                name=path.name,
+                source_kind=self.kind,
+                uri=path.as_uri(),
+                relative_path=rel,
+                device_id=self.config.device_id,
+                patient_id_patterns=self.config.patient_id_patterns,
+            )
+        except EdgeAgentError as exc:  # spool full or unwritable: the file stays and is offered again
+            self._retry(cand, "spool refused file", rel, exc)
+            return
+        with self._lock:
+            self._candidates.pop(path, None)
+            assert cand.signature is not None
+            self._taken[path] = cand.signature
+            if self.config.delete_after_upload:
+                self._pending_delete[result.item_id] = (path, cand.signature)
+        log.info(
+            "file taken",
+            extra={
+                "source": self.config.name,
+                "file_ref": _ref(rel),
+                "item_id": result.item_id,
+                "duplicate": result.duplicate,
+            },
+        )
+
+    def _retry(self, cand: _Candidate, what: str, rel: str, exc: Exception) -> None:
+        cand.failures += 1
+        delay = min(60.0, self.config.settle_seconds * 2**cand.failures)
+        cand.retry_at = self._clock() + delay
+        log.warning(
+            f"{what}; will retry",
+            extra={"source": self.config.name, "file_ref": _ref(rel), "error": type(exc).__name__, "retry_in": delay},
+        )
+
+    def _delete_uploaded(self) -> None:
+        """delete_after_upload: remove an original once S3 has it, and only if it did not change since."""
+        with self._lock:
+            pending = list(self._pending_delete.items())
+        for item_id, (path, sig) in pending:
+            if self.intake.state(item_id) != ItemState.UPLOADED:
+                continue
+            with self._lock:
+                self._pending_delete.pop(item_id, None)
+            if _signature(path) == sig:
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    log.warning("delete after upload failed", extra={"item_id": item_id, "error": type(exc).__name__})
+                    continue
+                log.info("original deleted after upload", extra={"source": self.config.name, "item_id": item_id})
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)

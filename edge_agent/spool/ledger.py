@@ -1,0 +1,342 @@
+"""The spool's ledger (SQLite, WAL, synchronous=FULL): one row per received item and the S3 objects it owes.
+
+Item states: received → parsed | quarantined → uploaded. The SHA-256 of the raw bytes is the
+identity, so the same bytes are recorded once, across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    item_id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('received', 'parsed', 'quarantined', 'uploaded')),
+    source_kind TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    relative_path TEXT NOT NULL DEFAULT '',
+    original_name TEXT NOT NULL,
+    device_id TEXT,
+    patterns TEXT NOT NULL DEFAULT '[]',
+    received_at TEXT NOT NULL,
+    envelopes INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    detail TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    uploaded_at TEXT
+);
+CREATE INDEX IF NOT EXISTS items_by_state ON items (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS objects (
+    item_id INTEGER NOT NULL REFERENCES items (item_id),
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('raw', 'envelope', 'quarantine')),
+    key TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    body BLOB,
+    uploaded_at TEXT,
+    PRIMARY KEY (item_id, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class ItemState(StrEnum):
+    RECEIVED = "received"  # raw bytes durable, not yet classified
+    PARSED = "parsed"  # envelopes built and stored, waiting for upload
+    QUARANTINED = "quarantined"  # quarantine record built and stored, waiting for upload
+    UPLOADED = "uploaded"  # every object is in S3; the blob may be gone
+
+
+Role = Literal["raw", "envelope", "quarantine"]
+# Every item read goes through this one column list (Item.from_row maps it by name).
+_SELECT_ITEMS = (
+    "SELECT item_id, sha256, size, state, source_kind, uri, relative_path, original_name, device_id, patterns, "
+    "received_at, envelopes, reason, detail, attempts, next_attempt_at, last_error FROM items "
+)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    sha256: str
+    size: int
+    source_kind: str
+    uri: str
+    relative_path: str
+    original_name: str
+    device_id: str | None
+    patterns: Sequence[str]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: int
+    sha256: str
+    size: int
+    state: ItemState
+    source_kind: str
+    uri: str
+    relative_path: str
+    original_name: str
+    device_id: str | None
+    patterns: tuple[str, ...]
+    received_at: datetime
+    envelopes: int
+    reason: str | None
+    detail: str | None
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Item:
+        data: dict[str, Any] = dict(row)
+        data["state"] = ItemState(data["state"])
+        data["patterns"] = tuple(json.loads(data["patterns"]))
+        data["received_at"] = datetime.fromisoformat(data["received_at"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SpoolObject:
+    """One S3 object an item owes: `body` None means "the raw blob"."""
+
+    seq: int
+    role: Role
+    key: str
+    content_type: str
+    body: bytes | None = None
+
+
+class Ledger:
+    """Thread-safe: one connection guarded by a lock (sources and the uploader share it)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where several
+        # statements must land together.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        # WAL lets `medflow-edge status` read while the agent writes; FULL fsyncs every commit so an
+        # acknowledged item survives a power cut.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        # objects rows must never point at a missing item.
+        self._db.execute("PRAGMA foreign_keys=ON")
+        # Idempotent schema creation: the same file is opened at every start.
+        self._db.executescript(_SCHEMA)
+        # Records the layout version so a later release can migrate it.
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            # IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy DB.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, args))
+
+    # --- intake ---------------------------------------------------------------------------------
+
+    def insert_received(self, new: NewItem) -> tuple[Item, bool]:
+        """The item for these bytes, and whether this call created it (False: a duplicate)."""
+        with self._tx() as db:
+            # OR IGNORE on the UNIQUE sha256: the first writer of these bytes wins, others see a duplicate.
+            cur = db.execute(
+                "INSERT OR IGNORE INTO items (sha256, size, state, source_kind, uri, relative_path, original_name,"
+                " device_id, patterns, received_at) VALUES (?, ?, 'received', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new.sha256,
+                    new.size,
+                    new.source_kind,
+                    new.uri,
+                    new.relative_path,
+                    new.original_name,
+                    new.device_id,
+                    json.dumps(list(new.patterns)),
+                    new.received_at.isoformat(),
+                ),
+            )
+            created = cur.rowcount == 1
+            # Read back inside the transaction: the row as stored, whoever wrote it.
+            row = db.execute(_SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
+        return Item.from_row(row), created
+
+    def record_outcome(
+        self,
+        item_id: int,
+        state: ItemState,
+        objects: Sequence[SpoolObject],
+        *,
+        reason: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Stores what the item owes S3 and moves it out of `received`, atomically."""
+        if state not in (ItemState.PARSED, ItemState.QUARANTINED):
+            raise ValueError(f"an outcome is parsed or quarantined, not {state}")
+        envelopes = sum(1 for o in objects if o.role == "envelope")
+        with self._tx() as db:
+            # Replace any objects a crashed earlier attempt might have left (same item, re-classified).
+            db.execute("DELETE FROM objects WHERE item_id = ?", (item_id,))
+            # The outbox: every object the uploader must put, in order (raw first).
+            db.executemany(
+                "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
+                [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in objects],
+            )
+            # Guarded by state: only a `received` item moves; a second classification is a no-op.
+            cur = db.execute(
+                "UPDATE items SET state = ?, envelopes = ?, reason = ?, detail = ? "
+                "WHERE item_id = ? AND state = 'received'",
+                (state.value, envelopes, reason, detail, item_id),
+            )
+            if cur.rowcount != 1:
+                raise RuntimeError(f"item {item_id} is not in state received")
+
+    def received(self) -> list[Item]:
+        """Items a crash left between storage and classification (resumed at start)."""
+        # Uses the state index; normally empty.
+        rows = self._query(_SELECT_ITEMS + "WHERE state = 'received' ORDER BY item_id")
+        return [Item.from_row(r) for r in rows]
+
+    def find(self, sha256: str) -> Item | None:
+        # The dedupe check: UNIQUE index lookup on the content hash.
+        rows = self._query(_SELECT_ITEMS + "WHERE sha256 = ?", (sha256,))
+        return Item.from_row(rows[0]) if rows else None
+
+    def get(self, item_id: int) -> Item | None:
+        # Primary-key lookup, e.g. a folder source asking whether its file was uploaded.
+        rows = self._query(_SELECT_ITEMS + "WHERE item_id = ?", (item_id,))
+        return Item.from_row(rows[0]) if rows else None
+
+    def pending_bytes(self) -> int:
+        """Bytes of raw blobs still held (everything not yet uploaded): what the spool cap limits."""
+        # Sum over the not-yet-uploaded states only; uploaded items' blobs are deleted.
+        rows = self._query("SELECT COALESCE(SUM(size), 0) FROM items WHERE state != 'uploaded'")
+        return int(rows[0][0])
+
+    # --- uploader -------------------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 50) -> list[Item]:
+        """Items ready to upload whose backoff has expired, oldest first."""
+        # Oldest first keeps arrival order in S3; the index on (state, next_attempt_at) serves it.
+        rows = self._query(
+            _SELECT_ITEMS + "WHERE state IN ('parsed', 'quarantined') AND next_attempt_at <= ? "
+            "ORDER BY item_id LIMIT ?",
+            (now, limit),
+        )
+        return [Item.from_row(r) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        """When the earliest waiting item may be retried (the uploader sleeps until then)."""
+        # MIN over waiting items only; None when the outbox is empty.
+        rows = self._query("SELECT MIN(next_attempt_at) FROM items WHERE state IN ('parsed', 'quarantined')")
+        value = rows[0][0]
+        return float(value) if value is not None else None
+
+    def objects(self, item_id: int, pending_only: bool = True) -> list[SpoolObject]:
+        # An item's objects in upload order; already-uploaded ones are skipped after a crash or retry.
+        sql = "SELECT seq, role, key, content_type, body FROM objects WHERE item_id = ?"
+        if pending_only:
+            sql += " AND uploaded_at IS NULL"
+        rows = self._query(sql + " ORDER BY seq", (item_id,))
+        return [SpoolObject(r["seq"], r["role"], r["key"], r["content_type"], r["body"]) for r in rows]
+
+    def object_uploaded(self, item_id: int, seq: int, at: datetime) -> None:
+        with self._tx() as db:
+            # Remembers progress per object, so a retry does not re-put what S3 already has.
+            db.execute(
+                "UPDATE objects SET uploaded_at = ? WHERE item_id = ? AND seq = ?", (at.isoformat(), item_id, seq)
+            )
+
+    def item_uploaded(self, item_id: int, at: datetime) -> None:
+        with self._tx() as db:
+            # Terminal state; attempts and error are cleared so status shows only live problems.
+            db.execute(
+                "UPDATE items SET state = 'uploaded', uploaded_at = ?, last_error = NULL WHERE item_id = ?",
+                (at.isoformat(), item_id),
+            )
+            # The JSON bodies hold patient data; once in S3 they need not stay on the clinic PC.
+            db.execute("UPDATE objects SET body = NULL WHERE item_id = ?", (item_id,))
+            # Status and the heartbeat report the last successful upload.
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_upload_at', ?)", (at.isoformat(),))
+
+    def upload_failed(self, item_id: int, error: str, next_attempt_at: float) -> int:
+        """Counts the attempt and schedules the next; returns the attempts so far."""
+        with self._tx() as db:
+            # Per-item backoff survives restarts: next_attempt_at is wall-clock seconds.
+            db.execute(
+                "UPDATE items SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE item_id = ?",
+                (next_attempt_at, error, item_id),
+            )
+            # Read back the new count for the alarm threshold.
+            row = db.execute("SELECT attempts FROM items WHERE item_id = ?", (item_id,)).fetchone()
+        return int(row[0])
+
+    def uploaded_shas(self) -> set[str]:
+        # Blobs of these items may be deleted (a crash can leave one behind after the upload).
+        return {r[0] for r in self._query("SELECT sha256 FROM items WHERE state = 'uploaded'")}
+
+    def all_shas(self) -> set[str]:
+        # Every sha the ledger knows; a blob not among them was written by a submit that never committed.
+        return {r[0] for r in self._query("SELECT sha256 FROM items")}
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        # One grouped scan of the small state index; every state is reported, zero included.
+        counts = {state.value: 0 for state in ItemState}
+        for row in self._query("SELECT state, COUNT(*) FROM items GROUP BY state"):
+            counts[row[0]] = int(row[1])
+        return counts
+
+    def failing(self) -> int:
+        """Items waiting for upload that have failed at least once."""
+        # Small count over the waiting states; status shows it beside the last error.
+        rows = self._query("SELECT COUNT(*) FROM items WHERE state IN ('parsed', 'quarantined') AND attempts > 0")
+        return int(rows[0][0])
+
+    def set_meta(self, name: str, value: str | None) -> None:
+        with self._tx() as db:
+            if value is None:
+                # Clearing a flag (e.g. the spool-full alarm once space is back).
+                db.execute("DELETE FROM meta WHERE name = ?", (name,))
+            else:
+                # Last-writer-wins agent facts: last error, alarms.
+                db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def meta(self) -> dict[str, str]:
+        # A handful of rows; read whole.
+        return {r[0]: r[1] for r in self._query("SELECT name, value FROM meta")}

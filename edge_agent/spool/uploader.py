@@ -1,0 +1,210 @@
+"""Uploader: drains the spool to S3 in its own thread, raw object first, with backoff and jitter on failure.
+
+Puts are idempotent (same key, same bytes), so an object uploaded just before a crash and put
+again after the restart does no harm. S3 verifies every body against the SHA-256 we send; for
+raw objects that digest is the item's identity, so a blob corrupted on disk is refused by S3.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from edge_agent.config import CloudSection
+from edge_agent.spool import Item, Spool, SpoolObject
+from edge_agent.spool.backoff import full_jitter
+
+log = logging.getLogger(__name__)
+
+# Client errors that say "the endpoint or our access is broken", not "this one object is bad":
+# retrying other items now would fail the same way, so the whole uploader backs off.
+_GLOBAL_CODES = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "NoSuchBucket",
+    "SlowDown",
+    "RequestTimeout",
+    "KMS.DisabledException",
+}
+
+
+def make_s3_client(cloud: CloudSection) -> Any:
+    """An S3 client that does not retry by itself (we do, with our own backoff) and signs with SigV4."""
+    config = Config(
+        region_name=cloud.region,
+        signature_version="s3v4",
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=cloud.connect_timeout_seconds,
+        read_timeout=cloud.read_timeout_seconds,
+        # The checksum we pass is the one S3 checks; no extra CRC computed by botocore.
+        request_checksum_calculation="when_required",
+        s3={"addressing_style": "path"} if cloud.endpoint_url else {},
+    )
+    return boto3.session.Session().client("s3", endpoint_url=cloud.endpoint_url, config=config)
+
+
+def describe_error(exc: Exception) -> tuple[str, bool]:
+    """A short, PHI-free error text and whether it concerns the endpoint as a whole."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "Unknown"))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return f"s3:{code} (HTTP {status})", status >= 500 or code in _GLOBAL_CODES
+    if isinstance(exc, BotoCoreError):
+        return f"{type(exc).__name__}: {exc}"[:300], True
+    return f"{type(exc).__name__}: {exc}"[:300], True
+
+
+class ObjectWriter:
+    """PutObject with a SHA-256 checksum and server-side encryption, as every MedFlow object is written."""
+
+    def __init__(self, client: Any, cloud: CloudSection) -> None:
+        self.client = client
+        self.cloud = cloud
+
+    def put(self, key: str, body: bytes, content_type: str, sha256_hex: str | None = None) -> None:
+        digest = bytes.fromhex(sha256_hex) if sha256_hex else hashlib.sha256(body).digest()
+        args: dict[str, Any] = {
+            "Bucket": self.cloud.bucket,
+            "Key": key,
+            "Body": body,
+            "ContentType": content_type,
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(digest).decode("ascii"),
+            "ServerSideEncryption": self.cloud.sse,
+        }
+        if self.cloud.kms_key_id:
+            args["SSEKMSKeyId"] = self.cloud.kms_key_id
+        self.client.put_object(**args)
+
+
+class Uploader:
+    """One thread. `wake()` after new items; `run_once()` is one pass (tests drive it directly)."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        writer: ObjectWriter,
+        *,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        alarm_after: int = 10,
+        idle_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.spool = spool
+        self.writer = writer
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.alarm_after = alarm_after
+        self.idle_seconds = idle_seconds
+        self._clock = clock
+        self._rand = rand
+        self._failures = 0  # consecutive endpoint-level failures (drives the uploader-wide backoff)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[int], None]] = []
+
+    def on_uploaded(self, callback: Callable[[int], None]) -> None:
+        """`callback(item_id)` runs after an item's every object is in S3."""
+        self._listeners.append(callback)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        log.info("uploader started", extra={"bucket": self.writer.cloud.bucket})
+        while not self._stop.is_set():
+            try:
+                delay, backing_off = self.run_once()
+            except Exception:  # a bug in one pass must not end uploads for good; the next pass retries
+                log.exception("uploader pass failed")
+                delay, backing_off = self.idle_seconds, True
+            if backing_off:
+                self._stop.wait(delay)  # new items do not cut an endpoint backoff short
+            elif delay > 0:
+                self._wake.wait(delay)
+                self._wake.clear()
+        log.info("uploader stopped")
+
+    def run_once(self) -> tuple[float, bool]:
+        """Uploads what is due; returns (seconds until the next pass, whether that is an endpoint backoff)."""
+        now = self._clock()
+        items = self.spool.ledger.due(now)
+        if not items:
+            nxt = self.spool.ledger.next_due_at()
+            wait = self.idle_seconds if nxt is None else min(max(nxt - now, 0.05), self.idle_seconds)
+            return wait, False
+        for item in items:
+            if self._stop.is_set():
+                break
+            endpoint_failed = self._upload_item(item)
+            if endpoint_failed:
+                self._failures += 1
+                return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
+        self._failures = 0
+        return 0.0, False
+
+    def _upload_item(self, item: Item) -> bool:
+        """Puts the item's pending objects in order; True when the endpoint itself failed."""
+        ledger = self.spool.ledger
+        for obj in ledger.objects(item.item_id):
+            try:
+                self._put(item, obj)
+            except (ClientError, BotoCoreError, OSError) as exc:
+                text, endpoint = describe_error(exc)
+                self._failed(item, obj, text)
+                return endpoint
+            ledger.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
+        ledger.item_uploaded(item.item_id, datetime.now(UTC))
+        self.spool.blobs.delete(item.sha256)
+        if self._failures or item.attempts:
+            log.info("upload recovered", extra={"item_id": item.item_id, "attempts": item.attempts})
+        log.info("item uploaded", extra={"item_id": item.item_id, "sha256": item.sha256, "state": item.state.value})
+        for callback in self._listeners:
+            callback(item.item_id)
+        return False
+
+    def _put(self, item: Item, obj: SpoolObject) -> None:
+        if obj.body is None:  # the raw object: bytes from the blob, checksum from the item's identity
+            self.writer.put(obj.key, self.spool.blobs.read(item.sha256), obj.content_type, item.sha256)
+        else:
+            self.writer.put(obj.key, obj.body, obj.content_type)
+
+    def _failed(self, item: Item, obj: SpoolObject, text: str) -> None:
+        attempt = item.attempts + 1
+        delay = max(0.05, full_jitter(attempt, self.backoff_base, self.backoff_max, self._rand))
+        attempts = self.spool.ledger.upload_failed(item.item_id, text, self._clock() + delay)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self.spool.ledger.set_meta("last_error", f"{stamp} {text}")
+        extra = {"item_id": item.item_id, "role": obj.role, "attempts": attempts, "error": text, "retry_in": delay}
+        if attempts >= self.alarm_after:
+            log.error("ALARM upload keeps failing", extra=extra)
+        else:
+            log.warning("upload failed; will retry", extra=extra)
