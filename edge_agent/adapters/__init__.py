@@ -1,12 +1,12 @@
 """Device adapters, one module per device family; `ALL_ADAPTERS` is the registry (one line per adapter).
-
-The lab adapters (hl7*, astm*) are registered here by their own engineer.
 """
 
 from __future__ import annotations
 
+from edge_agent.adapters.astm import AstmAdapter
 from edge_agent.adapters.base import Adapter
 from edge_agent.adapters.dicom import Dicom
+from edge_agent.adapters.hl7 import Hl7Adapter
 from edge_agent.adapters.huvitz import HuvitzDatalab
 from edge_agent.adapters.images import PlainImage
 from edge_agent.adapters.joia import JoiaXml
@@ -25,4 +25,6 @@ ALL_ADAPTERS: list[Adapter] = [
     TopconFds(),  # Topcon .fds/.fda OCT
     HeidelbergE2e(),  # Heidelberg Spectralis .E2E
     PlainImage(),  # JPEG/PNG/TIFF
+    Hl7Adapter(),  # HL7 v2 (ORU/OUL results, ADT demographics, ORM/OML orders)
+    AstmAdapter(),  # ASTM E1394 / LIS2-A2 records, framed (E1381) or not
 ]

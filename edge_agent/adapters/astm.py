@@ -188,7 +188,7 @@ def _test_code(parts: list[str]) -> tuple[str, str | None, str | None]:
     '^^^WBC^804-5^1' (code, LOINC, dilution), Cepheid '^MTB-RIF^^Xpert^^^rpoB1^Ct'. The LOINC
     and a trailing dilution digit are taken out; the rest, joined, is the code.
     """
-    universal, name = (parts + ["", ""])[:2]
+    universal, name = ([*parts, "", ""])[:2]
     local = [p for p in parts[3:] if p]
     loinc = next((p for p in local if _LOINC.match(p)), None)
     local = [p for p in local if p != loinc]

@@ -126,7 +126,7 @@ def _value(obx: Segment) -> tuple[str, float | None, dict[str, str]]:
         extra = {"value_code": code} if code and text else {}
         return text or code, None, extra
     if kind == "SN":
-        parts = components(reps[0], obx.delims) + ["", "", "", ""]
+        parts = [*components(reps[0], obx.delims), "", "", "", ""]
         comparator, first, separator, second = parts[:4]
         shown = f"{comparator if comparator != '=' else ''}{first}{separator}{second}"
         exact = comparator in _SN_EXACT and not separator and not second

@@ -228,7 +228,7 @@ class AstmSession:
         if body.endswith(ETX) and _ends_message(body):
             try:
                 self._deliver()
-            except Exception as exc:  # not stored: the analyzer must not get an ACK for it
+            except Exception as exc:  # noqa: BLE001 — not stored: the analyzer must not get an ACK for it
                 log.warning("astm message not stored", extra={"error": type(exc).__name__})
                 self._accepted.pop()
                 self._last_fn, self._expected_fn = None, number
@@ -248,7 +248,7 @@ class AstmSession:
         """EOT: deliver whatever was accepted but not delivered yet (a message without L record)."""
         try:
             self._deliver()
-        except Exception as exc:  # nothing left to NAK: the sender has finished. Loud, never silent.
+        except Exception as exc:  # noqa: BLE001 — nothing left to NAK: the sender has finished. Loud, never silent.
             log.error("astm message without terminator could not be stored", extra={"error": type(exc).__name__})
         self._set(State.IDLE, None)
         self._try_start(now)

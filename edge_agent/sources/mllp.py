@@ -56,7 +56,7 @@ class MllpSource:
     def _run(self) -> None:
         try:
             asyncio.run(self._serve())
-        except Exception as exc:  # reported to start(); the thread must not die silently
+        except Exception as exc:  # noqa: BLE001 — reported to start(); the thread must not die silently
             self._error = exc
             self._ready.set()
 

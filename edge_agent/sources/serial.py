@@ -49,7 +49,12 @@ class SerialSource:
     def _open(self) -> Any:
         c = self.config
         return serial.Serial(
-            c.device, c.baudrate, bytesize=c.bytesize, parity=_PARITY[c.parity], stopbits=c.stopbits, timeout=POLL_SECONDS
+            c.device,
+            c.baudrate,
+            bytesize=c.bytesize,
+            parity=_PARITY[c.parity],
+            stopbits=c.stopbits,
+            timeout=POLL_SECONDS,
         )
 
     def _run(self) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from edge_agent.errors import EdgeAgentError
 from edge_agent.spool.blobs import BlobStore
-from edge_agent.spool.ledger import Item, ItemState, Ledger, NewItem, SpoolObject
+from edge_agent.spool.ledger import Ledger
+from edge_agent.spool.records import Item, ItemState, NewItem, SpoolObject
 
 log = logging.getLogger(__name__)
 

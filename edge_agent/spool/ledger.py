@@ -11,11 +11,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from edge_agent.spool.records import Item, ItemState, NewItem, SpoolObject
 
 SCHEMA_VERSION = 1
 
@@ -55,72 +55,11 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class ItemState(StrEnum):
-    RECEIVED = "received"  # raw bytes durable, not yet classified
-    PARSED = "parsed"  # envelopes built and stored, waiting for upload
-    QUARANTINED = "quarantined"  # quarantine record built and stored, waiting for upload
-    UPLOADED = "uploaded"  # every object is in S3; the blob may be gone
-
-
-Role = Literal["raw", "envelope", "quarantine"]
 # Every item read goes through this one column list (Item.from_row maps it by name).
 _SELECT_ITEMS = (
     "SELECT item_id, sha256, size, state, source_kind, uri, relative_path, original_name, device_id, patterns, "
     "received_at, envelopes, reason, detail, attempts, next_attempt_at, last_error FROM items "
 )
-
-
-@dataclass(frozen=True)
-class NewItem:
-    sha256: str
-    size: int
-    source_kind: str
-    uri: str
-    relative_path: str
-    original_name: str
-    device_id: str | None
-    patterns: Sequence[str]
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class Item:
-    item_id: int
-    sha256: str
-    size: int
-    state: ItemState
-    source_kind: str
-    uri: str
-    relative_path: str
-    original_name: str
-    device_id: str | None
-    patterns: tuple[str, ...]
-    received_at: datetime
-    envelopes: int
-    reason: str | None
-    detail: str | None
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Item:
-        data: dict[str, Any] = dict(row)
-        data["state"] = ItemState(data["state"])
-        data["patterns"] = tuple(json.loads(data["patterns"]))
-        data["received_at"] = datetime.fromisoformat(data["received_at"])
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class SpoolObject:
-    """One S3 object an item owes: `body` None means "the raw blob"."""
-
-    seq: int
-    role: Role
-    key: str
-    content_type: str
-    body: bytes | None = None
 
 
 class Ledger:

@@ -63,9 +63,10 @@ def describe_error(exc: Exception) -> tuple[str, bool]:
         code = str(err.get("Code", "Unknown"))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return f"s3:{code} (HTTP {status})", status >= 500 or code in _GLOBAL_CODES
-    if isinstance(exc, BotoCoreError):
+    if isinstance(exc, (BotoCoreError, OSError)):  # connection refused, timeouts, no credentials, disk
         return f"{type(exc).__name__}: {exc}"[:300], True
-    return f"{type(exc).__name__}: {exc}"[:300], True
+    # Anything else is a problem with this item (or a bug): back off this item, keep the others moving.
+    return f"{type(exc).__name__}: {exc}"[:300], False
 
 
 class ObjectWriter:
@@ -177,7 +178,7 @@ class Uploader:
         for obj in ledger.objects(item.item_id):
             try:
                 self._put(item, obj)
-            except (ClientError, BotoCoreError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded on the item, never stops the queue
                 text, endpoint = describe_error(exc)
                 self._failed(item, obj, text)
                 return endpoint

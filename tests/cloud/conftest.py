@@ -46,3 +46,14 @@ def api() -> Client:
     from app import app
 
     return Client(app)
+
+
+@pytest.fixture(scope="module")
+def module_cloud() -> Iterator[ResourceNames]:
+    """Like `cloud`, shared by the tests of one module that only read (seed once, query many times)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        with mock_aws():
+            yield _activate(None)
+    use_settings(None)
+    aws.reset_clients()

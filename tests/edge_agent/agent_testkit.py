@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
-
-import boto3
-import pytest
-from botocore.config import Config
 
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.config import CloudSection
 from edge_agent.errors import ParseError
-from edge_agent.pipeline import Identity, Intake
-from edge_agent.spool import Spool
-from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
+from edge_agent.pipeline import Identity
+from edge_agent.spool.uploader import ObjectWriter, Uploader
 from shared_models import PatientRef, QuarantineReason, Tonometry
 
 BUCKET = "medflow-ingest-test"
@@ -37,8 +30,15 @@ class LineAdapter:
         items = []
         for line in lines:
             fields = dict(part.split("=", 1) for part in line.split())
-            readings = [Tonometry(eye=eye.upper(), iop_mmhg=float(fields[eye])) for eye in ("od", "os") if eye in fields]  # type: ignore[arg-type]
-            items.append(Parsed(patient=PatientRef(id=fields.get("pid"), id_source="vendor_xml" if "pid" in fields else None), readings=readings))
+            readings = [
+                Tonometry(eye=eye.upper(), iop_mmhg=float(fields[eye])) for eye in ("od", "os") if eye in fields
+            ]  # type: ignore[arg-type]
+            items.append(
+                Parsed(
+                    patient=PatientRef(id=fields.get("pid"), id_source="vendor_xml" if "pid" in fields else None),
+                    readings=readings,
+                )
+            )
         return items
 
 
@@ -69,7 +69,7 @@ def keys(s3: Any, prefix: str = "") -> list[str]:
 def drain(uploader: Uploader, passes: int = 20) -> None:
     """Runs upload passes until nothing is due (tests drive the uploader without its thread)."""
     for _ in range(passes):
-        delay, backing_off = uploader.run_once()
+        _, backing_off = uploader.run_once()
         if backing_off:
             raise AssertionError("uploader is backing off: " + str(uploader.spool.ledger.meta().get("last_error")))
         if not uploader.spool.ledger.due(float("inf")):

@@ -45,7 +45,9 @@ def test_minimal_config_has_documented_defaults_and_resolves_paths_against_the_f
 
 
 def test_all_source_kinds_parse(tmp_path: Path) -> None:
-    text = BASE + """
+    text = (
+        BASE
+        + """
 [[sources]]
 kind = "mllp"
 name = "lab"
@@ -62,6 +64,7 @@ name = "analyzer"
 port = 5000
 mode = "client"
 """
+    )
     cfg = load_config(write(tmp_path, text))
     assert [s.kind for s in cfg.sources] == ["mllp", "serial", "astm_tcp"]
     assert isinstance(cfg.sources[0], MllpSourceConfig) and cfg.sources[0].max_message_bytes == 1_048_576
@@ -88,7 +91,9 @@ def test_bad_sources_name_the_key(tmp_path: Path, extra: str, expected: str) -> 
 
 
 def test_unknown_top_level_and_section_keys_are_refused(tmp_path: Path) -> None:
-    assert "agent.heartbeat: Extra inputs are not permitted" in error_of(tmp_path, BASE.replace("[cloud]", "heartbeat = 5\n[cloud]"))  # fmt: skip
+    assert "agent.heartbeat: Extra inputs are not permitted" in error_of(
+        tmp_path, BASE.replace("[cloud]", "heartbeat = 5\n[cloud]")
+    )
     assert "aws_secret_access_key: Extra inputs are not permitted" in error_of(
         tmp_path, BASE + 'aws_secret_access_key = "nope"\n'
     )

@@ -21,7 +21,12 @@ AT = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
 
 def test_heartbeat_reports_counts_without_phi(intake: Intake, spool: Spool, writer: RecordingWriter, s3: Any) -> None:
-    intake.submit(device_file("pid=SECRET-PATIENT od=15"), name="Smith_John.txt", source_kind="folder", uri="file:///Smith_John.txt")  # fmt: skip
+    intake.submit(
+        device_file("pid=SECRET-PATIENT od=15"),
+        name="Smith_John.txt",
+        source_kind="folder",
+        uri="file:///Smith_John.txt",
+    )
     intake.submit(b"", name="e.txt", source_kind="folder", uri="file:///e.txt")
     spool.ledger.set_meta("last_upload_at", AT.isoformat())
     beat = Heartbeat(spool, writer, IDENT, interval=60, sources=["inbox"], clock=lambda: AT)

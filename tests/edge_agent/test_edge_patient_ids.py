@@ -70,7 +70,9 @@ def test_content_id_wins_over_a_conflicting_path_id_with_a_warning() -> None:
     content = PatientRef(id="C1", id_source="vendor_xml")
     patient, warnings = resolve_patient(content, ["{patient_id}/*"], "P9/x.xml", "x.xml")
     assert (patient.id, patient.id_source) == ("C1", "vendor_xml")
-    assert len(warnings) == 1 and "'C1'" in warnings[0] and "'P9'" in warnings[0] and "kept the content id" in warnings[0]
+    assert (
+        len(warnings) == 1 and "'C1'" in warnings[0] and "'P9'" in warnings[0] and "kept the content id" in warnings[0]
+    )
 
 
 def test_agreeing_ids_give_no_warning_and_no_patterns_change_nothing() -> None:

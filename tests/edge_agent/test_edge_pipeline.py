@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from agent_testkit import IDENT, LineAdapter, device_file
 
-from edge_agent.pipeline import Intake
+from edge_agent.pipeline import Intake, IntakeResult
 from edge_agent.spool import ItemState, Spool, SpoolError, SpoolFull
 from shared_models import Envelope, QuarantineRecord
 
 AT = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
 
 
-def submit(intake: Intake, raw: bytes, name: str = "x.txt", rel: str = "", patterns: tuple[str, ...] = ()):  # noqa: ANN201
+def submit(
+    intake: Intake, raw: bytes, name: str = "x.txt", rel: str = "", patterns: tuple[str, ...] = ()
+) -> IntakeResult:
     return intake.submit(
         raw, name=name, source_kind="folder", uri=f"file:///in/{rel or name}", relative_path=rel,
         device_id="tono-1", patient_id_patterns=patterns,

@@ -49,7 +49,7 @@ def test_receiver_acks_enq_frames_and_delivers_once_at_the_terminator() -> None:
 
 
 def test_bad_checksum_is_naked_and_never_accepted() -> None:
-    session, out, got = receiver()
+    session, out, _got = receiver()
     session.feed(ENQ, 0)
     good = build_frame(1, b"H|\\^&\r", True)
     session.feed(good[:-4] + b"00\r\n", 0)

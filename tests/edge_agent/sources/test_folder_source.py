@@ -92,7 +92,9 @@ def write_slowly(path: Path, chunks: list[bytes], pause: float) -> None:
             time.sleep(pause)
 
 
-def test_a_file_written_slowly_is_taken_once_complete(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path) -> None:  # fmt: skip
+def test_a_file_written_slowly_is_taken_once_complete(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path
+) -> None:
     _, fake = make_source(settle_seconds=0.5)
     chunks = [b"TESTDEV\n", b"pid=P1 ", b"od=15 ", b"os=17\n"]
     done = threading.Event()
@@ -110,7 +112,9 @@ def test_a_file_written_slowly_is_taken_once_complete(make_source: Callable[...,
     assert len(fake.calls) == 1  # taken once, not once per event
 
 
-def test_metadata_passed_and_original_untouched(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path) -> None:  # fmt: skip
+def test_metadata_passed_and_original_untouched(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path
+) -> None:
     _, fake = make_source(device_id="tono-1", patient_id_patterns=["{patient_id}/*"])
     (inbox / "P42").mkdir()
     target = inbox / "P42" / "exam.xml"
@@ -118,13 +122,23 @@ def test_metadata_passed_and_original_untouched(make_source: Callable[..., tuple
     before = target.stat()
     assert wait_for(lambda: len(fake.calls) == 1)
     call = fake.calls[0]
-    assert (call["name"], call["kind"], call["rel"], call["device_id"]) == ("exam.xml", "folder", "P42/exam.xml", "tono-1")
+    assert (call["name"], call["kind"], call["rel"], call["device_id"]) == (
+        "exam.xml",
+        "folder",
+        "P42/exam.xml",
+        "tono-1",
+    )
     assert call["uri"] == target.as_uri() and call["patterns"] == ("{patient_id}/*",)
     after = target.stat()
-    assert target.read_bytes() == b"<exam/>" and (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+    assert target.read_bytes() == b"<exam/>" and (after.st_mtime_ns, after.st_size) == (
+        before.st_mtime_ns,
+        before.st_size,
+    )
 
 
-def test_excluded_and_not_included_files_are_ignored(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path) -> None:  # fmt: skip
+def test_excluded_and_not_included_files_are_ignored(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path
+) -> None:
     _, fake = make_source(include=["*.xml", "*.txt"])
     for name in ["a.xml", "b.tmp", "~$c.xml", ".hidden.xml", "d.pdf", "e.txt"]:
         (inbox / name).write_bytes(b"x" + name.encode())
@@ -135,7 +149,9 @@ def test_excluded_and_not_included_files_are_ignored(make_source: Callable[..., 
     assert fake.rels() == ["a.xml", "e.txt"]
 
 
-def test_not_recursive_takes_only_top_level(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path) -> None:  # fmt: skip
+def test_not_recursive_takes_only_top_level(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path
+) -> None:
     (inbox / "sub").mkdir()
     (inbox / "sub" / "deep.txt").write_bytes(b"deep")
     (inbox / "top.txt").write_bytes(b"top")
@@ -145,7 +161,9 @@ def test_not_recursive_takes_only_top_level(make_source: Callable[..., tuple[Fol
     assert fake.rels() == ["top.txt"]
 
 
-def test_files_present_at_start_and_folders_moved_in_are_found(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_files_present_at_start_and_folders_moved_in_are_found(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path, tmp_path: Path
+) -> None:
     (inbox / "old.txt").write_bytes(b"old")
     _, fake = make_source()
     assert wait_for(lambda: fake.rels() == ["old.txt"])
@@ -192,7 +210,9 @@ def test_spool_refusal_and_read_errors_are_retried_never_fatal(
     assert failures["locked.txt"] == 0 and fake.refuse == 0
 
 
-def test_a_changed_file_is_taken_again(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path) -> None:  # fmt: skip
+def test_a_changed_file_is_taken_again(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path
+) -> None:
     _, fake = make_source(settle_seconds=0.1)
     (inbox / "a.txt").write_bytes(b"v1")
     assert wait_for(lambda: len(fake.calls) == 1)
@@ -201,7 +221,9 @@ def test_a_changed_file_is_taken_again(make_source: Callable[..., tuple[FolderSo
     assert [c["raw"] for c in fake.calls] == [b"v1", b"version 2"]
 
 
-def test_delete_after_upload_waits_for_the_upload(make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path) -> None:  # fmt: skip
+def test_delete_after_upload_waits_for_the_upload(
+    make_source: Callable[..., tuple[FolderSource, FakeIntake]], inbox: Path
+) -> None:
     _, fake = make_source(settle_seconds=0.1, delete_after_upload=True)
     (inbox / "a.txt").write_bytes(b"a")
     assert wait_for(lambda: len(fake.calls) == 1)

@@ -31,7 +31,9 @@ ORU = (
 @pytest.fixture
 def intake(tmp_path: Path) -> Iterator[Intake]:
     spool = Spool(tmp_path / "data")
-    yield Intake(spool, Identity("clinic1", "agent1"), max_spool_bytes=50_000_000, adapters=[Hl7Adapter(), AstmAdapter()])
+    yield Intake(
+        spool, Identity("clinic1", "agent1"), max_spool_bytes=50_000_000, adapters=[Hl7Adapter(), AstmAdapter()]
+    )
     spool.close()
 
 

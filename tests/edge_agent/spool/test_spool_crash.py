@@ -26,7 +26,9 @@ class Crash(BaseException):
     """Stands for the process dying: nothing after this point runs, no cleanup code catches it."""
 
 
-def restart(data: Path, cloud: CloudSection | None = None) -> tuple[Spool, Intake, Uploader | None, RecordingWriter | None]:
+def restart(
+    data: Path, cloud: CloudSection | None = None
+) -> tuple[Spool, Intake, Uploader | None, RecordingWriter | None]:
     """What `medflow-edge run` does at start: tidy, resume, then upload."""
     spool = Spool(data)
     intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])

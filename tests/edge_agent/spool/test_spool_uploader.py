@@ -62,9 +62,7 @@ def test_quarantined_items_upload_raw_and_record(
     assert record["quarantined"] is True and record["reason"] == reason and record["raw"]["key"] == writer.keys[0]
 
 
-def test_same_bytes_twice_upload_once_also_across_a_restart(
-    tmp_path: Path, cloud: CloudSection, s3: Any
-) -> None:
+def test_same_bytes_twice_upload_once_also_across_a_restart(tmp_path: Path, cloud: CloudSection, s3: Any) -> None:
     raw = device_file("pid=P1 od=15")
     for run in range(2):  # the second run is a fresh process's objects over the same data dir
         spool = Spool(tmp_path / "data")
@@ -95,7 +93,9 @@ def test_object_writer_requests_kms_when_configured(cloud: CloudSection, s3: Any
 def test_endpoint_down_then_back_resumes_without_loss(tmp_path: Path, intake: Intake, spool: Spool) -> None:
     port = free_port()  # nobody listens here yet: connection refused
     cloud = CloudSection(bucket=BUCKET, endpoint_url=f"http://127.0.0.1:{port}", connect_timeout_seconds=1)
-    uploader = Uploader(spool, ObjectWriter(make_s3_client(cloud), cloud), backoff_base=0.05, backoff_max=0.3, idle_seconds=0.1)  # fmt: skip
+    uploader = Uploader(
+        spool, ObjectWriter(make_s3_client(cloud), cloud), backoff_base=0.05, backoff_max=0.3, idle_seconds=0.1
+    )
     results = [submit(intake, device_file(f"pid=P{n} od=1{n}"), f"t{n}.txt") for n in range(3)]
     delay, backing_off = uploader.run_once()
     assert backing_off and 0 < delay <= 0.3
@@ -130,3 +130,24 @@ def test_missing_bucket_is_an_endpoint_failure(intake: Intake, spool: Spool, clo
 
 def test_describe_error_never_raises_on_odd_errors() -> None:
     assert describe_error(OSError("disk")) == ("OSError: disk", True)
+    assert describe_error(ValueError("odd")) == ("ValueError: odd", False)
+
+
+def test_an_item_failing_oddly_does_not_block_the_others(
+    intake: Intake, spool: Spool, uploader: Uploader, writer: RecordingWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = submit(intake, device_file("pid=P1 od=15"), "bad.txt")
+    good = submit(intake, device_file("pid=P2 od=16"), "good.txt")
+    real_put = writer.put
+
+    def put(key: str, body: bytes, content_type: str, sha256_hex: str | None = None) -> None:
+        if bad.sha256 in key:
+            raise ValueError("unexpected")
+        real_put(key, body, content_type, sha256_hex)
+
+    monkeypatch.setattr(writer, "put", put)
+    _, backing_off = uploader.run_once()
+    assert not backing_off
+    assert spool.ledger.get(good.item_id).state == ItemState.UPLOADED  # type: ignore[union-attr]
+    failed = spool.ledger.get(bad.item_id)
+    assert failed is not None and failed.attempts == 1 and "ValueError" in (failed.last_error or "")

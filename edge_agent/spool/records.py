@@ -1,0 +1,74 @@
+"""The spool's records: item states, a new item's facts, a stored item, and the S3 objects it owes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class ItemState(StrEnum):
+    RECEIVED = "received"  # raw bytes durable, not yet classified
+    PARSED = "parsed"  # envelopes built and stored, waiting for upload
+    QUARANTINED = "quarantined"  # quarantine record built and stored, waiting for upload
+    UPLOADED = "uploaded"  # every object is in S3; the blob may be gone
+
+
+Role = Literal["raw", "envelope", "quarantine"]
+
+
+@dataclass(frozen=True)
+class NewItem:
+    sha256: str
+    size: int
+    source_kind: str
+    uri: str
+    relative_path: str
+    original_name: str
+    device_id: str | None
+    patterns: Sequence[str]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: int
+    sha256: str
+    size: int
+    state: ItemState
+    source_kind: str
+    uri: str
+    relative_path: str
+    original_name: str
+    device_id: str | None
+    patterns: tuple[str, ...]
+    received_at: datetime
+    envelopes: int
+    reason: str | None
+    detail: str | None
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Item:
+        data: dict[str, Any] = dict(row)
+        data["state"] = ItemState(data["state"])
+        data["patterns"] = tuple(json.loads(data["patterns"]))
+        data["received_at"] = datetime.fromisoformat(data["received_at"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SpoolObject:
+    """One S3 object an item owes: `body` None means "the raw blob"."""
+
+    seq: int
+    role: Role
+    key: str
+    content_type: str
+    body: bytes | None = None

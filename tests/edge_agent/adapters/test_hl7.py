@@ -1,0 +1,61 @@
+"""HL7 syntax details the corpus exercises only in part: delimiters, escapes, timestamps, detection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from edge_agent.adapters.base import ParseContext
+from edge_agent.adapters.hl7 import Hl7Adapter
+from edge_agent.adapters.hl7_syntax import STANDARD, Delimiters, delimiters_of, parse_timestamp, unescape
+from edge_agent.errors import ParseError
+
+CTX = ParseContext(name="x.hl7", now=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("escaped", "plain"),
+    [
+        ("a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f", "a|b^c&d~e\\f"),
+        ("line1\\.br\\line2", "line1\nline2"),
+        ("\\X0D0A\\", "\r\n"),
+        ("\\H\\bold\\N\\", "bold"),
+        ("C:\\temp", "C:\\temp"),  # no closing escape: kept as sent
+    ],
+)
+def test_escape_sequences(escaped: str, plain: str) -> None:
+    assert unescape(escaped, STANDARD) == plain
+
+
+def test_truncation_character_is_accepted() -> None:
+    assert delimiters_of("MSH|^~\\&#|A").truncation == "#"
+
+
+@pytest.mark.parametrize(
+    ("msh", "why"), [("MSH|&&&&|A", "'&' used"), ("MSH|^~}|A", "3 encoding"), ("MSH|^~\\\\&|A", "'\\\\'")]
+)
+def test_unusable_delimiters_are_named(msh: str, why: str) -> None:
+    with pytest.raises(ParseError) as err:
+        delimiters_of(msh)
+    assert err.value.reason.value == "bad_delimiters" and why in err.value.detail
+
+
+def test_non_standard_delimiters_are_honoured() -> None:
+    raw = b"MSH$^~\\&$LAB$$LIS$$2024$$ORU^R01$9$P$2.5\rPID$1$$P9\rOBX$1$NM$GLU^Glucose^L$$5.1$mmol/L\r"
+    (item,) = Hl7Adapter().parse(raw, CTX)
+    assert delimiters_of("MSH$^~\\&$") == Delimiters(field="$")
+    assert item.patient.id == "P9" and item.readings[0].numeric == 5.1  # type: ignore[union-attr]
+
+
+def test_timestamps_keep_their_offset() -> None:
+    assert parse_timestamp("20200325081445.964-0400") == datetime(
+        2020, 3, 25, 8, 14, 45, tzinfo=timezone(timedelta(hours=-4))
+    )
+    assert parse_timestamp("2019") == datetime(2019, 1, 1)
+    assert parse_timestamp("") is None
+
+
+@pytest.mark.parametrize("raw", [b"H|\\^&|||XP-100\rL|1|N\r", b"\x02\x1emtrsl|", b"%PDF-1.4", b"hello\nworld\n"])
+def test_other_inputs_are_not_detected(raw: bytes) -> None:
+    assert Hl7Adapter().detect(raw, "x") == 0
