@@ -113,7 +113,7 @@ class Stack:
         chalice = str(bindir / "chalice")
         api = self._spawn(
             "api",
-            [chalice, "local", "--host", s.api_host, "--port", str(s.api_port), "--stage", s.stage],
+            [chalice, "local", "--host", s.api_host, "--port", str(s.api_port), "--stage", s.stage, "--no-autoreload"],
             CLOUD_DIR,
             env,
         )

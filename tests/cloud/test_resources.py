@@ -82,5 +82,6 @@ def test_no_scan_on_any_path() -> None:
     from pathlib import Path
 
     source = Path(__file__).resolve().parents[2] / "cloud"
-    offenders = [p for p in source.rglob("*.py") if ".scan(" in p.read_text()]
+    needle = "." + "scan("  # spelled in two parts so this file does not trip the same check
+    offenders = [p for p in source.rglob("*.py") if needle in p.read_text()]
     assert offenders == []

@@ -117,7 +117,7 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 def _readings(stack: LocalStack, token: str, patient: str) -> list[dict[str, Any]]:
     status, body = stack.call("GET", f"/patients/{patient}/readings", token=token)
     assert status == 200, body
-    return list(body["readings"])
+    return [item["reading"] for item in body["items"]]
 
 
 def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalStack, corpus_dir: Path) -> None:

@@ -114,3 +114,10 @@ def test_unreadable_files_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "missing.toml")
     assert "invalid TOML" in error_of(tmp_path, "[agent\nclinic_id=")
+
+
+def test_the_documented_example_config_is_valid(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "edge_agent.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = load_config(write(tmp_path, example))
+    assert [s.kind for s in cfg.sources] == ["folder", "mllp", "serial", "astm_tcp"]

@@ -30,13 +30,23 @@ def sortable_time(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
+MAX_READINGS_PER_ENVELOPE = 100_000
+
+
+def _rank(index: int) -> str:
+    # Queries run newest first (descending); the complement keeps one capture's readings in device order.
+    if not 0 <= index < MAX_READINGS_PER_ENVELOPE:
+        raise ValueError(f"reading index {index} outside 0..{MAX_READINGS_PER_ENVELOPE - 1}")
+    return f"{MAX_READINGS_PER_ENVELOPE - 1 - index:05d}"
+
+
 def reading_sk(captured: str, envelope_id: str, index: int) -> str:
-    return f"READING#{captured}#{segment(envelope_id)}#{index:04d}"
+    return f"READING#{captured}#{segment(envelope_id)}#{_rank(index)}"
 
 
 def reading_kind_sk(kind: str, captured: str, envelope_id: str, index: int) -> str:
     """Range key of the `by_kind` local index: newest-first queries of one kind for one patient."""
-    return f"{segment(kind)}#{captured}#{segment(envelope_id)}#{index:04d}"
+    return f"{segment(kind)}#{captured}#{segment(envelope_id)}#{_rank(index)}"
 
 
 def unmatched_sk(received: str, envelope_id: str) -> str:

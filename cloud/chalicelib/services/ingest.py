@@ -18,6 +18,7 @@ from chalicelib.db import ledger
 from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
+from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services import audit
@@ -67,6 +68,8 @@ def _check_clinic(key: str, clinic_id: str) -> None:
 
 def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
     _check_clinic(key, envelope.clinic_id)
+    if len(envelope.readings) > MAX_READINGS_PER_ENVELOPE:
+        raise RejectedMessage(f"{key} holds more than {MAX_READINGS_PER_ENVELOPE} readings", code="too_many_readings")
     if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
         return Outcome.DUPLICATE
     outcome = _store_envelope(envelope)

@@ -55,7 +55,7 @@ def test_readings_of_a_patient_newest_first(clinic_a: ResourceNames, api: Client
     assert response.status_code == 200
     items = response.json_body["items"]
     assert len(items) == 8
-    assert [item["reading"]["iop_mmhg"] for item in items[:4]] == [18.3, 18.0, 19.0, 18.0]
+    assert [item["reading"]["iop_mmhg"] for item in items[:4]] == [18.0, 19.0, 18.0, 18.3]  # device order
     assert items[0]["captured_at"] == "2026-11-03T10:00:00Z"
     assert items[0]["envelope_id"] and items[0]["kind"] == "tonometry"
     assert response.json_body["next"] is None
