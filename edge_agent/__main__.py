@@ -26,6 +26,7 @@ from edge_agent.config import (
 from edge_agent.errors import ConfigError
 from edge_agent.heartbeat import Heartbeat
 from edge_agent.pipeline import Identity, Intake
+from edge_agent.simulate import register as register_simulate
 from edge_agent.sources import Source
 from edge_agent.sources.folder import FolderSource
 from edge_agent.spool import Spool
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--data-dir", help="read this data directory instead of the config's")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_status)
+
+    register_simulate(sub)  # `simulate hl7|astm`: play analyzer messages to a listener, as a device would
     return parser
 
 
@@ -188,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "handler", None):
+        return int(args.handler(args))
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

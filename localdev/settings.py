@@ -21,6 +21,7 @@ class LocalSettings(BaseModel):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     aws_port: int = 5100
+    mllp_port: int = 2575
     stage: str = "local"
     region: str = "us-east-1"
     clinic_id: str = "demo"
@@ -51,6 +52,7 @@ class LocalSettings(BaseModel):
             var_dir=var,
             api_port=int(env.get("MEDFLOW_API_PORT", "8000")),
             aws_port=int(env.get("MEDFLOW_AWS_PORT", "5100")),
+            mllp_port=int(env.get("MEDFLOW_MLLP_PORT", "2575")),
             stage=env.get("MEDFLOW_STAGE", "local"),
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             clinic_id=env.get("MEDFLOW_CLINIC", "demo"),

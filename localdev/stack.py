@@ -61,6 +61,12 @@ path = "{settings.inbox.as_posix()}"
 settle_seconds = {settings.settle_seconds}
 rescan_seconds = 10
 patient_id_patterns = ["{{patient_id}}/*"]
+
+[[sources]]
+kind = "mllp"
+name = "lab-analyzers"
+host = "127.0.0.1"
+port = {settings.mllp_port}
 """,
         encoding="utf-8",
     )
@@ -100,8 +106,9 @@ class Stack:
         s = self.settings
         for sub in (self.logs, s.inbox, s.var_dir / "aws"):
             sub.mkdir(parents=True, exist_ok=True)
-        if port_in_use(s.api_port):
-            raise RuntimeError(f"port {s.api_port} is in use: set MEDFLOW_API_PORT to another port")
+        for port, var in ((s.api_port, "MEDFLOW_API_PORT"), (s.mllp_port, "MEDFLOW_MLLP_PORT")):
+            if port_in_use(port):
+                raise RuntimeError(f"port {port} is in use: set {var} to another port")
         record = s.var_dir / "aws" / "recording.jsonl" if s.persist else None
         self.moto = MotoServer(port=s.aws_port, record_to=record, log_path=self.logs / "moto.log").start()
         self.moto.replay()
@@ -157,6 +164,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   clinic         {s.clinic_id}                            (MEDFLOW_CLINIC)
   admin          {s.admin_email} / {s.admin_password}   (MEDFLOW_ADMIN_EMAIL / MEDFLOW_ADMIN_PASSWORD)
   agent inbox    {s.inbox}
+  agent MLLP     127.0.0.1:{s.mllp_port}  (HL7 v2 analyzers; MEDFLOW_MLLP_PORT)
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
 
 Try it:
@@ -166,6 +174,9 @@ Try it:
   2. cp {sample} {s.inbox}/
   3. curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/00000033/readings
      (files without a patient id: {s.api_url}/readings/unmatched; agents: {s.api_url}/agents)
+  4. A lab analyzer: .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} \\
+        ../shared/corpus/hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7
+     then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
 """
 
 

@@ -136,8 +136,13 @@ def notification_configuration(queue_arn: str) -> dict[str, Any]:
     }
 
 
-def ensure_resources(endpoint_url: str | None, stage: str, region: str) -> ResourceNames:
-    """Creates (or brings up to date) the bucket, queues, notification and tables of `stage`. Idempotent."""
+def ensure_resources(
+    endpoint_url: str | None, stage: str, region: str, *, include_tables: bool = True
+) -> ResourceNames:
+    """Creates (or brings up to date) the bucket, queues, notification and tables of `stage`. Idempotent.
+
+    `include_tables=False` serves endpoints without DynamoDB (LocalStack run offline, see localstack/).
+    """
     names = ResourceNames.for_stage(stage)
     s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
     sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
@@ -161,7 +166,7 @@ def ensure_resources(endpoint_url: str | None, stage: str, region: str) -> Resou
     s3.put_bucket_notification_configuration(
         Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn)
     )
-    for spec in TABLES:
+    for spec in TABLES if include_tables else ():
         _ensure_table(dynamodb, spec, names.table(spec.key))
     return names
 

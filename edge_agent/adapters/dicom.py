@@ -35,13 +35,19 @@ SOP_CLASSES: dict[str, tuple[str, str]] = {
 }
 MODALITY_KIND = {"OP": "fundus_camera", "OPT": "oct", "OPV": "perimeter", "XC": "camera"}
 LATERALITY = {"R": "OD", "L": "OS", "B": "OU"}
-# The only data elements the adapter reads: pydicom then skips converting everything else.
-TAGS = [
-    "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "Manufacturer",
-    "ManufacturerModelName", "DeviceSerialNumber", "PatientID", "ImageLaterality", "Laterality", "Rows", "Columns",
-    "NumberOfFrames", "AcquisitionDateTime", "ContentDate", "ContentTime", "AcquisitionDate", "AcquisitionTime",
-    "StudyDate", "StudyTime", "DirectoryRecordSequence", "FileSetID",
-]  # fmt: skip
+# The only data elements the adapter reads, by tag number (pydicom's keyword look-up costs a
+# dictionary search per call). `dcmread(specific_tags=...)` seeks past every other element's
+# value instead of reading it, which is what makes the adapter cheaper than a full header read.
+TAG: dict[str, int] = {
+    "SOPClassUID": 0x00080016, "SOPInstanceUID": 0x00080018, "StudyInstanceUID": 0x0020000D,
+    "SeriesInstanceUID": 0x0020000E, "Modality": 0x00080060, "Manufacturer": 0x00080070,
+    "ManufacturerModelName": 0x00081090, "DeviceSerialNumber": 0x00181000, "PatientID": 0x00100020,
+    "ImageLaterality": 0x00200062, "Laterality": 0x00200060, "Rows": 0x00280010, "Columns": 0x00280011,
+    "NumberOfFrames": 0x00280008, "AcquisitionDateTime": 0x0008002A, "ContentDate": 0x00080023,
+    "ContentTime": 0x00080033, "AcquisitionDate": 0x00080022, "AcquisitionTime": 0x00080032,
+    "StudyDate": 0x00080020, "StudyTime": 0x00080030, "DirectoryRecordSequence": 0x00041220,
+}  # fmt: skip
+_WANTED = list(TAG.values())
 
 
 class Dicom:
@@ -52,25 +58,20 @@ class Dicom:
         return 0.95 if raw[128:132] == b"DICM" else 0.0
 
     def parse(self, raw: bytes, ctx: ParseContext) -> list[Parsed]:
-        import pydicom  # heavy: imported on first use only
-
-        try:
-            ds = pydicom.dcmread(io.BytesIO(raw), stop_before_pixels=True)
-        except Exception as exc:  # truncated data raises many pydicom types: all mean malformed
-            raise ParseError(
-                QuarantineReason.MALFORMED, f"DICOM header unreadable: {type(exc).__name__}: {exc}"
-            ) from exc
+        ds = _read(raw, _WANTED)
         meta = getattr(ds, "file_meta", None)
         media_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
         own_class = _text(ds, "SOPClassUID")
         sop_class = own_class or media_class
-        if DICOMDIR_CLASS in (media_class, sop_class) or "DirectoryRecordSequence" in ds:
+        if DICOMDIR_CLASS in (media_class, sop_class) or TAG["DirectoryRecordSequence"] in ds:
             count = len(ds.get("DirectoryRecordSequence") or [])
             raise ParseError(
                 QuarantineReason.UNSUPPORTED_VARIANT,
                 f"DICOMDIR media index ({count} directory records): the files it references are ingested on their own",
             )
-        if len(ds) == 0:
+        # Only the wanted elements were kept: an empty result may still be a data set without
+        # any of them, which a full read (rare, so affordable) tells apart from a truncated file.
+        if len(ds) == 0 and len(_read(raw, None)) == 0:
             raise ParseError(QuarantineReason.MALFORMED, "DICOM file meta without a data set: truncated")
         warnings: list[str] = []
         modality = present(_text(ds, "Modality"))
@@ -95,7 +96,7 @@ class Dicom:
             extra["note"] = "Raw Data Storage: vendor-private payload, no pixels; kept as raw"
             width = height = frames = None
         else:
-            width, height = _int(ds.get("Columns")), _int(ds.get("Rows"))
+            width, height = _int(_number(ds, "Columns")), _int(_number(ds, "Rows"))
             frames = _int(_text(ds, "NumberOfFrames")) or (1 if width else None)
         image = Image(
             modality=modality or (implied[0] if implied else None),
@@ -129,13 +130,20 @@ def _str(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+def _read(raw: bytes, wanted: list[int] | None) -> Any:
+    """The header (no pixels), keeping only the `wanted` elements of the data set (None: all of them)."""
+    import pydicom  # heavy: imported on first use only
+
+    try:
+        return pydicom.dcmread(io.BytesIO(raw), stop_before_pixels=True, specific_tags=wanted)
+    except Exception as exc:  # truncated data raises many pydicom types: all mean malformed
+        raise ParseError(QuarantineReason.MALFORMED, f"DICOM header unreadable: {type(exc).__name__}: {exc}") from exc
+
+
 def _text(ds: Any, keyword: str) -> str | None:
     """A string element straight from its raw bytes: converting every element through pydicom costs
     more than reading the header (bench/parse_corpus.py); strings need no conversion."""
-    from pydicom.datadict import tag_for_keyword
-
-    tag = tag_for_keyword(keyword)
-    elem = ds.get_item(tag) if tag is not None else None
+    elem = ds.get_item(TAG[keyword])
     if elem is None:
         return None
     value = elem.value
@@ -143,6 +151,22 @@ def _text(ds: Any, keyword: str) -> str | None:
         text = value.decode("latin-1").strip("\x00 ")
         return text.split("\\")[0] or None
     return _str(value)
+
+
+def _number(ds: Any, keyword: str) -> object:
+    """A US element (Rows, Columns): two raw bytes unpacked directly, anything odder through pydicom."""
+    elem = ds.get_item(TAG[keyword])
+    if elem is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes) and len(value) == 2 and elem.VR in ("US", None):  # None: implicit VR, US by tag
+        return int.from_bytes(value, "little" if elem.is_little_endian else "big")
+    try:
+        return ds[TAG[keyword]].value
+    except Exception as exc:  # a damaged VR or length makes pydicom raise while converting
+        raise ParseError(
+            QuarantineReason.MALFORMED, f"DICOM {keyword} unreadable: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _int(value: object) -> int | None:

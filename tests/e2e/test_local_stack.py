@@ -23,6 +23,7 @@ from localdev.moto import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[2]
+ORU = "hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7"
 TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tonometer.xml"
 
 
@@ -31,6 +32,7 @@ class LocalStack:
         self.var = var
         self.api_port = free_port()
         self.aws_port = free_port()
+        self.mllp_port = free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
@@ -44,6 +46,7 @@ class LocalStack:
             "MEDFLOW_VAR": str(self.var),
             "MEDFLOW_API_PORT": str(self.api_port),
             "MEDFLOW_AWS_PORT": str(self.aws_port),
+            "MEDFLOW_MLLP_PORT": str(self.mllp_port),
             "MEDFLOW_ADMIN_EMAIL": "e2e@clinic.test",
             "MEDFLOW_ADMIN_PASSWORD": "e2e-password-123",
             "MEDFLOW_SETTLE_SECONDS": "0.5",
@@ -135,6 +138,30 @@ def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalSt
     iops = sorted((r["eye"], r["iop_mmhg"], r["representative"]) for r in readings if r["kind"] == "tonometry")
     assert ("OD", 15.6, True) in iops and ("OS", 18.3, True) in iops
     assert [v for eye, v, rep in iops if eye == "OD" and not rep] == [15, 16, 24]
+
+    # A lab analyzer over MLLP: the ACK is AA, and its results reach the API too.
+    sim = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge_agent",
+            "simulate",
+            "hl7",
+            "--to",
+            f"127.0.0.1:{stack.mllp_port}",
+            str(corpus_dir / ORU),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sim.returncode == 0 and "AA" in sim.stdout, sim.stdout + sim.stderr
+    deadline = time.monotonic() + 15
+    labs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not labs:
+        labs = [r for r in _readings(stack, token, "14") if r["kind"] == "lab"]
+        time.sleep(0.3)
+    assert any(r["code"] == "625-4" and r["value"] == "Salmonella" for r in labs), labs
 
     # The agent's original file is never modified or deleted.
     assert (stack.var / "inbox" / "topascope.xml").read_bytes() == (corpus_dir / TOPASCOPE).read_bytes()
