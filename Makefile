@@ -24,7 +24,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies
 
-system-deps: ## Install Debian packages the tests use as real peers (socat, samba) when missing
+system-deps: ## Install Debian packages the tests use as real peers (socat) when missing
 	@scripts/system-deps.sh
 
 run: $(STAMP) ## Run the whole system locally: moto server, API, event router, demo edge agent

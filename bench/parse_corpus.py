@@ -2,7 +2,9 @@
 
 Runs on one core over many in-memory copies of ../shared/corpus (or MEDFLOW_CORPUS): every
 file is read once, then classified through the registry repeatedly; DICOM files are also
-read with `pydicom.dcmread(stop_before_pixels=True)` alone as the baseline. Not a test.
+read with `pydicom.dcmread(stop_before_pixels=True)` alone as the baseline. Each figure is the
+best of several rounds after a warm-up pass, and the DICOM adapter and its baseline run in
+alternating rounds, so load from other processes on a shared machine skews neither side. Not a test.
 Targets (issue 4): text/XML >= 1,000 files/s; DICOM >= 0.8x bare pydicom.
 """
 
@@ -25,12 +27,13 @@ from edge_agent.adapters.registry import choose, classify  # noqa: E402
 
 CORPUS = Path(os.environ.get("MEDFLOW_CORPUS") or REPO.parent / "shared" / "corpus")
 FOLDERS = ("ophthalmic", "photos")
-MIN_SECONDS = 1.0
+MIN_SECONDS = 0.3  # per round
+ROUNDS = 5
 TEXT_FAMILIES = {"tomey_topascope", "nidek_rs232", "joia_xml", "huvitz_datalab", "zeiss_hfa_xml"}
 
 
-def _timed(fn: object, files: list[tuple[str, bytes]]) -> float:
-    """Files per second: loop over the copies until MIN_SECONDS have passed."""
+def _round(fn: object, files: list[tuple[str, bytes]]) -> float:
+    """Files per second in one round: loop over the copies until MIN_SECONDS have passed."""
     done, start = 0, time.perf_counter()
     while True:
         for name, raw in files:
@@ -39,6 +42,19 @@ def _timed(fn: object, files: list[tuple[str, bytes]]) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= MIN_SECONDS:
             return done / elapsed
+
+
+def _timed(*fns: object, files: list[tuple[str, bytes]]) -> list[float]:
+    """Best files/s of each function over ROUNDS alternating rounds, after one warm-up pass each
+    (imports, caches): the fastest round is the one least disturbed by other processes."""
+    for fn in fns:
+        for name, raw in files[: len(files) // 20 or 1]:
+            fn(name, raw)  # type: ignore[operator]
+    best = [0.0] * len(fns)
+    for _ in range(ROUNDS):
+        for i, fn in enumerate(fns):
+            best[i] = max(best[i], _round(fn, files))
+    return best
 
 
 def main() -> int:
@@ -61,12 +77,12 @@ def main() -> int:
     print(f"{'family':<18} {'files':>5} {'files/s':>10}  target")
     text_total: list[tuple[str, bytes]] = []
     for family, files in sorted(families.items()):
-        rate = _timed(run, files * 50)
+        (rate,) = _timed(run, files=files * 50)
         target = ">= 1000" if family in TEXT_FAMILIES else ""
         print(f"{family:<18} {len(files):>5} {rate:>10,.0f}  {target}")
         if family in TEXT_FAMILIES:
             text_total += files
-    text_rate = _timed(run, text_total * 20)
+    (text_rate,) = _timed(run, files=text_total * 20)
     verdict = "OK" if text_rate >= 1000 else "MISSED"
     print(f"{'all text/XML':<18} {len(text_total):>5} {text_rate:>10,.0f}  >= 1000 {verdict}")
 
@@ -77,7 +93,7 @@ def main() -> int:
     def bare(name: str, raw: bytes) -> None:
         pydicom.dcmread(io.BytesIO(raw), stop_before_pixels=True)
 
-    ours, baseline = _timed(run, dicoms * 20), _timed(bare, dicoms * 20)
+    ours, baseline = _timed(run, bare, files=dicoms * 20)
     ratio = ours / baseline
     print(f"\nDICOM header reads ({len(dicoms)} files, DICOMDIR excluded)")
     print(f"  medflow dicom adapter via registry: {ours:>9,.0f} files/s")

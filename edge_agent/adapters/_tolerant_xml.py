@@ -14,7 +14,6 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 _TOKEN = re.compile(
     r"<!--.*?(?:-->|$)"  # comment (maybe unterminated)
@@ -145,18 +144,12 @@ def sniff_root(head: str) -> tuple[str, str] | None:
 
 def root_of(raw: bytes) -> tuple[str, str] | None:
     """`sniff_root` over the first KiB of raw bytes, whatever their encoding; never raises."""
-    return _root_of_head(raw[:1024])
-
-
-# The registry asks every XML-family adapter's detect() in turn about the same input: the first
-# call decodes, the next ones reuse it. One entry only, so a new input is always decoded afresh.
-@lru_cache(maxsize=1)
-def _root_of_head(head: bytes) -> tuple[str, str] | None:
     from edge_agent.adapters._common import decode_text
 
+    head = raw[:1024]
     if len(head) % 2 and (head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]):
         head = head[:-1]
     if b"<" not in head:
-        return None  # no element without a '<', and in every encoding decode_text picks '<' holds a 0x3C byte
+        return None  # no element without a '<': in every encoding decode_text picks, '<' holds a 0x3C byte
     text, _ = decode_text(head)
     return sniff_root(text)

@@ -48,6 +48,7 @@ TAG: dict[str, int] = {
     "StudyDate": 0x00080020, "StudyTime": 0x00080030, "DirectoryRecordSequence": 0x00041220,
 }  # fmt: skip
 _WANTED = list(TAG.values())
+META = {"MediaStorageSOPClassUID": 0x00020002, "TransferSyntaxUID": 0x00020010}
 
 
 class Dicom:
@@ -59,22 +60,22 @@ class Dicom:
 
     def parse(self, raw: bytes, ctx: ParseContext) -> list[Parsed]:
         ds = _read(raw, _WANTED)
+        elems = {int(tag): elem for tag, elem in ds.items()}  # unconverted; a plain-int look-up is cheapest
         meta = getattr(ds, "file_meta", None)
-        media_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-        own_class = _text(ds, "SOPClassUID")
+        media_class = _meta_uid(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+        own_class = _text(elems, "SOPClassUID")
         sop_class = own_class or media_class
-        if DICOMDIR_CLASS in (media_class, sop_class) or TAG["DirectoryRecordSequence"] in ds:
-            count = len(ds.get("DirectoryRecordSequence") or [])
+        if DICOMDIR_CLASS in (media_class, sop_class) or TAG["DirectoryRecordSequence"] in elems:
             raise ParseError(
                 QuarantineReason.UNSUPPORTED_VARIANT,
-                f"DICOMDIR media index ({count} directory records): the files it references are ingested on their own",
+                f"DICOMDIR media index ({_records(ds)}): the files it references are ingested on their own",
             )
         # Only the wanted elements were kept: an empty result may still be a data set without
         # any of them, which a full read (rare, so affordable) tells apart from a truncated file.
         if len(ds) == 0 and len(_read(raw, None)) == 0:
             raise ParseError(QuarantineReason.MALFORMED, "DICOM file meta without a data set: truncated")
         warnings: list[str] = []
-        modality = present(_text(ds, "Modality"))
+        modality = present(_text(elems, "Modality"))
         implied = SOP_CLASSES.get(sop_class)
         if media_class and own_class and media_class != own_class:
             warnings.append(f"file meta SOP class {media_class} differs from data set SOP class {own_class}")
@@ -84,20 +85,20 @@ class Dicom:
             )
         if not own_class:
             warnings.append("data set has no SOPClassUID")
-        laterality = present(_text(ds, "ImageLaterality") or _text(ds, "Laterality"))
+        laterality = present(_text(elems, "ImageLaterality") or _text(elems, "Laterality"))
         extra: dict[str, Any] = {
             "sop_class_uid": sop_class or None,
-            "study_uid": _text(ds, "StudyInstanceUID"),
-            "series_uid": _text(ds, "SeriesInstanceUID"),
-            "sop_instance_uid": _text(ds, "SOPInstanceUID"),
-            "transfer_syntax": str(meta.get("TransferSyntaxUID", "")) or None if meta is not None else None,
+            "study_uid": _text(elems, "StudyInstanceUID"),
+            "series_uid": _text(elems, "SeriesInstanceUID"),
+            "sop_instance_uid": _text(elems, "SOPInstanceUID"),
+            "transfer_syntax": _meta_uid(meta, "TransferSyntaxUID") or None if meta is not None else None,
         }
         if sop_class == RAW_DATA_CLASS:
             extra["note"] = "Raw Data Storage: vendor-private payload, no pixels; kept as raw"
             width = height = frames = None
         else:
-            width, height = _int(_number(ds, "Columns")), _int(_number(ds, "Rows"))
-            frames = _int(_text(ds, "NumberOfFrames")) or (1 if width else None)
+            width, height = _int(_number(ds, elems, "Columns")), _int(_number(ds, elems, "Rows"))
+            frames = _int(_text(elems, "NumberOfFrames")) or (1 if width else None)
         image = Image(
             modality=modality or (implied[0] if implied else None),
             laterality=LATERALITY.get((laterality or "").upper()),
@@ -107,18 +108,18 @@ class Dicom:
             frames=frames,
             **{k: v for k, v in extra.items() if v},
         )
-        patient_id = present(_text(ds, "PatientID"))
+        patient_id = present(_text(elems, "PatientID"))
         kind = MODALITY_KIND.get(modality or "") or (implied[1] if implied else "imaging")
         return [
             Parsed(
                 patient=PatientRef(id=patient_id, id_source="dicom" if patient_id else None),
                 device=DeviceInfo(
-                    vendor=present(_text(ds, "Manufacturer")),
-                    model=present(_text(ds, "ManufacturerModelName")),
-                    serial=present(_text(ds, "DeviceSerialNumber")),
+                    vendor=present(_text(elems, "Manufacturer")),
+                    model=present(_text(elems, "ManufacturerModelName")),
+                    serial=present(_text(elems, "DeviceSerialNumber")),
                     kind=kind,
                 ),
-                captured_at=_captured(ds, warnings),
+                captured_at=_captured(elems, warnings),
                 readings=[image],
                 warnings=warnings,
                 media_type="application/dicom",
@@ -140,10 +141,10 @@ def _read(raw: bytes, wanted: list[int] | None) -> Any:
         raise ParseError(QuarantineReason.MALFORMED, f"DICOM header unreadable: {type(exc).__name__}: {exc}") from exc
 
 
-def _text(ds: Any, keyword: str) -> str | None:
+def _text(elems: dict[int, Any], keyword: str) -> str | None:
     """A string element straight from its raw bytes: converting every element through pydicom costs
     more than reading the header (bench/parse_corpus.py); strings need no conversion."""
-    elem = ds.get_item(TAG[keyword])
+    elem = elems.get(TAG[keyword])
     if elem is None:
         return None
     value = elem.value
@@ -153,9 +154,9 @@ def _text(ds: Any, keyword: str) -> str | None:
     return _str(value)
 
 
-def _number(ds: Any, keyword: str) -> object:
+def _number(ds: Any, elems: dict[int, Any], keyword: str) -> object:
     """A US element (Rows, Columns): two raw bytes unpacked directly, anything odder through pydicom."""
-    elem = ds.get_item(TAG[keyword])
+    elem = elems.get(TAG[keyword])
     if elem is None:
         return None
     value = elem.value
@@ -167,6 +168,33 @@ def _number(ds: Any, keyword: str) -> object:
         raise ParseError(
             QuarantineReason.MALFORMED, f"DICOM {keyword} unreadable: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _meta_uid(meta: Any, keyword: str) -> str:
+    """A file meta UID as pydicom's conversion gives it (trailing NUL/space padding dropped, then
+    whitespace), without the conversion machinery for the common single-valued case."""
+    elem = meta.get_item(META[keyword])
+    if elem is None:
+        return ""
+    value = elem.value
+    if not isinstance(value, bytes):
+        return str(value)  # already converted while pydicom read the meta
+    if elem.VR == "UI" and b"\\" not in value:
+        return value.decode("iso8859").rstrip("\x00 ").strip()
+    try:
+        return str(meta.get(keyword, ""))
+    except Exception as exc:  # a damaged VR makes pydicom raise while converting
+        raise ParseError(
+            QuarantineReason.MALFORMED, f"DICOM {keyword} unreadable: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _records(ds: Any) -> str:
+    """How many directory records a DICOMDIR lists, for the quarantine detail only."""
+    try:
+        return f"{len(ds.get('DirectoryRecordSequence') or [])} directory records"
+    except Exception as exc:  # noqa: BLE001 - a damaged record sequence raises many pydicom types; the count is cosmetic
+        return f"directory records unreadable: {type(exc).__name__}"
 
 
 def _int(value: object) -> int | None:
@@ -185,18 +213,37 @@ def _class_name(uid: str) -> str:
 def _parse(date: str, time: str = "") -> datetime | None:
     digits = (date + time.split(".")[0]).strip()
     fraction = time.split(".")[1] if "." in time else ""
+    stamp = _full_stamp(digits) or _loose_stamp(digits)
+    if stamp is None:
+        return None
+    return stamp.replace(microsecond=int(fraction.ljust(6, "0")[:6])) if fraction.isdigit() else stamp
+
+
+def _full_stamp(digits: str) -> datetime | None:
+    """YYYYMMDDHHMMSS, the usual case, without strptime: same result (each field two digits in
+    range is exactly what strptime's first format accepts), anything else left to `_loose_stamp`."""
+    if len(digits) != 14 or not (digits.isascii() and digits.isdigit()):
+        return None
+    try:
+        return datetime(
+            int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:])
+        )
+    except ValueError:
+        return None
+
+
+def _loose_stamp(digits: str) -> datetime | None:
     for fmt in ("%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y%m%d%H", "%Y%m%d"):
         try:
-            stamp = datetime.strptime(digits, fmt)
+            return datetime.strptime(digits, fmt)
         except ValueError:
             continue
-        return stamp.replace(microsecond=int(fraction.ljust(6, "0")[:6])) if fraction.isdigit() else stamp
     return None
 
 
-def _captured(ds: Any, warnings: list[str]) -> datetime | None:
+def _captured(elems: dict[int, Any], warnings: list[str]) -> datetime | None:
     """AcquisitionDateTime, else ContentDate/Time, else StudyDate/Time; a date-only DT is a warning."""
-    acq = (_text(ds, "AcquisitionDateTime") or "").strip()
+    acq = (_text(elems, "AcquisitionDateTime") or "").strip()
     if acq:
         date, time = acq[:8], acq[8:].split("+")[0].split("-")[0]
         if len(acq) >= 12:
@@ -209,9 +256,9 @@ def _captured(ds: Any, warnings: list[str]) -> datetime | None:
         ("AcquisitionDate", "AcquisitionTime"),
         ("StudyDate", "StudyTime"),
     ):
-        date = (_text(ds, date_key) or "").strip()
+        date = (_text(elems, date_key) or "").strip()
         if date:
-            parsed = _parse(date, (_text(ds, time_key) or "").strip())
+            parsed = _parse(date, (_text(elems, time_key) or "").strip())
             if parsed:
                 return parsed
             warnings.append(f"{date_key} {date!r} unreadable")
