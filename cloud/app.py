@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice
+
 from chalicelib.api import agents, auth, health, quarantine, readings
 from chalicelib.events import ingest as ingest_events
 

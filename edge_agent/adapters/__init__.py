@@ -1,5 +1,4 @@
-"""Device adapters, one module per device family; `ALL_ADAPTERS` is the registry (one line per adapter).
-"""
+"""Device adapters, one module per device family; `ALL_ADAPTERS` is the registry (one line per adapter)."""
 
 from __future__ import annotations
 

@@ -9,12 +9,12 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
+
 from chalicelib.resources import ResourceNames
 from chalicelib.services import tokens
 from chalicelib.services.roles import Role
 from chalicelib.services.users import ensure_user
 from chalicelib.settings import Settings, get_settings
-
 from shared_models import (
     AdapterInfo,
     AgentHeartbeat,

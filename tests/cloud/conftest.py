@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
+from moto import mock_aws
+
 from chalicelib import aws
 from chalicelib.resources import ResourceNames, ensure_resources
 from chalicelib.settings import Settings, use_settings
-from moto import mock_aws
-
 from tests.cloud.builders import JWT_SECRET, REGION, STAGE
 
 

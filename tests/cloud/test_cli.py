@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from chalicelib.cli import main
 from chalicelib.db import users as users_repo
 from chalicelib.resources import ResourceNames
-
 from tests.cloud.builders import PASSWORD
 
 

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from chalicelib.db.tables import ALL_MODELS, bound
 from chalicelib.resources import (
     DLQ_MAX_RECEIVE_COUNT,
@@ -16,7 +17,6 @@ from chalicelib.resources import (
     table_definition,
     table_spec,
 )
-
 from tests.cloud.builders import REGION, STAGE
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings, SettingsError
 
 SECRET = "x" * 40

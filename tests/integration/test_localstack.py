@@ -17,8 +17,8 @@ from urllib.parse import unquote_plus
 
 import boto3
 import pytest
-from chalicelib.resources import ensure_resources
 
+from chalicelib.resources import ensure_resources
 from edge_agent.config import CloudSection
 from edge_agent.pipeline import Identity, Intake
 from edge_agent.spool import Spool

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from chalice.test import Client
+from pydantic import SecretStr
+
 from chalicelib.db import audit as audit_repo
 from chalicelib.resources import ResourceNames
 from chalicelib.services import tokens
 from chalicelib.settings import get_settings
-from pydantic import SecretStr
-
 from tests.cloud.builders import PASSWORD, bearer, make_user
 
 JSON = {"Content-Type": "application/json"}

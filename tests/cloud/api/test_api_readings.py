@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from chalice.test import Client
+
 from chalicelib.events.ingest import lambda_handler
 from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
 from chalicelib.services.roles import Role
-
 from tests.cloud.builders import (
     bearer,
     heartbeat_object_key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from chalicelib.db import keys, pagination
 from chalicelib.errors import InvalidInput
 

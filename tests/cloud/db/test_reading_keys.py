@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalice.test import Client
+
 from chalicelib.events.ingest import lambda_handler
 from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
-
 from tests.cloud.builders import bearer, make_envelope, put_envelope, s3_notification, sqs_event
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+
 from chalicelib.db import agents as agents_repo
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import quarantine as quarantine_repo
@@ -16,7 +17,6 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.events.ingest import lambda_handler
 from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
-
 from tests.cloud.builders import (
     heartbeat_object_key,
     make_envelope,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+
 from chalicelib.errors import Unauthenticated
 from chalicelib.services import tokens
 from chalicelib.services.roles import ROLE_PERMISSIONS, Permission, Role, allows

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from chalicelib.db import users as users_repo
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.resources import ResourceNames
 from chalicelib.services import auth
 from chalicelib.services.users import ensure_admin
-
 from tests.cloud.builders import PASSWORD
 
 
