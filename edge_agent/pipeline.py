@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,8 @@ from pathlib import PurePosixPath
 from edge_agent.adapters.base import Adapter, ParseContext
 from edge_agent.adapters.registry import Outcome, classify
 from edge_agent.patient_ids import resolve_patient
-from edge_agent.spool import Item, ItemState, NewItem, Spool, SpoolError, SpoolFull, SpoolObject
+from edge_agent.spool import Incoming, Item, ItemState, NewItem, Spool, SpoolError, SpoolFull, SpoolObject
+from edge_agent.spool.group_commit import GroupCommit
 from shared_models import AdapterInfo, Envelope, QuarantineReason, QuarantineRecord, RawObject, SourceInfo
 from shared_models.s3keys import envelope_key, quarantine_key, raw_key
 
@@ -156,7 +156,7 @@ def _envelopes(
 
 
 class Intake:
-    """Thread-safe. Sources call `submit` from their own threads; the uploader is woken after each new item."""
+    """Thread-safe. Sources call `submit` from their own threads; concurrent submits share one commit."""
 
     def __init__(
         self,
@@ -176,11 +176,12 @@ class Intake:
         self.max_spool_bytes = max_spool_bytes
         self.adapters = adapters
         self._clock = clock
-        self._lock = threading.Lock()  # makes "check cap, store blob, insert row" one step
+        # One commit at a time ("check cap, store, insert rows" is one step), many items per commit.
+        self.commits: GroupCommit[Incoming, tuple[Item, bool]] = GroupCommit(self._commit)
         self._listeners: list[Callable[[], None]] = []
 
     def on_new_item(self, callback: Callable[[], None]) -> None:
-        """`callback()` runs after each item is ready for upload (the uploader's wake-up)."""
+        """`callback()` runs after each commit that stored new items (the uploader's wake-up)."""
         self._listeners.append(callback)
 
     def submit(
@@ -194,62 +195,55 @@ class Intake:
         device_id: str | None = None,
         patient_id_patterns: Sequence[str] = (),
     ) -> IntakeResult:
-        """Takes `raw` once and for all; raises SpoolFull/SpoolError when it cannot be stored."""
+        """Takes `raw` once and for all; raises SpoolFull/SpoolError when it cannot be stored.
+
+        hash → dedupe pre-check → classify (no lock held) → group commit (blob/rows/outbox, fsync).
+        """
         sha = hashlib.sha256(raw).hexdigest()
+        known = self.spool.ledger.find(sha)  # a resend after a lost ACK: answered without parsing again
+        if known is not None:
+            return self._duplicate(known)
         new = NewItem(
             sha, len(raw), source_kind, uri, relative_path, name, device_id, tuple(patient_id_patterns), self._clock()
         )
-        item, created = self._store(raw, new)
-        if not created:
-            log.info("duplicate ignored", extra={"item_id": item.item_id, "sha256": sha, "source_kind": source_kind})
-            return self._result(item, duplicate=True)
-        return self._result(self._classify(item, raw), duplicate=False)
+        classified = self._describe(new, raw)
+        q = classified.quarantine
+        incoming = Incoming(
+            new, raw, ItemState.QUARANTINED if q else ItemState.PARSED, classified.objects(self.ident),
+            reason=q.reason.value if q else None, detail=q.detail if q else None,
+        )  # fmt: skip
+        item, created = self.commits(incoming)
+        if not created:  # the same bytes were committed meanwhile (another source, or earlier in the batch)
+            return self._duplicate(item)
+        log.info(
+            "item quarantined" if q else "item parsed",
+            extra={"item_id": item.item_id, "sha256": sha, "source_kind": source_kind,
+                   "reason": item.reason, "envelopes": item.envelopes},
+        )  # fmt: skip
+        return self._result(item, duplicate=False)
 
-    def _store(self, raw: bytes, new: NewItem) -> tuple[Item, bool]:
-        ledger = self.spool.ledger
-        with self._lock:
-            try:
-                known = ledger.find(new.sha256)
-                if known is not None:
-                    return known, False
-                pending = ledger.pending_bytes()
-                if pending + new.size > self.max_spool_bytes:
-                    self._spool_full(pending, new)
-                self.spool.blobs.put(new.sha256, raw)  # bytes first: a ledger row always has its blob
-                item, created = ledger.insert_received(new)
-            except SpoolError:
-                raise
-            except Exception as exc:  # disk full, I/O error, locked DB: the sender must keep the input
-                log.error("spool write failed", extra={"sha256": new.sha256, "error": type(exc).__name__})
-                raise SpoolError(f"cannot store the item: {type(exc).__name__}: {exc}") from exc
-            if "alarm" in ledger.meta():
-                ledger.set_meta("alarm", None)
-                log.warning("spool has room again; taking new items", extra={"pending_bytes": pending})
-        return item, created
+    def _duplicate(self, item: Item) -> IntakeResult:
+        log.info("duplicate ignored", extra={"item_id": item.item_id, "sha256": item.sha256})
+        return self._result(item, duplicate=True)
 
-    def _spool_full(self, pending: int, new: NewItem) -> None:
-        msg = f"spool_full: {pending} bytes waiting, cap {self.max_spool_bytes}; new items are refused"
-        # An alarm, not a drop: the source keeps the input (file stays, MLLP answers AR) and retries.
-        log.error(
-            "ALARM spool full: refusing new item",
-            extra={"sha256": new.sha256, "pending_bytes": pending, "max_spool_bytes": self.max_spool_bytes},
-        )
-        self.spool.ledger.set_meta("alarm", msg)
-        self.spool.ledger.set_meta("last_error", msg)
-        raise SpoolFull(msg)
+    def _commit(self, batch: Sequence[Incoming]) -> list[tuple[Item, bool] | SpoolError]:
+        """The group commit (runs in one submitter's thread): one durable store for the whole batch."""
+        outcomes = self.spool.commit(batch, max_spool_bytes=self.max_spool_bytes)
+        if any(isinstance(o, tuple) and o[1] for o in outcomes):
+            for callback in self._listeners:
+                callback()
+        return outcomes
+
+    def _describe(self, item: NewItem | Item, raw: bytes) -> Classified:
+        source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
+        return describe(
+            raw, ident=self.ident, name=item.original_name, source=source, relative_path=item.relative_path,
+            patient_id_patterns=item.patterns, adapters=self.adapters, sha256=item.sha256,
+        )  # fmt: skip
 
     def _classify(self, item: Item, raw: bytes) -> Item:
-        source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
-        result = describe(
-            raw,
-            ident=self.ident,
-            name=item.original_name,
-            source=source,
-            relative_path=item.relative_path,
-            patient_id_patterns=item.patterns,
-            adapters=self.adapters,
-            sha256=item.sha256,
-        )
+        """Resume only: an item an earlier version left in `received` (raw durable, not classified)."""
+        result = self._describe(item, raw)
         q = result.quarantine
         state = ItemState.QUARANTINED if q is not None else ItemState.PARSED
         try:
@@ -260,16 +254,6 @@ class Intake:
         except Exception as exc:  # the raw item is durable (state received) and is resumed at the next start
             log.error("spool write failed", extra={"item_id": item.item_id, "error": type(exc).__name__})
             raise SpoolError(f"cannot store the outcome: {type(exc).__name__}: {exc}") from exc
-        log.info(
-            "item quarantined" if q else "item parsed",
-            extra={
-                "item_id": item.item_id,
-                "sha256": item.sha256,
-                "source_kind": item.source_kind,
-                "reason": q.reason.value if q else None,
-                "envelopes": len(result.envelopes),
-            },
-        )
         for callback in self._listeners:
             callback()
         return self.spool.ledger.get(item.item_id) or item

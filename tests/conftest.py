@@ -86,3 +86,28 @@ def localstack_url() -> str:
     if url is None:
         pytest.skip("no LocalStack endpoint reachable")
     return url
+
+
+@pytest.fixture
+def null_modem(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A socat pty pair, as a null-modem cable: (agent end, device end). Fails under CI without socat."""
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("socat") is None:
+        message = "socat not installed (make system-deps): serial tests need a pty pair"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    agent, device = tmp_path / "agent-tty", tmp_path / "device-tty"
+    proc = subprocess.Popen(
+        ["socat", f"pty,raw,echo=0,link={agent}", f"pty,raw,echo=0,link={device}"], stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 5
+    while not (agent.exists() and device.exists()):
+        assert time.monotonic() < deadline, "socat did not create the pty pair"
+        time.sleep(0.02)
+    yield agent, device
+    proc.terminate()
+    proc.wait(5)

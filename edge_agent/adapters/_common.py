@@ -65,3 +65,15 @@ def present(text: str | None) -> str | None:
 
 def eye(code: str | None) -> Literal["OD", "OS"] | None:
     return EYES.get((code or "").strip().upper())
+
+
+def looks_binary(raw: bytes, sniff: int = 512) -> bool:
+    """True for binary containers (DICOM preamble, JPEG, OCT...), cheaply, so text detectors can stop early.
+
+    Text in UTF-16 has NUL bytes too, but only at one parity (ASCII in LE: odd offsets); binary
+    data has them at both. A few NULs at the other parity (U+0100-style characters) are tolerated.
+    """
+    head = raw[:sniff]
+    if b"\x00" not in head:
+        return False
+    return min(head[0::2].count(0), head[1::2].count(0)) >= 4

@@ -30,9 +30,22 @@ _ATTR = re.compile(r"""([\w.:\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 @dataclass
 class Node:
     tag: str  # local name, prefix removed
-    attrs: dict[str, str] = field(default_factory=dict)
+    attr_text: str = ""  # the start tag's attributes as written; `attrs` parses them on first use
     children: list[Node] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
+    _attrs: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        """Attributes by local name. Parsed lazily: adapters read a handful of the attributes in a
+        document (CZM-XML puts four on every element), and parsing them all was most of a parse."""
+        if self._attrs is None:
+            self._attrs = (
+                {_local(k)[0]: html.unescape(v1 or v2) for k, v1, v2 in _ATTR.findall(self.attr_text)}
+                if "=" in self.attr_text  # an attribute needs its '='
+                else {}
+            )
+        return self._attrs
 
     @property
     def text(self) -> str:
@@ -77,16 +90,21 @@ def parse(text: str) -> Document | None:
     closed = False
     prefixes: set[str] = set()
     for match in _TOKEN.finditer(text):
-        name = match.group("name")
+        # One group look-up per token, and the cheap tests first: this loop is most of a parse.
+        name, close, attr_text, empty, chunk, cdata = match.group("name", "close", "attrs", "empty", "text", "cdata")
         if name is None:
-            chunk = match.group("text") or match.group("cdata")
-            if chunk and stack:
-                stack[-1].parts.append(html.unescape(chunk) if match.group("text") else chunk)
+            if stack:
+                if chunk:
+                    stack[-1].parts.append(html.unescape(chunk) if "&" in chunk else chunk)
+                elif cdata:
+                    stack[-1].parts.append(cdata)
             continue
-        local, prefix = _local(name)
-        if prefix:
-            prefixes.add(prefix)
-        if match.group("close"):
+        local = name
+        if ":" in name:
+            local, prefix = _local(name)
+            if prefix:
+                prefixes.add(prefix)
+        if close:
             # Close the nearest open element of that name; a close nobody opened is noise.
             for depth in range(len(stack) - 1, -1, -1):
                 if stack[depth].tag == local:
@@ -96,15 +114,14 @@ def parse(text: str) -> Document | None:
                 closed = True
                 break
             continue
-        attrs = {_local(k)[0]: html.unescape(v1 or v2) for k, v1, v2 in _ATTR.findall(match.group("attrs") or "")}
-        node = Node(local, attrs)
+        node = Node(local, attr_text or "")
         if stack:
             stack[-1].children.append(node)
         elif root is None:
             root = node
         else:
             break  # a second top-level element: trailing junk
-        if match.group("empty"):
+        if empty:
             if node is root:
                 closed = True
                 break

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.astm_records import Record, is_record, parse_records, split_records
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.adapters.hl7_syntax import parse_number, parse_timestamp
@@ -39,6 +40,8 @@ class AstmAdapter:
     version: ClassVar[str] = "1.0.0"
 
     def detect(self, raw: bytes, name: str) -> float:
+        if looks_binary(raw):  # images and containers are never E1394 text
+            return 0.0
         head = raw[:4096]
         if _FRAMED.search(head):
             return 0.95

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.adapters.hl7_results import lab_readings
 from edge_agent.adapters.hl7_syntax import (
@@ -26,6 +27,7 @@ from edge_agent.adapters.hl7_syntax import (
     decode_text,
     is_segment,
     looks_like_segments,
+    may_contain_hl7,
     parse_timestamp,
     read_message,
     split_messages,
@@ -45,6 +47,8 @@ class Hl7Adapter:
     version: ClassVar[str] = "1.0.0"
 
     def detect(self, raw: bytes, name: str) -> float:
+        if looks_binary(raw) or not may_contain_hl7(raw[:_SNIFF_BYTES]):  # no trace of HL7: stop before decoding
+            return 0.0
         text, _ = decode_text(raw[:_SNIFF_BYTES])
         lines, _ = clean_lines(text)
         if not lines:

@@ -211,6 +211,16 @@ def is_segment(line: str) -> bool:
     return bool(_SEGMENT.match(line))
 
 
+# A byte-level superset of what `detect` looks for (an MSH header or known segment ids followed by a
+# non-alphanumeric separator), so inputs without a trace of HL7 are refused before any decoding.
+_MAYBE_HL7 = re.compile(b"(?:MSH|" + b"|".join(s.encode() for s in sorted(_KNOWN_SEGMENTS)) + b")(?![A-Za-z0-9])")
+
+
+def may_contain_hl7(head: bytes) -> bool:
+    """Cheap pre-check on raw bytes; NUL bytes (UTF-16 text) defer to the full check."""
+    return b"\x00" in head or _MAYBE_HL7.search(head) is not None
+
+
 def looks_like_segments(lines: list[tuple[int, str]]) -> bool:
     return sum(1 for _, line in lines[:200] if line[:3] in _KNOWN_SEGMENTS and is_segment(line)) >= 2
 

@@ -15,51 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge_agent.spool.records import Item, ItemState, NewItem, SpoolObject
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    item_id INTEGER PRIMARY KEY,
-    sha256 TEXT NOT NULL UNIQUE,
-    size INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('received', 'parsed', 'quarantined', 'uploaded')),
-    source_kind TEXT NOT NULL,
-    uri TEXT NOT NULL,
-    relative_path TEXT NOT NULL DEFAULT '',
-    original_name TEXT NOT NULL,
-    device_id TEXT,
-    patterns TEXT NOT NULL DEFAULT '[]',
-    received_at TEXT NOT NULL,
-    envelopes INTEGER NOT NULL DEFAULT 0,
-    reason TEXT,
-    detail TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    uploaded_at TEXT
-);
-CREATE INDEX IF NOT EXISTS items_by_state ON items (state, next_attempt_at);
-CREATE TABLE IF NOT EXISTS objects (
-    item_id INTEGER NOT NULL REFERENCES items (item_id),
-    seq INTEGER NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('raw', 'envelope', 'quarantine')),
-    key TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    body BLOB,
-    uploaded_at TEXT,
-    PRIMARY KEY (item_id, seq)
-);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-
-# Every item read goes through this one column list (Item.from_row maps it by name).
-_SELECT_ITEMS = (
-    "SELECT item_id, sha256, size, state, source_kind, uri, relative_path, original_name, device_id, patterns, "
-    "received_at, envelopes, reason, detail, attempts, next_attempt_at, last_error FROM items "
-)
+from edge_agent.spool.records import Incoming, Item, ItemState, NewItem, SpoolObject
+from edge_agent.spool.schema import SCHEMA, SCHEMA_VERSION, SELECT_ITEMS
 
 
 class Ledger:
@@ -71,6 +28,7 @@ class Ledger:
         if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
+            self._reader, self._reader_lock = self._db, self._lock
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where several
@@ -84,12 +42,18 @@ class Ledger:
         # objects rows must never point at a missing item.
         self._db.execute("PRAGMA foreign_keys=ON")
         # Idempotent schema creation: the same file is opened at every start.
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         # Records the layout version so a later release can migrate it.
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        # A second connection for the dedupe look-up: under WAL it reads the last commit without
+        # waiting for the writer's lock, so a source can hash and classify while a batch fsyncs.
+        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._reader.row_factory = sqlite3.Row
+        self._reader_lock = threading.RLock()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._reader_lock:
+            self._reader.close()
             self._db.close()
 
     @contextmanager
@@ -131,8 +95,43 @@ class Ledger:
             )
             created = cur.rowcount == 1
             # Read back inside the transaction: the row as stored, whoever wrote it.
-            row = db.execute(_SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
+            row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
         return Item.from_row(row), created
+
+    def insert_classified(self, batch: Sequence[Incoming]) -> list[tuple[Item, bool]]:
+        """Stores classified items with their outbox in ONE transaction (one fsync for the whole batch).
+
+        Returns each item as stored and whether this call created it (False: these bytes were
+        already taken, by an earlier commit or earlier in this batch).
+        """
+        out = []
+        with self._tx() as db:
+            for entry in batch:
+                new = entry.new
+                envelopes = sum(1 for o in entry.objects if o.role == "envelope")
+                # Straight into parsed/quarantined: classification ran before the commit, so a row
+                # never exists without its outbox. OR IGNORE on the UNIQUE sha256: first writer wins.
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO items (sha256, size, state, source_kind, uri, relative_path,"
+                    " original_name, device_id, patterns, received_at, envelopes, reason, detail)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        new.sha256, new.size, entry.state.value, new.source_kind, new.uri, new.relative_path,
+                        new.original_name, new.device_id, json.dumps(list(new.patterns)),
+                        new.received_at.isoformat(), envelopes, entry.reason, entry.detail,
+                    ),
+                )  # fmt: skip
+                created = cur.rowcount == 1
+                if created:
+                    # The outbox (raw first; its body holds the raw bytes when they are stored inline).
+                    db.executemany(
+                        "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(cur.lastrowid, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects],
+                    )
+                # Read back inside the transaction: the row as stored, whoever wrote it.
+                row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
+                out.append((Item.from_row(row), created))
+        return out
 
     def record_outcome(
         self,
@@ -167,17 +166,19 @@ class Ledger:
     def received(self) -> list[Item]:
         """Items a crash left between storage and classification (resumed at start)."""
         # Uses the state index; normally empty.
-        rows = self._query(_SELECT_ITEMS + "WHERE state = 'received' ORDER BY item_id")
+        rows = self._query(SELECT_ITEMS + "WHERE state = 'received' ORDER BY item_id")
         return [Item.from_row(r) for r in rows]
 
     def find(self, sha256: str) -> Item | None:
-        # The dedupe check: UNIQUE index lookup on the content hash.
-        rows = self._query(_SELECT_ITEMS + "WHERE sha256 = ?", (sha256,))
-        return Item.from_row(rows[0]) if rows else None
+        """The last committed item for these bytes (a pre-check; `insert_classified` decides for good)."""
+        with self._reader_lock:
+            # The dedupe check: UNIQUE index lookup on the content hash, on the reader connection.
+            row = self._reader.execute(SELECT_ITEMS + "WHERE sha256 = ?", (sha256,)).fetchone()
+        return Item.from_row(row) if row else None
 
     def get(self, item_id: int) -> Item | None:
         # Primary-key lookup, e.g. a folder source asking whether its file was uploaded.
-        rows = self._query(_SELECT_ITEMS + "WHERE item_id = ?", (item_id,))
+        rows = self._query(SELECT_ITEMS + "WHERE item_id = ?", (item_id,))
         return Item.from_row(rows[0]) if rows else None
 
     def pending_bytes(self) -> int:
@@ -192,8 +193,7 @@ class Ledger:
         """Items ready to upload whose backoff has expired, oldest first."""
         # Oldest first keeps arrival order in S3; the index on (state, next_attempt_at) serves it.
         rows = self._query(
-            _SELECT_ITEMS + "WHERE state IN ('parsed', 'quarantined') AND next_attempt_at <= ? "
-            "ORDER BY item_id LIMIT ?",
+            SELECT_ITEMS + "WHERE state IN ('parsed', 'quarantined') AND next_attempt_at <= ? ORDER BY item_id LIMIT ?",
             (now, limit),
         )
         return [Item.from_row(r) for r in rows]

@@ -72,3 +72,19 @@ class SpoolObject:
     key: str
     content_type: str
     body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A new input, already classified, waiting for its durable commit (one of a group-commit batch).
+
+    `objects[0]` is the raw object; the spool stores small raw bytes inline in its body (same
+    transaction as the row) and larger ones as a blob file, fsynced before the transaction.
+    """
+
+    new: NewItem
+    raw: bytes
+    state: ItemState  # parsed | quarantined
+    objects: Sequence[SpoolObject]
+    reason: str | None = None
+    detail: str | None = None

@@ -193,10 +193,11 @@ class Uploader:
         return False
 
     def _put(self, item: Item, obj: SpoolObject) -> None:
-        if obj.body is None:  # the raw object: bytes from the blob, checksum from the item's identity
-            self.writer.put(obj.key, self.spool.blobs.read(item.sha256), obj.content_type, item.sha256)
+        if obj.role == "raw":  # bytes inline in the ledger or in the blob file; checksum from the identity
+            body = obj.body if obj.body is not None else self.spool.blobs.read(item.sha256)
+            self.writer.put(obj.key, body, obj.content_type, item.sha256)
         else:
-            self.writer.put(obj.key, obj.body, obj.content_type)
+            self.writer.put(obj.key, obj.body or b"", obj.content_type)
 
     def _failed(self, item: Item, obj: SpoolObject, text: str) -> None:
         attempt = item.attempts + 1

@@ -36,7 +36,7 @@ def test_parsed_item_is_stored_with_its_envelope_before_submit_returns(spool: Sp
     raw = device_file("pid=P1 od=15 os=17")
     result = submit(intake, raw, "tono.txt")
     assert not result.duplicate and not result.quarantined and result.envelopes == 1
-    assert spool.blobs.read(result.sha256) == raw
+    assert spool.read_raw(result.item_id, result.sha256) == raw
     objs = spool.ledger.objects(result.item_id)
     assert [(o.seq, o.role) for o in objs] == [(0, "raw"), (1, "envelope")]
     assert objs[0].key == f"raw/clinic1/2026/03/09/{result.sha256}.txt"
@@ -76,7 +76,7 @@ def test_unusable_input_is_quarantined_with_reason_and_raw_kept(
 ) -> None:
     result = submit(intake, raw, "bad.dat")
     assert result.quarantined and result.reason == reason and result.detail and result.envelopes == 0
-    assert spool.blobs.read(result.sha256) == raw
+    assert spool.read_raw(result.item_id, result.sha256) == raw
     objs = spool.ledger.objects(result.item_id)
     assert [(o.role, o.key) for o in objs][1] == ("quarantine", f"quarantine/clinic1/{result.sha256}.json")
     assert objs[0].role == "raw" and objs[0].key.startswith("raw/clinic1/")
@@ -105,20 +105,26 @@ def test_spool_cap_refuses_new_items_loudly_and_recovers(spool: Spool, caplog: p
     assert any(r.levelname == "ERROR" and "ALARM" in r.getMessage() for r in caplog.records)
     assert submit(intake, device_file("pid=P1 od=15")).duplicate  # known bytes are still answered
     # The refused bytes were not stored at all: the sender keeps them.
-    assert spool.ledger.counts()["parsed"] == 1 and len(spool.blobs.names()) == 1
+    assert sum(spool.ledger.counts().values()) == 1 and spool.blobs.names() == set()
     spool.ledger.item_uploaded(kept.item_id, datetime.now(UTC))  # space comes back after an upload
     assert not submit(intake, device_file("pid=P3 od=16")).duplicate
     assert "alarm" not in spool.ledger.meta()
 
 
-def test_disk_errors_become_spool_errors(intake: Intake, spool: Spool, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_space(sha: str, data: bytes) -> Path:
+@pytest.mark.parametrize("size", [10, 200_000], ids=["inline", "blob-file"])
+def test_disk_errors_become_spool_errors(
+    intake: Intake, spool: Spool, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    def no_space(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(spool.blobs, "put", no_space)
+    monkeypatch.setattr(spool.blobs, "put", no_space)  # big inputs fail here,
+    monkeypatch.setattr(spool.ledger, "insert_classified", no_space)  # small ones (inline) here
     with pytest.raises(SpoolError, match="cannot store"):
-        submit(intake, device_file("pid=P1 od=15"))
+        submit(intake, device_file("pid=P1 od=15 pad=" + "x" * size))
+    monkeypatch.undo()
     assert spool.ledger.counts() == {"received": 0, "parsed": 0, "quarantined": 0, "uploaded": 0}
+    assert spool.blobs.names() == set()
 
 
 def test_concurrent_submits_of_the_same_and_different_bytes(intake: Intake, spool: Spool) -> None:
@@ -138,7 +144,7 @@ def test_concurrent_submits_of_the_same_and_different_bytes(intake: Intake, spoo
         t.join()
     assert len(results) == 60
     assert sum(not r.duplicate for r in results) == 5  # five distinct contents, each taken once
-    assert spool.ledger.counts()["parsed"] == 5 and len(spool.blobs.names()) == 5
+    assert spool.ledger.counts()["parsed"] == 5 and sum(spool.ledger.counts().values()) == 5
 
 
 def test_new_items_wake_listeners(intake: Intake) -> None:

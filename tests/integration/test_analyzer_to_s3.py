@@ -4,12 +4,9 @@ agent (serial source, spool, uploader) and on to S3 on moto's server, played by 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +17,8 @@ from edge_agent.__main__ import build_agent
 from edge_agent.config import load_config
 
 pytestmark = pytest.mark.integration
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 XP100 = "astm/senaite__senaite.astm__sysmex_xp100.txt"
 BUCKET = "medflow-analyzer-test"
-
-
-@pytest.fixture
-def null_modem(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    if shutil.which("socat") is None:
-        message = "socat not installed (make system-deps): serial tests need a pty pair"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    agent, device = tmp_path / "agent-tty", tmp_path / "device-tty"
-    proc = subprocess.Popen(
-        ["socat", f"pty,raw,echo=0,link={agent}", f"pty,raw,echo=0,link={device}"], stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 5
-    while not (agent.exists() and device.exists()):
-        assert time.monotonic() < deadline, "socat did not create the pty pair"
-        time.sleep(0.02)
-    yield agent, device
-    proc.terminate()
-    proc.wait(5)
 
 
 def _objects(s3: Any, prefix: str) -> list[str]:

@@ -29,26 +29,6 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture
-def null_modem(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if shutil.which("socat") is None:
-        message = "socat not installed (apt-get install socat): serial tests need a pty pair"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    agent, device = tmp_path / "agent-tty", tmp_path / "device-tty"
-    proc = subprocess.Popen(
-        ["socat", f"pty,raw,echo=0,link={agent}", f"pty,raw,echo=0,link={device}"], stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 5
-    while not (agent.exists() and device.exists()):
-        assert time.monotonic() < deadline, "socat did not create the pty pair"
-        time.sleep(0.02)
-    yield str(agent), str(device)
-    proc.terminate()
-    proc.wait(5)
-
-
-@pytest.fixture
 def intake(tmp_path: Path) -> Iterator[Intake]:
     spool = Spool(tmp_path / "data")
     yield Intake(
@@ -65,9 +45,9 @@ def wait_for(predicate: object, seconds: float = 10) -> None:
 
 
 def test_astm_transcript_played_over_a_null_modem_is_stored(
-    null_modem: tuple[str, str], intake: Intake, corpus_dir: Path
+    null_modem: tuple[Path, Path], intake: Intake, corpus_dir: Path
 ) -> None:
-    agent_tty, device_tty = null_modem
+    agent_tty, device_tty = (str(p) for p in null_modem)
     config = SerialSourceConfig(name="xp100", device=agent_tty, baudrate=9600, parity="N", stopbits=1, protocol="astm")
     source = SerialSource(config, intake)
     source.start()
@@ -85,8 +65,10 @@ def test_astm_transcript_played_over_a_null_modem_is_stored(
     assert counts["parsed"] == 1 and counts["quarantined"] == 0
 
 
-def test_line_device_output_is_collected_until_the_line_goes_quiet(null_modem: tuple[str, str], intake: Intake) -> None:
-    agent_tty, device_tty = null_modem
+def test_line_device_output_is_collected_until_the_line_goes_quiet(
+    null_modem: tuple[Path, Path], intake: Intake
+) -> None:
+    agent_tty, device_tty = (str(p) for p in null_modem)
     config = SerialSourceConfig(name="nidek", device=agent_tty, protocol="lines")
     source = SerialSource(config, intake)
     source.start()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_fi
 
 from edge_agent.config import CloudSection
 from edge_agent.pipeline import Intake
-from edge_agent.spool import ItemState, Spool
+from edge_agent.spool import ItemState, NewItem, Spool
 from edge_agent.spool.uploader import Uploader, make_s3_client
 
 KIT = Path(__file__).resolve().parents[1]
@@ -51,27 +53,55 @@ def crash_on(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> None
     monkeypatch.setattr(target, name, die)
 
 
-def test_crash_after_blob_before_ledger_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+BIG = device_file("pid=P1 od=15 pad=" + "x" * 200_000)  # over INLINE_RAW_MAX_BYTES: kept as a blob file
+
+
+@pytest.mark.parametrize("raw", [device_file("pid=P1 od=15"), BIG], ids=["inline", "blob-file"])
+def test_crash_before_the_ledger_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: bytes) -> None:
+    """Blob file (if any) written, transaction not committed: nothing acknowledged, nothing left."""
     spool, intake, _, _ = restart(tmp_path / "data")
-    crash_on(monkeypatch, spool.ledger, "insert_received")
-    raw = device_file("pid=P1 od=15")
+    crash_on(monkeypatch, spool.ledger, "insert_classified")
     with pytest.raises(Crash):
         submit(intake, raw)  # never acknowledged: the sender will send again
     spool.close()
+    monkeypatch.undo()
     spool, intake, _, _ = restart(tmp_path / "data")
     assert spool.blobs.names() == set()  # the unacknowledged blob is gone, not a silent leftover
+    assert sum(spool.ledger.counts().values()) == 0
     result = submit(intake, raw)
     assert not result.duplicate and result.envelopes == 1
+    assert spool.read_raw(result.item_id, result.sha256) == raw
 
 
-def test_crash_between_received_and_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_after_the_commit_before_the_ack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Committed but the source never answered: the resend is a duplicate, stored once, already parsed."""
     spool, intake, _, _ = restart(tmp_path / "data")
-    crash_on(monkeypatch, spool.ledger, "record_outcome")
+    real_store = spool.store
+
+    def store_then_die(batch: Any) -> Any:
+        real_store(batch)
+        raise Crash("after commit")
+
+    monkeypatch.setattr(spool, "store", store_then_die)
     raw = device_file("pid=P1 od=15", "pid=P2 od=16")
     with pytest.raises(Crash):
         submit(intake, raw)
     spool.close()
     monkeypatch.undo()
+    spool, intake, _, _ = restart(tmp_path / "data")
+    assert spool.ledger.counts()["received"] == 0 and spool.ledger.counts()["parsed"] == 1
+    again = submit(intake, raw)
+    assert again.duplicate and again.envelopes == 2
+
+
+def test_received_rows_left_by_an_earlier_version_are_resumed(tmp_path: Path) -> None:
+    """Earlier versions committed the raw row (`received`) before classifying; resume finishes those."""
+    spool = Spool(tmp_path / "data")
+    raw = device_file("pid=P1 od=15", "pid=P2 od=16")
+    sha = hashlib.sha256(raw).hexdigest()
+    spool.blobs.put(sha, raw)
+    spool.ledger.insert_received(NewItem(sha, len(raw), "mllp", "mllp://x", "", "t.txt", None, (), datetime.now(UTC)))
+    spool.close()
     spool, intake, _, _ = restart(tmp_path / "data")  # resume classifies what was left in `received`
     assert spool.ledger.counts()["received"] == 0 and spool.ledger.counts()["parsed"] == 1
     again = submit(intake, raw)
