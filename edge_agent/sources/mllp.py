@@ -1,8 +1,9 @@
 """MLLP source: an asyncio TCP listener for HL7 v2 analyzers; ACKs only after the message is spooled.
 
 Each connection has its own MLLP decoder; messages on one connection are handled in order
-(analyzers wait for each ACK). `Intake.submit` (SQLite + fsync) runs in a worker thread so
-many analyzers can send at once. The answer:
+(analyzers wait for each ACK). `Intake.submit` (parse, then SQLite + fsync) runs in a worker
+thread, so the event loop keeps reading other analyzers meanwhile and their messages join
+the same group commit (one fsync for all). The answer:
 - AA once submit returned (the bytes are durable) — also for a duplicate: an analyzer that
   lost our ACK retransmits the same bytes, gets AA again, and the spool keeps one copy;
 - AE with an ERR segment naming the reason when the message was stored but quarantined;

@@ -78,7 +78,8 @@ class Spool:
                 pending += entry.new.size
                 first[entry.new.sha256] = i
             stored = dict(zip(first, self.store([batch[i] for i in first.values()]), strict=True))
-            if stored and "alarm" in self.ledger.meta():
+            refused = any(isinstance(o, SpoolFull) for o in outcomes)
+            if stored and not refused and "alarm" in self.ledger.meta():
                 self.ledger.set_meta("alarm", None)
                 log.warning("spool has room again; taking new items", extra={"pending_bytes": pending})
         except Exception as exc:  # noqa: BLE001 — disk full, I/O error: every sender keeps its input

@@ -25,6 +25,8 @@ class Ledger:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._readonly = readonly
+        self._pending: int | None = None  # pending_bytes(), kept up to date by the writes that change it
         if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
@@ -63,10 +65,12 @@ class Ledger:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._pending = None  # this transaction's adjustment may not have landed: recount
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -94,6 +98,7 @@ class Ledger:
                 ),
             )
             created = cur.rowcount == 1
+            self._add_pending(new.size if created else 0)
             # Read back inside the transaction: the row as stored, whoever wrote it.
             row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
         return Item.from_row(row), created
@@ -123,6 +128,7 @@ class Ledger:
                 )  # fmt: skip
                 created = cur.rowcount == 1
                 if created:
+                    self._add_pending(new.size)
                     # The outbox (raw first; its body holds the raw bytes when they are stored inline).
                     db.executemany(
                         "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
@@ -182,10 +188,17 @@ class Ledger:
         return Item.from_row(rows[0]) if rows else None
 
     def pending_bytes(self) -> int:
-        """Bytes of raw blobs still held (everything not yet uploaded): what the spool cap limits."""
-        # Sum over the not-yet-uploaded states only; uploaded items' blobs are deleted.
-        rows = self._query("SELECT COALESCE(SUM(size), 0) FROM items WHERE state != 'uploaded'")
-        return int(rows[0][0])
+        """Bytes of raw inputs still held (everything not yet uploaded): what the spool cap limits."""
+        with self._lock:
+            if self._pending is None or self._readonly:
+                # Sum over the not-yet-uploaded states: a table scan, so counted once and then kept.
+                rows = self._query("SELECT COALESCE(SUM(size), 0) FROM items WHERE state != 'uploaded'")
+                self._pending = int(rows[0][0])
+            return self._pending
+
+    def _add_pending(self, size: int) -> None:
+        if self._pending is not None:
+            self._pending += size
 
     # --- uploader -------------------------------------------------------------------------------
 
@@ -222,6 +235,9 @@ class Ledger:
 
     def item_uploaded(self, item_id: int, at: datetime) -> None:
         with self._tx() as db:
+            # The size leaves the spool cap's count (once: only while the item is not yet uploaded).
+            row = db.execute("SELECT size FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)).fetchone()
+            self._add_pending(-row[0] if row else 0)
             # Terminal state; attempts and error are cleared so status shows only live problems.
             db.execute(
                 "UPDATE items SET state = 'uploaded', uploaded_at = ?, last_error = NULL WHERE item_id = ?",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from agent_testkit import IDENT, LineAdapter, device_file

@@ -41,7 +41,10 @@ def call_in_threads(commit: GroupCommit[int, int], values: list[int]) -> dict[in
     threads = [threading.Thread(target=run, args=(n,)) for n in values]
     for t in threads:
         t.start()
-    return out if not any(t.join(5) or t.is_alive() for t in threads) else {}
+    for t in threads:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads)
+    return out
 
 
 def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
