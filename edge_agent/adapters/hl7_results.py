@@ -9,6 +9,7 @@ an OBX is that result's comment; NTE anywhere else is a message note (context "n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from edge_agent.adapters.hl7_syntax import Message, Segment, components, parse_number, parse_timestamp
 from shared_models import LabObservation
@@ -32,8 +33,16 @@ def lab_readings(message: Message, instrument: str | None) -> tuple[list[LabObse
     readings: list[LabObservation] = []
     warnings: list[str] = []
     for group in groups:
+        # What the group's OBR/SPM say is the same for each of its OBX: read it once.
+        obr = group.obr
+        shared = _Shared(
+            specimen_id=_specimen(group),
+            order_id=_order_id(obr),
+            obr_time=parse_timestamp(obr.get(7)) if obr is not None else None,
+            instrument=instrument,
+        )
         for obx, comments in group.observations:
-            reading = _observation(obx, group, comments, instrument)
+            reading = _observation(obx, shared, comments)
             if reading is None:
                 warnings.append(f"OBX on line {obx.line} has neither identifier nor value; skipped")
                 continue
@@ -74,15 +83,20 @@ def _plain(rep: str, seg: Segment) -> str:
     return " ".join(c for c in components(rep, seg.delims) if c).strip()
 
 
-def _observation(obx: Segment, group: _Group, comments: list[str], instrument: str | None) -> LabObservation | None:
+@dataclass(frozen=True)
+class _Shared:
+    specimen_id: str | None
+    order_id: str | None
+    obr_time: datetime | None
+    instrument: str | None
+
+
+def _observation(obx: Segment, shared: _Shared, comments: list[str]) -> LabObservation | None:
     code, system, name = _identifier(obx, 3)
     value, numeric, extra = _value(obx)
     if not code and not value:
         return None
-    obr = group.obr
-    observed = parse_timestamp(obx.get(14)) or parse_timestamp(obx.get(19))
-    if observed is None and obr is not None:
-        observed = parse_timestamp(obr.get(7))
+    observed = parse_timestamp(obx.get(14)) or parse_timestamp(obx.get(19)) or shared.obr_time
     return LabObservation(
         code=code,
         code_system=system,
@@ -93,10 +107,10 @@ def _observation(obx: Segment, group: _Group, comments: list[str], instrument: s
         reference_range=obx.text(7).strip() or None,
         flags=[f for f in (obx.get(8, rep=i) for i in range(len(obx.reps(8)))) if f],
         status=obx.get(11) or None,
-        specimen_id=_specimen(group),
+        specimen_id=shared.specimen_id,
         observed_at=observed,
-        order_id=_order_id(obr),
-        instrument=obx.get(18) or instrument,
+        order_id=shared.order_id,
+        instrument=obx.get(18) or shared.instrument,
         comments=comments,
         **extra,
     )

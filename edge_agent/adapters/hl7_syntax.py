@@ -78,6 +78,9 @@ class Segment:
     fields: list[str]  # fields[0] is the segment name
     delims: Delimiters
     line: int
+    # (field, repetition) -> components split into subcomponents: results read each OBX field
+    # several times (code, name, system, units...), so it is split once.
+    _split: dict[tuple[int, int], list[list[str]]] = field(default_factory=dict, repr=False, compare=False)
 
     def field(self, n: int) -> str:
         if self.name == "MSH":
@@ -94,10 +97,16 @@ class Segment:
 
     def get(self, n: int, comp: int = 1, sub: int = 1, rep: int = 0) -> str:
         """Decoded leaf value (1-based component and subcomponent), '' when absent."""
-        reps = self.reps(n)
-        if rep >= len(reps):
+        parts = self._split.get((n, rep))
+        if parts is None:
+            reps = self.reps(n)
+            d = self.delims
+            parts = [c.split(d.subcomponent) for c in reps[rep].split(d.component)] if rep < len(reps) else []
+            self._split[(n, rep)] = parts
+        if comp > len(parts):
             return ""
-        return leaf(reps[rep], self.delims, comp, sub)
+        subs = parts[comp - 1]
+        return unescape(subs[sub - 1], self.delims).strip() if sub <= len(subs) else ""
 
     def text(self, n: int) -> str:
         """The whole field with escapes decoded, delimiters kept as sent."""
