@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench lock clean layers
+.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench bench-parse bench-mllp lock clean layers
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,11 +48,16 @@ check: lint typecheck test ## lint + typecheck + test
 schema: $(STAMP) ## Export the envelope JSON Schema to docs/schema/
 	$(BIN)/python -m shared_models.export docs/schema
 
-admin: $(STAMP) ## Create or reset a staff admin (MEDFLOW_ADMIN_EMAIL, MEDFLOW_ADMIN_PASSWORD, MEDFLOW_CLINIC)
+admin: $(STAMP) ## Create or reset a staff admin on the running local stack (MEDFLOW_ADMIN_EMAIL, _PASSWORD, MEDFLOW_CLINIC)
 	$(BIN)/python -m localdev admin
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (figures and ratios against baselines)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: bench-parse bench-mllp ## Run every benchmark in bench/ (figures and ratios against baselines)
+
+bench-parse: $(STAMP) ## Adapter throughput per device family; DICOM header reads vs bare pydicom
+	$(BIN)/python bench/parse_corpus.py
+
+bench-mllp: $(STAMP) ## MLLP ACK-after-durable-commit throughput and latency vs a bare asyncio echo server
+	$(BIN)/python bench/mllp.py
 
 lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
 	rm -rf /tmp/medflow-lock && $(PYTHON) -m venv /tmp/medflow-lock

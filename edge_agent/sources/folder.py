@@ -24,6 +24,7 @@ from watchdog.observers.api import BaseObserver
 from edge_agent.config import FolderSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.sources import IntakePort
+from edge_agent.sources.seen import SeenFiles
 from edge_agent.spool import ItemState
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,15 @@ class FolderSource:
     kind = "folder"
 
     def __init__(
-        self, config: FolderSourceConfig, intake: IntakePort, *, clock: Callable[[], float] = time.monotonic
+        self,
+        config: FolderSourceConfig,
+        intake: IntakePort,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        seen: SeenFiles | None = None,
     ) -> None:
         self.config = config
+        self._seen = seen  # files taken before a restart are not read again while unchanged
         self.intake = intake
         self.root = config.path
         self._clock = clock
@@ -84,6 +91,10 @@ class FolderSource:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._seen is not None:
+            with self._lock:
+                for rel, sig in self._seen.load(self.config.name).items():
+                    self._taken[self.root / rel] = sig
         self._watch()
         self._rescan_now.set()  # files already there when the agent starts
         self._thread = threading.Thread(target=self._run, name=f"folder:{self.config.name}", daemon=True)
@@ -167,8 +178,11 @@ class FolderSource:
             if not known:
                 self.note(path)
         with self._lock:  # forget files that are gone, so the memory stays bounded
-            for gone in [p for p in self._taken if p not in seen]:
-                del self._taken[gone]
+            gone = [p for p in self._taken if p not in seen]
+            for path in gone:
+                del self._taken[path]
+        if self._seen is not None:
+            self._seen.forget(self.config.name, [p.relative_to(self.root).as_posix() for p in gone])
 
     # --- settling and taking --------------------------------------------------------------------
 
@@ -248,6 +262,8 @@ class FolderSource:
             self._taken[path] = cand.signature
             if self.config.delete_after_upload:
                 self._pending_delete[result.item_id] = (path, cand.signature)
+        if self._seen is not None:
+            self._seen.mark(self.config.name, rel, cand.signature)
         log.info(
             "file taken",
             extra={
