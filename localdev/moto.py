@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -28,6 +29,49 @@ def free_port() -> int:
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# Calls that change nothing, or whose effect must not come back at a replay: SQS receipts and
+# deletes (the S3 PUTs re-create the notifications; ingest is idempotent, so they are harmlessly
+# processed again), and reads, which would grow the recording forever (the router polls SQS).
+_NOT_REPLAYED = {
+    "AmazonSQS.ReceiveMessage",
+    "AmazonSQS.DeleteMessage",
+    "AmazonSQS.DeleteMessageBatch",
+    "AmazonSQS.ChangeMessageVisibility",
+    "AmazonSQS.ChangeMessageVisibilityBatch",
+    "AmazonSQS.GetQueueUrl",
+    "AmazonSQS.GetQueueAttributes",
+    "AmazonSQS.ListQueues",
+    "DynamoDB_20120810.GetItem",
+    "DynamoDB_20120810.BatchGetItem",
+    "DynamoDB_20120810.Query",
+    "DynamoDB_20120810.Scan",
+    "DynamoDB_20120810.DescribeTable",
+    "DynamoDB_20120810.ListTables",
+    "DynamoDB_20120810.TransactGetItems",
+}
+
+
+def compact_recording(path: Path) -> tuple[int, int]:
+    """Keeps only the calls that change state (see _NOT_REPLAYED); returns (kept, dropped)."""
+    if not path.exists():
+        return 0, 0
+    kept: list[str] = []
+    dropped = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        call = json.loads(line)
+        target = (call.get("headers") or {}).get("X-Amz-Target", "")
+        if call.get("method") in {"GET", "HEAD"} or target in _NOT_REPLAYED or "/moto-api/" in call.get("url", ""):
+            dropped += 1
+            continue
+        kept.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    os.replace(tmp, path)
+    return len(kept), dropped
 
 
 class MotoServer:
@@ -80,6 +124,8 @@ class MotoServer:
     def replay(self) -> None:
         """Replays the recording (if any) so the state of the last run comes back."""
         if self.record_to is not None and self.record_to.exists() and self.record_to.stat().st_size > 0:
+            # The server appends to this file while it runs; only the writes need replaying.
+            compact_recording(self.record_to)
             # Replaying must not re-record the replayed calls: stop, replay, start again.
             self._post("/moto-api/recorder/stop-recording")
             self._post("/moto-api/recorder/replay-recording")
