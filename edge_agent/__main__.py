@@ -29,6 +29,7 @@ from edge_agent.pipeline import Identity, Intake
 from edge_agent.simulate import register as register_simulate
 from edge_agent.sources import Source
 from edge_agent.sources.folder import FolderSource
+from edge_agent.sources.seen import SeenFiles
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
 
@@ -37,10 +38,10 @@ log = logging.getLogger("edge_agent")
 CONFIG_ENV = "MEDFLOW_EDGE_CONFIG"
 
 
-def build_source(config: SourceConfig, intake: Intake) -> Source:
+def build_source(config: SourceConfig, intake: Intake, seen: SeenFiles | None = None) -> Source:
     """Protocol sources are imported only when configured, so a site without them needs none of their deps."""
     if isinstance(config, FolderSourceConfig):
-        return FolderSource(config, intake)
+        return FolderSource(config, intake, seen=seen)
     try:
         if isinstance(config, MllpSourceConfig):
             from edge_agent.sources.mllp import MllpSource
@@ -101,7 +102,8 @@ def build_agent(config: AgentConfig) -> Agent:
     names = [s.name for s in config.sources]
     heartbeat = Heartbeat(spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names)
     try:
-        sources = [build_source(s, intake) for s in config.sources]
+        seen = SeenFiles(config.agent.data_dir / "sources.db")
+        sources = [build_source(s, intake, seen) for s in config.sources]
     except ConfigError:
         spool.close()
         raise
