@@ -199,6 +199,27 @@ class Intake:
 
         hash → dedupe pre-check → classify (no lock held) → group commit (blob/rows/outbox, fsync).
         """
+        prepared = self.prepare(
+            raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
+            patient_id_patterns=patient_id_patterns,
+        )  # fmt: skip
+        return prepared if isinstance(prepared, IntakeResult) else self.store(prepared)
+
+    def prepare(
+        self,
+        raw: bytes,
+        *,
+        name: str,
+        source_kind: str,
+        uri: str,
+        relative_path: str = "",
+        device_id: str | None = None,
+        patient_id_patterns: Sequence[str] = (),
+    ) -> Incoming | IntakeResult:
+        """`submit`'s first half, CPU only (no lock, no write): hash → dedupe pre-check → classify.
+
+        Returns the result at once for bytes already taken, else what `store`/`store_many` commit.
+        """
         sha = hashlib.sha256(raw).hexdigest()
         known = self.spool.ledger.find(sha)  # a resend after a lost ACK: answered without parsing again
         if known is not None:
@@ -208,16 +229,27 @@ class Intake:
         )
         classified = self._describe(new, raw)
         q = classified.quarantine
-        incoming = Incoming(
+        return Incoming(
             new, raw, ItemState.QUARANTINED if q else ItemState.PARSED, classified.objects(self.ident),
             reason=q.reason.value if q else None, detail=q.detail if q else None,
         )  # fmt: skip
-        item, created = self.commits(incoming)
+
+    def store(self, incoming: Incoming) -> IntakeResult:
+        """`submit`'s second half: the group commit (blocks until durable); raises SpoolFull/SpoolError."""
+        return self._stored(incoming, *self.commits(incoming))
+
+    def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]:
+        """Several prepared inputs from one thread, committed together; per input its result or the
+        error `store` would raise (SpoolFull/SpoolError)."""
+        pairs = zip(batch, self.commits.many(batch), strict=True)
+        return [o if isinstance(o, BaseException) else self._stored(i, *o) for i, o in pairs]
+
+    def _stored(self, incoming: Incoming, item: Item, created: bool) -> IntakeResult:
         if not created:  # the same bytes were committed meanwhile (another source, or earlier in the batch)
             return self._duplicate(item)
         log.info(
-            "item quarantined" if q else "item parsed",
-            extra={"item_id": item.item_id, "sha256": sha, "source_kind": source_kind,
+            "item quarantined" if incoming.state == ItemState.QUARANTINED else "item parsed",
+            extra={"item_id": item.item_id, "sha256": item.sha256, "source_kind": item.source_kind,
                    "reason": item.reason, "envelopes": item.envelopes},
         )  # fmt: skip
         return self._result(item, duplicate=False)

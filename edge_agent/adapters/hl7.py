@@ -49,6 +49,8 @@ class Hl7Adapter:
     def detect(self, raw: bytes, name: str) -> float:
         if looks_binary(raw) or not may_contain_hl7(raw[:_SNIFF_BYTES]):  # no trace of HL7: stop before decoding
             return 0.0
+        if _starts_with_msh(raw):  # what MLLP brings: decided without decoding and cleaning the lines
+            return 0.95
         text, _ = decode_text(raw[:_SNIFF_BYTES])
         lines, _ = clean_lines(text)
         if not lines:
@@ -90,6 +92,23 @@ class Hl7Adapter:
         for item in items:
             item.warnings.extend(notes)
         return items
+
+
+def _starts_with_msh(raw: bytes) -> bool:
+    """The first line is an MSH with a symbol as field separator and more than 8 characters: the
+    answer `detect` reads from the cleaned text, when its first 9 bytes are plain ASCII (then
+    neither decoding, BOM removal nor line clean-up can change them)."""
+    head = raw[:9]
+    return (
+        len(head) == 9
+        and head.isascii()
+        and head.startswith(b"MSH")
+        and not head[3:4].isalnum()
+        and not any(
+            c in head
+            for c in b"\r\n<"  # a line end, or a literal "<cr>" that clean-up turns into one
+        )
+    )
 
 
 def to_parsed(message: Message, file_warnings: list[str]) -> Parsed:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from edge_agent.errors import ParseError
 from shared_models import QuarantineReason
@@ -97,6 +98,14 @@ class Segment:
 
     def get(self, n: int, comp: int = 1, sub: int = 1, rep: int = 0) -> str:
         """Decoded leaf value (1-based component and subcomponent), '' when absent."""
+        if rep == 0 and self.name != "MSH":
+            # Most fields hold one plain value (NM, units, flags, timestamps): read it without
+            # splitting; same answer as the general path below, at a fraction of the cost.
+            fields = self.fields
+            value = fields[n] if 0 <= n < len(fields) else ""
+            d = self.delims
+            if d.component not in value and d.repetition not in value and d.subcomponent not in value:
+                return unescape(value, d).strip() if comp == 1 and sub == 1 else ""
         parts = self._split.get((n, rep))
         if parts is None:
             reps = self.reps(n)
@@ -272,6 +281,7 @@ def read_message(first_line: int, lines: list[tuple[int, str]]) -> Message:
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?\s*([+-]\d{4})?")
 
 
+@lru_cache(maxsize=256)  # analyzers repeat the same few timestamps (OBX-14, OBR-7, MSH-7) in a message
 def parse_timestamp(value: str) -> datetime | None:
     """HL7/ASTM TS 'YYYY[MM[DD[HH[MM[SS[.S]]]]]][+ZZZZ]' → datetime (aware when an offset is sent)."""
     match = _TS.match(value.strip())

@@ -1,9 +1,12 @@
 """MLLP source: an asyncio TCP listener for HL7 v2 analyzers; ACKs only after the message is spooled.
 
 Each connection has its own MLLP decoder; messages on one connection are handled in order
-(analyzers wait for each ACK). `Intake.submit` (parse, then SQLite + fsync) runs in a worker
-thread, so the event loop keeps reading other analyzers meanwhile and their messages join
-the same group commit (one fsync for all). The answer:
+(analyzers wait for each ACK). With the real Intake, a message is parsed on the event loop
+(`Intake.prepare`: CPU-bound, so a worker thread would only add hand-offs under the GIL;
+messages over 64 KB go to a thread so they do not stall other analyzers) and committed by one
+committer thread: every message prepared while the previous commit fsynced goes into the next
+one (one fsync for all), and the loop is woken once per commit, not once per message. An
+intake with only `submit` (test fakes) gets it called in a worker thread. The answer:
 - AA once submit returned (the bytes are durable) — also for a duplicate: an analyzer that
   lost our ACK retransmits the same bytes, gets AA again, and the spool keeps one copy;
 - AE with an ERR segment naming the reason when the message was stored but quarantined;
@@ -15,17 +18,85 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import queue
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
+from typing import Protocol, runtime_checkable
 
 from edge_agent.adapters.hl7_ack import build_ack, control_id
 from edge_agent.config import MllpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
+from edge_agent.pipeline import IntakeResult
 from edge_agent.sources import IntakePort
+from edge_agent.spool import Incoming
 
 log = logging.getLogger(__name__)
 _READ_SIZE = 65536
+_INLINE_PREPARE_MAX_BYTES = 64 * 1024  # bigger messages are parsed in a thread, so the loop keeps answering
+
+
+@runtime_checkable
+class BatchIntake(Protocol):
+    """`edge_agent.pipeline.Intake`'s two halves: prepare (hash, dedupe, classify), then commit many."""
+
+    def prepare(
+        self, raw: bytes, *, name: str, source_kind: str, uri: str, device_id: str | None = None
+    ) -> Incoming | IntakeResult: ...
+
+    def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]: ...
+
+
+class _Committer:
+    """One thread committing what the event loop prepared, everything waiting in one group commit."""
+
+    def __init__(self, intake: BatchIntake, loop: asyncio.AbstractEventLoop, name: str) -> None:
+        self._intake = intake
+        self._loop = loop
+        self._queue: queue.SimpleQueue[tuple[Incoming, asyncio.Future[IntakeResult]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"mllp-commit-{name}", daemon=True)
+        self._thread.start()
+
+    def store(self, incoming: Incoming) -> asyncio.Future[IntakeResult]:
+        """On the loop: the future gets the result once `incoming` is durable (or the spool's error)."""
+        future = self._loop.create_future()
+        self._queue.put((incoming, future))
+        return future
+
+    def close(self) -> None:
+        """Commits what was handed over, then ends the thread (call from outside the loop)."""
+        self._queue.put(None)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            stop = False
+            while not self._queue.empty():
+                more = self._queue.get()
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                outcomes: Sequence[IntakeResult | BaseException] = self._intake.store_many([i for i, _ in batch])
+            except Exception as exc:  # noqa: BLE001 — each waiting connection gets it (none answers AA)
+                outcomes = [exc] * len(batch)
+            self._loop.call_soon_threadsafe(self._resolve, [f for _, f in batch], outcomes)
+            if stop:
+                return
+
+    @staticmethod
+    def _resolve(futures: list[asyncio.Future[IntakeResult]], outcomes: Sequence[IntakeResult | BaseException]) -> None:
+        for future, outcome in zip(futures, outcomes, strict=True):
+            if future.done():  # the connection went away meanwhile (source stopping)
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
 
 
 class MllpSource:
@@ -39,6 +110,7 @@ class MllpSource:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._ack_ids = itertools.count(1)
+        self._committer: _Committer | None = None
         self.messages = 0  # answered messages, for status and tests
 
     def start(self) -> None:
@@ -67,9 +139,13 @@ class MllpSource:
         server = await asyncio.start_server(self._connection, self.config.host, self.config.port)
         self.port = server.sockets[0].getsockname()[1]
         log.info("mllp listening", extra={"source": self.config.name, "port": self.port})
+        if isinstance(self.intake, BatchIntake):
+            self._committer = _Committer(self.intake, self._loop, self.config.name)
         self._ready.set()
         async with server:
             await self._stop.wait()
+        if self._committer is not None:
+            await asyncio.to_thread(self._committer.close)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
@@ -99,9 +175,7 @@ class MllpSource:
             return build_ack(b"", "AR", now=now, ack_control_id=ack_id, reason="too_large", detail=detail)
         name = f"mllp-{control_id(event) or 'message'}.hl7"
         try:
-            result = await asyncio.to_thread(
-                self.intake.submit, event, name=name, source_kind="mllp", uri=uri, device_id=self.config.device_id
-            )
+            result = await self._submit(event, name, uri)
         except EdgeAgentError as exc:
             log.error("mllp message refused by spool", extra={"source": self.config.name, "error": str(exc)})
             return build_ack(event, "AR", now=now, ack_control_id=ack_id, reason="spool_refused", detail=str(exc))
@@ -110,3 +184,16 @@ class MllpSource:
                 event, "AE", now=now, ack_control_id=ack_id, reason=result.reason or "", detail=result.detail
             )
         return build_ack(event, "AA", now=now, ack_control_id=ack_id)
+
+    async def _submit(self, event: bytes, name: str, uri: str) -> IntakeResult:
+        """Returns once `event` is durable (or a duplicate); raises SpoolFull/SpoolError."""
+        device_id = self.config.device_id
+        intake, committer = self.intake, self._committer
+        if committer is None or not isinstance(intake, BatchIntake):
+            submit = partial(intake.submit, event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
+            return await asyncio.to_thread(submit)
+        prepare = partial(intake.prepare, event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
+        prepared = await asyncio.to_thread(prepare) if len(event) > _INLINE_PREPARE_MAX_BYTES else prepare()
+        if isinstance(prepared, IntakeResult):
+            return prepared  # bytes already taken: AA again, nothing stored twice
+        return await committer.store(prepared)

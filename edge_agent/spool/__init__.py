@@ -79,7 +79,7 @@ class Spool:
                 first[entry.new.sha256] = i
             stored = dict(zip(first, self.store([batch[i] for i in first.values()]), strict=True))
             refused = any(isinstance(o, SpoolFull) for o in outcomes)
-            if stored and not refused and "alarm" in self.ledger.meta():
+            if stored and not refused and self.ledger.has_alarm():
                 self.ledger.set_meta("alarm", None)
                 log.warning("spool has room again; taking new items", extra={"pending_bytes": pending})
         except Exception as exc:  # noqa: BLE001 — disk full, I/O error: every sender keeps its input

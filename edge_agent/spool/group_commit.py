@@ -41,19 +41,29 @@ class GroupCommit(Generic[T, R]):
 
     def __call__(self, entry: T) -> R:
         """Blocks until `entry` is committed (by this thread or another); raises its error."""
-        slot: _Slot[T, R] = _Slot(entry)
+        (outcome,) = self.many([entry])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def many(self, entries: Sequence[T]) -> list[R | BaseException]:
+        """Blocks until every entry is committed; one outcome per entry, in order (errors returned,
+        not raised). A source that gathers messages itself (the MLLP event loop) hands them over
+        together, from one thread, and still shares commits with the other callers."""
+        slots: list[_Slot[T, R]] = [_Slot(e) for e in entries]
         with self._cond:
-            self._queue.append(slot)
-            while self._busy and not slot.done:
-                self._cond.wait()
-            if not slot.done:  # nobody is committing: lead, with everything queued so far
+            self._queue.extend(slots)
+        while True:
+            with self._cond:
+                while self._busy and not all(s.done for s in slots):
+                    self._cond.wait()
+                if all(s.done for s in slots):
+                    break
+                # Nobody is committing: lead, with everything queued so far (older entries first).
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 self._busy = True
-        if not slot.done:
             self._lead(batch)
-        if slot.error is not None:
-            raise slot.error
-        return slot.result  # type: ignore[return-value]  # set whenever error is None
+        return [s.error if s.error is not None else s.result for s in slots]  # type: ignore[misc]  # set when no error
 
     def _lead(self, batch: list[_Slot[T, R]]) -> None:
         outcomes: Sequence[R | BaseException]

@@ -27,6 +27,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._readonly = readonly
         self._pending: int | None = None  # pending_bytes(), kept up to date by the writes that change it
+        self._alarm: bool | None = None  # has_alarm(), likewise
         if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
@@ -67,7 +68,7 @@ class Ledger:
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
-                self._pending = None  # this transaction's adjustment may not have landed: recount
+                self._pending = self._alarm = None  # this transaction's changes may not have landed: re-read
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
@@ -126,17 +127,19 @@ class Ledger:
                         new.received_at.isoformat(), envelopes, entry.reason, entry.detail,
                     ),
                 )  # fmt: skip
-                created = cur.rowcount == 1
-                if created:
-                    self._add_pending(new.size)
-                    # The outbox (raw first; its body holds the raw bytes when they are stored inline).
-                    db.executemany(
-                        "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
-                        [(cur.lastrowid, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects],
-                    )
-                # Read back inside the transaction: the row as stored, whoever wrote it.
-                row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
-                out.append((Item.from_row(row), created))
+                if cur.rowcount != 1:
+                    # Taken already: read back inside the transaction the row as stored, whoever wrote it.
+                    row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
+                    out.append((Item.from_row(row), False))
+                    continue
+                item_id = int(cur.lastrowid or 0)
+                self._add_pending(new.size)
+                # The outbox (raw first; its body holds the raw bytes when they are stored inline).
+                db.executemany(
+                    "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects],
+                )
+                out.append((Item.inserted(item_id, entry, envelopes), True))  # the row just written, not re-read
         return out
 
     def record_outcome(
@@ -291,7 +294,17 @@ class Ledger:
             else:
                 # Last-writer-wins agent facts: last error, alarms.
                 db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+            if name == "alarm":
+                self._alarm = value is not None
 
     def meta(self) -> dict[str, str]:
         # A handful of rows; read whole.
         return {r[0]: r[1] for r in self._query("SELECT name, value FROM meta")}
+
+    def has_alarm(self) -> bool:
+        """Whether the spool-full alarm is raised; every commit asks, so kept in memory once read
+        (this agent is the ledger's only writer, and `set_meta` keeps it up to date)."""
+        with self._lock:
+            if self._alarm is None or self._readonly:
+                self._alarm = "alarm" in self.meta()
+            return self._alarm

@@ -55,6 +55,16 @@ class Item:
     last_error: str | None
 
     @classmethod
+    def inserted(cls, item_id: int, entry: Incoming, envelopes: int) -> Item:
+        """The item as `Ledger.insert_classified` just wrote it (what `from_row` would read back)."""
+        new = entry.new
+        return cls(
+            item_id, new.sha256, new.size, entry.state, new.source_kind, new.uri, new.relative_path,
+            new.original_name, new.device_id, tuple(new.patterns), new.received_at, envelopes,
+            entry.reason, entry.detail, attempts=0, next_attempt_at=0.0, last_error=None,
+        )  # fmt: skip
+
+    @classmethod
     def from_row(cls, row: sqlite3.Row) -> Item:
         data: dict[str, Any] = dict(row)
         data["state"] = ItemState(data["state"])

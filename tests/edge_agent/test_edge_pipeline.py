@@ -173,3 +173,19 @@ def test_an_adapter_whose_output_breaks_the_envelope_quarantines_as_internal_err
 def test_state_query(intake: Intake) -> None:
     result = submit(intake, device_file("pid=P1 od=15"))
     assert intake.state(result.item_id) == ItemState.PARSED and intake.state(999) is None
+
+
+def test_prepare_then_store_many_is_submit_in_two_halves(spool: Spool) -> None:
+    intake = Intake(spool, IDENT, max_spool_bytes=200, adapters=[LineAdapter()])
+    args = {"source_kind": "mllp", "uri": "mllp://10.0.0.5:1"}
+    kept = intake.submit(device_file("pid=P1 od=15"), name="a.txt", **args)  # type: ignore[arg-type]
+    again = intake.prepare(device_file("pid=P1 od=15"), name="a.txt", **args)  # type: ignore[arg-type]
+    assert isinstance(again, IntakeResult) and again.duplicate and again.item_id == kept.item_id  # not parsed again
+    raws = [device_file("pid=P2 od=16"), device_file("BROKEN"), device_file("pid=P2 od=16"), device_file("x " * 100)]
+    prepared = [intake.prepare(raw, name="b.txt", **args) for raw in raws]  # type: ignore[arg-type]
+    new, broken, same, too_big = intake.store_many([p for p in prepared if not isinstance(p, IntakeResult)])
+    assert isinstance(new, IntakeResult) and not new.duplicate and new.envelopes == 1
+    assert isinstance(broken, IntakeResult) and broken.quarantined and broken.reason == "malformed"
+    assert isinstance(same, IntakeResult) and same.duplicate and same.item_id == new.item_id  # stored once
+    assert isinstance(too_big, SpoolFull)
+    assert len(envelopes(spool, new.item_id)) == 1

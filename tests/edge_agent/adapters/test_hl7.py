@@ -59,3 +59,22 @@ def test_timestamps_keep_their_offset() -> None:
 @pytest.mark.parametrize("raw", [b"H|\\^&|||XP-100\rL|1|N\r", b"\x02\x1emtrsl|", b"%PDF-1.4", b"hello\nworld\n"])
 def test_other_inputs_are_not_detected(raw: bytes) -> None:
     assert Hl7Adapter().detect(raw, "x") == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"MSH|^~\\&|XN|LAB\rPID|1",
+        b"MSH#^~\\&#XN#LAB\rPID#1",
+        b"MSH|^~\\&\rPID|1||P1",  # first line of 8 characters: not a full header
+        b"MSH|^~<cr>PID|1||P1<cr>OBX|1",  # literal <cr> line ends
+        b"MSHA^~\\&|XN|LAB\r",
+        b"\xef\xbb\xbfMSH|^~\\&|XN|LAB\r",
+        b"# comment\rMSH|^~\\&|XN|LAB\r",
+        b"MSH|^~\\&|\xe9N|LAB\r",
+    ],
+)
+def test_the_msh_shortcut_in_detect_answers_as_the_full_check(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = Hl7Adapter().detect(raw, "x.hl7")
+    monkeypatch.setattr("edge_agent.adapters.hl7._starts_with_msh", lambda raw: False)
+    assert fast == Hl7Adapter().detect(raw, "x.hl7")

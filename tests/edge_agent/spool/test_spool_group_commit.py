@@ -122,3 +122,29 @@ def test_a_failed_commit_gives_each_waiter_a_spool_error_and_stores_nothing(
     monkeypatch.undo()
     assert sum(spool.ledger.counts().values()) == 0
     spool.close()
+
+
+def test_many_entries_from_one_thread_share_the_next_commit_and_get_their_own_outcomes() -> None:
+    gate = Gate()
+    commit: GroupCommit[int, int] = GroupCommit(gate)
+    first = threading.Thread(target=commit, args=(1,))
+    first.start()
+    assert gate.entered.wait(5)  # a commit is running: what comes now waits for the next one
+    out: list[list[int | BaseException]] = []
+    many = threading.Thread(target=lambda: out.append(commit.many([2, -3, 4])))
+    many.start()
+    gate.release.set()
+    first.join(5)
+    many.join(5)
+    (two, error, four) = out[0]
+    assert (two, four) == (20, 40) and isinstance(error, ValueError)  # returned, not raised
+    assert gate.batches == [[1], [2, -3, 4]]
+    assert commit.many([]) == []
+
+
+def test_an_inserted_item_is_what_reading_its_row_back_gives(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "data")
+    (item, created), (again, created_again) = spool.commit([incoming(b"a"), incoming(b"a")], max_spool_bytes=10**6)  # type: ignore[misc]
+    assert created and not created_again
+    assert item == again == spool.ledger.get(item.item_id)
+    spool.close()
