@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ _TOKEN = re.compile(
 _ATTR = re.compile(r"""([\w.:\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     tag: str  # local name, prefix removed
     attr_text: str = ""  # the start tag's attributes as written; `attrs` parses them on first use
@@ -83,8 +84,49 @@ def _local(name: str) -> tuple[str, str]:
     return local, prefix
 
 
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def parse(text: str) -> Document | None:
-    """The element tree of `text`, or None when it holds no element at all."""
+    """The element tree of `text`, or None when it holds no element at all.
+
+    Well-formed documents (most exports) go through the C parser, several times faster; what it
+    rejects (the quirks above) is read by the tolerant tokenizer. Both give the same tree.
+    """
+    strict = _parse_strict(text)
+    return strict if strict is not None else _parse_tolerant(text)
+
+
+def _parse_strict(text: str) -> Document | None:
+    try:
+        # The text is already decoded: its declaration (often a wrong "UTF-16") must not be obeyed.
+        element = ET.fromstring(_DECLARATION.sub("", text, count=1))  # noqa: S314 - see import
+    except (ET.ParseError, ValueError):
+        return None
+    # Element-name prefixes as written (the C parser resolves them to URIs); callers warn on them.
+    prefixes = {p for p in _PREFIX.findall(text) if p}
+    return Document(_node(element), closed=True, prefixes=prefixes)
+
+
+_PREFIX = re.compile(r"<[/\\]?([A-Za-z_][\w.\-]*):[A-Za-z_]")
+
+
+def _node(element: ET.Element) -> Node:
+    tag = element.tag
+    if tag[0] == "{":  # {namespace-uri}local
+        tag = tag[tag.index("}") + 1 :]
+    node = Node(tag)
+    node._attrs = {_local(k.rpartition("}")[2])[0]: v for k, v in element.attrib.items()}
+    if element.text:
+        node.parts.append(element.text)
+    for child in element:
+        node.children.append(_node(child))
+        if child.tail:
+            node.parts.append(child.tail)
+    return node
+
+
+def _parse_tolerant(text: str) -> Document | None:
     stack: list[Node] = []
     root: Node | None = None
     closed = False
