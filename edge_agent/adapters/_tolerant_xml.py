@@ -203,9 +203,11 @@ def sniff_root(head: str) -> tuple[str, str] | None:
 
 def root_of(raw: bytes) -> tuple[str, str] | None:
     """`sniff_root` over the first KiB of raw bytes, whatever their encoding; never raises."""
-    from edge_agent.adapters._common import decode_text
+    from edge_agent.adapters._common import decode_text, looks_binary
 
     head = raw[:1024]
+    if looks_binary(head):  # DICOM preambles, images, OCT containers: no XML root to find
+        return None
     if len(head) % 2 and (head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]):
         head = head[:-1]
     if b"<" not in head:

@@ -28,7 +28,7 @@ import re
 from datetime import datetime
 from typing import ClassVar
 
-from edge_agent.adapters._common import decode_text, eye, number
+from edge_agent.adapters._common import decode_text, eye, looks_binary, number
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.errors import ParseError
 from shared_models import (
@@ -78,6 +78,8 @@ class NidekRs232:
     version: ClassVar[str] = "1.0"
 
     def detect(self, raw: bytes, name: str) -> float:
+        if looks_binary(raw):  # the port sends text (files saved as UTF-16 pass this check)
+            return 0.0
         head, _ = decode_text(raw[:512] if raw[:2] not in (b"\xff\xfe", b"\xfe\xff") else raw[:1024])
         head = head.lstrip("\ufeff\x01\r\n ")
         if head[:3] in BLOCKS and ("NIDEK/" in head or "\nNO" in head):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +12,9 @@ from edge_agent.errors import ParseError
 from shared_models import QuarantineReason
 
 log = logging.getLogger(__name__)
+
+# Any byte that is not blank padding; searched, not stripped, so a large file is not copied.
+_CONTENT = re.compile(rb"[^ \t\r\n\x00]")
 
 # Two adapters whose confidence differs by less than this are a tie: the input is ambiguous.
 _TIE_MARGIN = 0.05
@@ -56,7 +60,7 @@ def classify(raw: bytes, ctx: ParseContext, adapters: Sequence[Adapter] | None =
         from edge_agent.adapters import ALL_ADAPTERS
 
         adapters = ALL_ADAPTERS
-    if not raw.strip(b" \t\r\n\x00"):
+    if _CONTENT.search(raw) is None:
         return Outcome(reason=QuarantineReason.EMPTY, detail=f"{len(raw)} bytes, no content")
     adapter, why = choose(raw, ctx.name, adapters)
     if adapter is None:
