@@ -23,22 +23,26 @@ from edge_agent.config import (
     SourceConfig,
     load_config,
 )
+from edge_agent.doctor import Check, DoctorReport, run_doctor
 from edge_agent.errors import ConfigError
+from edge_agent.health import Counters, CountingIntake, CountingWriter, HealthServer
 from edge_agent.heartbeat import Heartbeat
 from edge_agent.pipeline import Identity, Intake
+from edge_agent.replay import replay
 from edge_agent.simulate import register as register_simulate
-from edge_agent.sources import Source
+from edge_agent.sources import IntakePort, Source
 from edge_agent.sources.folder import FolderSource
 from edge_agent.sources.seen import SeenFiles
-from edge_agent.spool import Spool
+from edge_agent.spool import DB_NAME, BlobStore, Ledger, Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
+from shared_models import QuarantineReason
 
 log = logging.getLogger("edge_agent")
 
 CONFIG_ENV = "MEDFLOW_EDGE_CONFIG"
 
 
-def build_source(config: SourceConfig, intake: Intake, seen: SeenFiles | None = None) -> Source:
+def build_source(config: SourceConfig, intake: IntakePort, seen: SeenFiles | None = None) -> Source:
     """Protocol sources are imported only when configured, so a site without them needs none of their deps."""
     if isinstance(config, FolderSourceConfig):
         return FolderSource(config, intake, seen=seen)
@@ -69,31 +73,38 @@ class Agent:
     uploader: Uploader
     heartbeat: Heartbeat
     sources: list[Source] = field(default_factory=list)
+    health: HealthServer | None = None
 
     def start(self) -> None:
         self.spool.tidy()
         self.intake.resume()  # items a crash left half-way, before anything new arrives
         self.uploader.start()
         self.heartbeat.start()
+        if self.health is not None:
+            self.health.start()
         for source in self.sources:
             source.start()
 
     def stop(self) -> None:
         for source in reversed(self.sources):
             source.stop()
+        if self.health is not None:
+            self.health.stop()
         self.uploader.stop()
         self.heartbeat.stop()
         self.spool.close()
 
 
 def build_agent(config: AgentConfig) -> Agent:
-    spool = Spool(config.agent.data_dir)
+    spool = Spool(config.agent.data_dir, keep_quarantined_seconds=config.agent.keep_quarantined_days * 86400)
     ident = Identity(config.agent.clinic_id, config.agent.agent_id, config.cloud.prefix)
     intake = Intake(spool, ident, max_spool_bytes=config.agent.max_spool_bytes)
-    writer = ObjectWriter(make_s3_client(config.cloud), config.cloud)
+    client = make_s3_client(config.cloud)
+    writer = ObjectWriter(client, config.cloud)
+    counters = Counters() if config.agent.health_port else None  # metrics are counted only when served
     uploader = Uploader(
         spool,
-        writer,
+        CountingWriter(client, config.cloud, counters) if counters else writer,
         backoff_base=config.cloud.backoff_base_seconds,
         backoff_max=config.cloud.backoff_max_seconds,
         alarm_after=config.cloud.max_attempts_before_alarm,
@@ -101,13 +112,23 @@ def build_agent(config: AgentConfig) -> Agent:
     intake.on_new_item(uploader.wake)
     names = [s.name for s in config.sources]
     heartbeat = Heartbeat(spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names)
+    health = None
     try:
         seen = SeenFiles(config.agent.data_dir / "sources.db")
-        sources = [build_source(s, intake, seen) for s in config.sources]
+        sources = [
+            build_source(s, CountingIntake(intake, s.name, counters) if counters else intake, seen)
+            for s in config.sources
+        ]
+        if counters:
+            uploader.on_uploaded(counters.item_uploaded)
+            health = HealthServer(
+                spool.ledger.path, counters, host=config.agent.health_host, port=config.agent.health_port,
+                alarm_after=config.cloud.max_attempts_before_alarm,
+            )  # fmt: skip
     except ConfigError:
         spool.close()
         raise
-    return Agent(spool, intake, uploader, heartbeat, sources)
+    return Agent(spool, intake, uploader, heartbeat, sources, health)
 
 
 def _load(path: str | None) -> AgentConfig:
@@ -160,6 +181,50 @@ def _status(args: argparse.Namespace) -> int:
     return cmd_status(config.agent.data_dir, as_json=args.json)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    reasons = [r.value for r in QuarantineReason]
+    if args.reason is not None and args.reason not in reasons:
+        print(f"medflow-edge replay: --reason must be one of {', '.join(reasons)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(f"medflow-edge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging("WARNING")  # stdout carries the summary; problems go to stderr, as JSON
+    db = config.agent.data_dir / DB_NAME
+    if not db.is_file():
+        print(f"medflow-edge replay: no spool at {db} (has the agent run with this data_dir?)", file=sys.stderr)
+        return EXIT_USAGE
+    ident = Identity(config.agent.clinic_id, config.agent.agent_id, config.cloud.prefix)
+    ledger = Ledger(db, readonly=args.dry_run)  # read-write beside a running agent: WAL, short transactions
+    try:
+        report = replay(
+            ledger, BlobStore(config.agent.data_dir / "blobs"), ident, reason=args.reason, dry_run=args.dry_run,
+            keep_quarantined_days=config.agent.keep_quarantined_days,
+        )  # fmt: skip
+    finally:
+        ledger.close()
+    print(report.to_json() if args.json else report.to_text())
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    path = args.config or os.environ.get(CONFIG_ENV)
+    if not path:
+        print(f"medflow-edge doctor: pass --config FILE or set {CONFIG_ENV}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging("ERROR")  # the checks' own messages say what is wrong
+    try:
+        config = load_config(Path(path))
+    except ConfigError as exc:  # a finding like any other: nothing else can be checked without it
+        report = DoctorReport([Check("config", "fail", str(exc))])
+    else:
+        report = run_doctor(config, path, make_s3_client(config.cloud))
+    print(report.to_json() if args.json else report.to_text())
+    return 1 if report.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medflow-edge", description="MedFlow clinic edge agent")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -182,6 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--data-dir", help="read this data directory instead of the config's")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_status)
+
+    replay_cmd = sub.add_parser("replay", help="parse quarantined items again (after an adapter upgrade)")
+    replay_cmd.add_argument("--config", help=f"agent TOML file (default: ${CONFIG_ENV})")
+    replay_cmd.add_argument("--reason", help="only items quarantined for this reason (e.g. unknown_format)")
+    replay_cmd.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    replay_cmd.add_argument("--json", action="store_true")
+    replay_cmd.set_defaults(func=_replay)
+
+    doctor = sub.add_parser("doctor", help="check config, data_dir, spool, sources, S3 and clock (exit 1 on failure)")
+    doctor.add_argument("--config", help=f"agent TOML file (default: ${CONFIG_ENV})")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=_doctor)
 
     register_simulate(sub)  # `simulate hl7|astm`: play analyzer messages to a listener, as a device would
     return parser

@@ -38,6 +38,11 @@ class AgentSection(_Strict):
     heartbeat_seconds: float = Field(default=60.0, gt=0)
     max_spool_bytes: int = Field(default=10 * _GIB, gt=0)  # above this, new items are refused (alarm)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # A quarantined item's raw bytes stay in the spool this long after upload, so `medflow-edge replay`
+    # can parse them again after an adapter upgrade; 0 releases them at upload like any other item.
+    keep_quarantined_days: float = Field(default=30.0, ge=0)
+    health_port: int = Field(default=0, ge=0, le=65535)  # GET /healthz and /metrics; 0 = off
+    health_host: str = Field(default="127.0.0.1", min_length=1)  # loopback only unless asked otherwise
 
     @field_validator("data_dir")
     @classmethod

@@ -38,6 +38,20 @@ class StatusReport:
         return "\n".join(lines)
 
 
+def snapshot(ledger: Ledger, spool: str) -> StatusReport:
+    """The report from an open ledger (the running agent's own, for /healthz; or a read-only one)."""
+    meta = ledger.meta()
+    return StatusReport(
+        spool=spool,
+        counts=ledger.counts(),
+        pending_bytes=ledger.pending_bytes(),
+        failing=ledger.failing(),
+        last_upload_at=meta.get("last_upload_at"),
+        last_error=meta.get("last_error"),
+        alarm=meta.get("alarm"),
+    )
+
+
 def read_status(data_dir: Path) -> StatusReport:
     """Opens the ledger read-only; raises EdgeAgentError when there is no spool there yet."""
     path = data_dir / DB_NAME
@@ -46,16 +60,7 @@ def read_status(data_dir: Path) -> StatusReport:
     try:
         ledger = Ledger(path, readonly=True)
         try:
-            meta = ledger.meta()
-            return StatusReport(
-                spool=str(path),
-                counts=ledger.counts(),
-                pending_bytes=ledger.pending_bytes(),
-                failing=ledger.failing(),
-                last_upload_at=meta.get("last_upload_at"),
-                last_error=meta.get("last_error"),
-                alarm=meta.get("alarm"),
-            )
+            return snapshot(ledger, str(path))
         finally:
             ledger.close()
     except sqlite3.Error as exc:

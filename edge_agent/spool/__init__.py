@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge_agent.errors import EdgeAgentError
@@ -39,12 +40,20 @@ def _write_failed(exc: Exception) -> SpoolError:
 class Spool:
     """The data directory: `spool.db` (ledger) and `blobs/` (raw bytes by sha256)."""
 
-    def __init__(self, data_dir: Path, *, inline_raw_max_bytes: int = INLINE_RAW_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        inline_raw_max_bytes: int = INLINE_RAW_MAX_BYTES,
+        keep_quarantined_seconds: float = 0.0,
+    ) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(data_dir / DB_NAME)
         self.blobs = BlobStore(data_dir / "blobs")
         self.inline_raw_max_bytes = inline_raw_max_bytes
+        # After upload a quarantined item's raw bytes stay this long, for `medflow-edge replay` (0: not kept).
+        self.keep_quarantined_seconds = keep_quarantined_seconds
 
     def store(self, batch: Sequence[Incoming]) -> list[tuple[Item, bool]]:
         """Makes a batch durable: big raw inputs as fsynced blob files first, then one transaction
@@ -114,8 +123,11 @@ class Spool:
         no acknowledgement and will send again); a blob of an uploaded item is already in S3.
         """
         temporaries = self.blobs.remove_temporaries()
+        self.release_expired_quarantine()
         known = self.ledger.all_shas()
         uploaded = self.ledger.uploaded_shas()
+        if self.keep_quarantined_seconds > 0:  # what is left of them is within its retention
+            uploaded -= self.ledger.kept_quarantined_shas()
         removed = 0
         for sha in self.blobs.names():
             if sha not in known or sha in uploaded:
@@ -123,6 +135,19 @@ class Spool:
                 removed += 1
         if temporaries or removed:
             log.info("spool tidied", extra={"temporaries": temporaries, "blobs_removed": removed})
+
+    def release_expired_quarantine(self, now: datetime | None = None) -> int:
+        """Drops the raw bytes of quarantined items uploaded longer ago than the retention (they are in
+        S3 under raw/); returns how many blob files went. Run at start and by the idle uploader."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=self.keep_quarantined_seconds)
+        removed = 0
+        for sha in self.ledger.release_quarantined_raw(cutoff, self.inline_raw_max_bytes):
+            if self.blobs.exists(sha):
+                self.blobs.delete(sha)
+                removed += 1
+        if removed:
+            log.info("quarantine retention ended for raw blobs", extra={"blobs_removed": removed})
+        return removed
 
     def close(self) -> None:
         self.ledger.close()

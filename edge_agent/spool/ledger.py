@@ -13,13 +13,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from edge_agent.spool.quarantine import QuarantineStatements
 from edge_agent.spool.records import Incoming, Item, ItemState, NewItem, SpoolObject
 from edge_agent.spool.schema import SCHEMA, SCHEMA_VERSION, SELECT_ITEMS
 
+UploadedAs = Literal["released", "kept", "incomplete"]  # item_uploaded(): raw bytes dropped / kept / not marked
 
-class Ledger:
+
+class Ledger(QuarantineStatements):
     """Thread-safe: one connection guarded by a lock (sources and the uploader share it)."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
@@ -28,6 +31,7 @@ class Ledger:
         self._readonly = readonly
         self._pending: int | None = None  # pending_bytes(), kept up to date by the writes that change it
         self._alarm: bool | None = None  # has_alarm(), likewise
+        self._data_version = -1  # PRAGMA data_version when _pending was counted
         if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
@@ -193,6 +197,11 @@ class Ledger:
     def pending_bytes(self) -> int:
         """Bytes of raw inputs still held (everything not yet uploaded): what the spool cap limits."""
         with self._lock:
+            if not self._readonly:
+                # Changes by another connection (`medflow-edge replay` re-queues items) invalidate the count.
+                version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+                if version != self._data_version:
+                    self._pending, self._data_version = None, version
             if self._pending is None or self._readonly:
                 # Sum over the not-yet-uploaded states: a table scan, so counted once and then kept.
                 rows = self._query("SELECT COALESCE(SUM(size), 0) FROM items WHERE state != 'uploaded'")
@@ -236,20 +245,38 @@ class Ledger:
                 "UPDATE objects SET uploaded_at = ? WHERE item_id = ? AND seq = ?", (at.isoformat(), item_id, seq)
             )
 
-    def item_uploaded(self, item_id: int, at: datetime) -> None:
+    def item_uploaded(
+        self, item_id: int, at: datetime, *, keep_quarantined_raw: bool = False, if_complete: bool = False
+    ) -> UploadedAs:
+        """Marks the item uploaded and drops its bodies; a quarantined item's raw bytes stay when
+        `keep_quarantined_raw` (for replay). `if_complete`: only when no object is still pending
+        (a replay in another process may have added some while the uploader put the others)."""
         with self._tx() as db:
-            # The size leaves the spool cap's count (once: only while the item is not yet uploaded).
-            row = db.execute("SELECT size FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)).fetchone()
+            if if_complete:
+                # Any object not yet put keeps the item in the outbox; the uploader's next pass puts it.
+                left = db.execute(
+                    "SELECT 1 FROM objects WHERE item_id = ? AND uploaded_at IS NULL LIMIT 1", (item_id,)
+                ).fetchone()
+                if left is not None:
+                    return "incomplete"
+            # The size leaves the spool cap's count (once: only while the item is not yet uploaded);
+            # the state as stored now, not as the uploader read it (a replay may have changed it).
+            row = db.execute(
+                "SELECT size, state FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)
+            ).fetchone()
             self._add_pending(-row[0] if row else 0)
+            keep = keep_quarantined_raw and row is not None and row["state"] == ItemState.QUARANTINED.value
             # Terminal state; attempts and error are cleared so status shows only live problems.
             db.execute(
                 "UPDATE items SET state = 'uploaded', uploaded_at = ?, last_error = NULL WHERE item_id = ?",
                 (at.isoformat(), item_id),
             )
-            # The JSON bodies hold patient data; once in S3 they need not stay on the clinic PC.
-            db.execute("UPDATE objects SET body = NULL WHERE item_id = ?", (item_id,))
+            # The JSON bodies hold patient data; once in S3 they need not stay on the clinic PC (a kept
+            # quarantined raw body stays until replayed or its retention ends).
+            db.execute("UPDATE objects SET body = NULL WHERE item_id = ? AND (role != 'raw' OR ?)", (item_id, not keep))
             # Status and the heartbeat report the last successful upload.
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_upload_at', ?)", (at.isoformat(),))
+        return "kept" if keep else "released"
 
     def upload_failed(self, item_id: int, error: str, next_attempt_at: float) -> int:
         """Counts the attempt and schedules the next; returns the attempts so far."""
@@ -280,10 +307,12 @@ class Ledger:
             counts[row[0]] = int(row[1])
         return counts
 
-    def failing(self) -> int:
-        """Items waiting for upload that have failed at least once."""
-        # Small count over the waiting states; status shows it beside the last error.
-        rows = self._query("SELECT COUNT(*) FROM items WHERE state IN ('parsed', 'quarantined') AND attempts > 0")
+    def failing(self, min_attempts: int = 1) -> int:
+        """Items waiting for upload that have failed at least `min_attempts` times."""
+        # Small count over the waiting states; status shows it beside the last error, /healthz alarms on it.
+        rows = self._query(
+            "SELECT COUNT(*) FROM items WHERE state IN ('parsed', 'quarantined') AND attempts >= ?", (min_attempts,)
+        )
         return int(rows[0][0])
 
     def set_meta(self, name: str, value: str | None) -> None:

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS items (
     uploaded_at TEXT
 );
 CREATE INDEX IF NOT EXISTS items_by_state ON items (state, next_attempt_at);
+-- Quarantined items only (few): `replay` lists them and the retention sweep finds expired ones by
+-- upload time without scanning every uploaded item. Created on the next open of an older spool.
+CREATE INDEX IF NOT EXISTS items_quarantined ON items (uploaded_at) WHERE reason IS NOT NULL;
 CREATE TABLE IF NOT EXISTS objects (
     item_id INTEGER NOT NULL REFERENCES items (item_id),
     seq INTEGER NOT NULL,

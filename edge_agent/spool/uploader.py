@@ -11,6 +11,7 @@ import base64
 import hashlib
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from edge_agent.spool import Item, Spool, SpoolObject
 from edge_agent.spool.backoff import full_jitter
 
 log = logging.getLogger(__name__)
+
+RETENTION_SWEEP_SECONDS = 3600.0  # how often an idle uploader ends the retention of kept quarantined raw bytes
 
 # Client errors that say "the endpoint or our access is broken", not "this one object is bad":
 # retrying other items now would fail the same way, so the whole uploader backs off.
@@ -120,6 +123,7 @@ class Uploader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[int], None]] = []
+        self._next_sweep = 0.0
 
     def on_uploaded(self, callback: Callable[[int], None]) -> None:
         """`callback(item_id)` runs after an item's every object is in S3."""
@@ -159,6 +163,7 @@ class Uploader:
         now = self._clock()
         items = self.spool.ledger.due(now)
         if not items:
+            self._sweep(now)
             nxt = self.spool.ledger.next_due_at()
             wait = self.idle_seconds if nxt is None else min(max(nxt - now, 0.05), self.idle_seconds)
             return wait, False
@@ -183,14 +188,29 @@ class Uploader:
                 self._failed(item, obj, text)
                 return endpoint
             ledger.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
-        ledger.item_uploaded(item.item_id, datetime.now(UTC))
-        self.spool.blobs.delete(item.sha256)
+        keep = self.spool.keep_quarantined_seconds > 0
+        outcome = ledger.item_uploaded(item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True)
+        if outcome == "incomplete":  # `replay` re-queued it meanwhile: its new objects go in the next pass
+            log.info("item changed during upload; its new objects follow", extra={"item_id": item.item_id})
+            return False
+        if outcome == "released":
+            self.spool.blobs.delete(item.sha256)
         if self._failures or item.attempts:
             log.info("upload recovered", extra={"item_id": item.item_id, "attempts": item.attempts})
         log.info("item uploaded", extra={"item_id": item.item_id, "sha256": item.sha256, "state": item.state.value})
         for callback in self._listeners:
             callback(item.item_id)
         return False
+
+    def _sweep(self, now: float) -> None:
+        """While idle, at most hourly: quarantined raw bytes past their retention leave the spool."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + RETENTION_SWEEP_SECONDS
+        try:
+            self.spool.release_expired_quarantine(datetime.fromtimestamp(now, UTC))
+        except (sqlite3.Error, OSError) as exc:  # uploads matter more; the next sweep tries again
+            log.warning("quarantine retention sweep failed", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def _put(self, item: Item, obj: SpoolObject) -> None:
         if obj.role == "raw":  # bytes inline in the ledger or in the blob file; checksum from the identity
