@@ -22,6 +22,7 @@ class LocalSettings(BaseModel):
     api_port: int = 8000
     aws_port: int = 5100
     mllp_port: int = 2575
+    health_port: int = 9101
     stage: str = "local"
     region: str = "us-east-1"
     clinic_id: str = "demo"
@@ -53,6 +54,7 @@ class LocalSettings(BaseModel):
             api_port=int(env.get("MEDFLOW_API_PORT", "8000")),
             aws_port=int(env.get("MEDFLOW_AWS_PORT", "5100")),
             mllp_port=int(env.get("MEDFLOW_MLLP_PORT", "2575")),
+            health_port=int(env.get("MEDFLOW_AGENT_HEALTH_PORT", "9101")),
             stage=env.get("MEDFLOW_STAGE", "local"),
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             clinic_id=env.get("MEDFLOW_CLINIC", "demo"),

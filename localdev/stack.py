@@ -48,6 +48,7 @@ clinic_id = "{settings.clinic_id}"
 agent_id = "{settings.agent_id}"
 data_dir = "{(settings.var_dir / "agent" / "data").as_posix()}"
 heartbeat_seconds = 10
+health_port = {settings.health_port}
 
 [cloud]
 bucket = "{bucket}"
@@ -106,7 +107,8 @@ class Stack:
         s = self.settings
         for sub in (self.logs, s.inbox, s.var_dir / "aws"):
             sub.mkdir(parents=True, exist_ok=True)
-        for port, var in ((s.api_port, "MEDFLOW_API_PORT"), (s.mllp_port, "MEDFLOW_MLLP_PORT")):
+        ports = ((s.api_port, "MEDFLOW_API_PORT"), (s.mllp_port, "MEDFLOW_MLLP_PORT"))
+        for port, var in (*ports, (s.health_port, "MEDFLOW_AGENT_HEALTH_PORT")):
             if port_in_use(port):
                 raise RuntimeError(f"port {port} is in use: set {var} to another port")
         record = s.var_dir / "aws" / "recording.jsonl" if s.persist else None
@@ -165,6 +167,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   admin          {s.admin_email} / {s.admin_password}   (MEDFLOW_ADMIN_EMAIL / MEDFLOW_ADMIN_PASSWORD)
   agent inbox    {s.inbox}
   agent MLLP     127.0.0.1:{s.mllp_port}  (HL7 v2 analyzers; MEDFLOW_MLLP_PORT)
+  agent health   http://127.0.0.1:{s.health_port}/healthz and /metrics  (MEDFLOW_AGENT_HEALTH_PORT)
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
 
 Try it:

@@ -33,6 +33,7 @@ class LocalStack:
         self.api_port = free_port()
         self.aws_port = free_port()
         self.mllp_port = free_port()
+        self.health_port = free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
@@ -47,6 +48,7 @@ class LocalStack:
             "MEDFLOW_API_PORT": str(self.api_port),
             "MEDFLOW_AWS_PORT": str(self.aws_port),
             "MEDFLOW_MLLP_PORT": str(self.mllp_port),
+            "MEDFLOW_AGENT_HEALTH_PORT": str(self.health_port),
             "MEDFLOW_ADMIN_EMAIL": "e2e@clinic.test",
             "MEDFLOW_ADMIN_PASSWORD": "e2e-password-123",
             "MEDFLOW_SETTLE_SECONDS": "0.5",
@@ -162,6 +164,11 @@ def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalSt
         labs = [r for r in _readings(stack, token, "14") if r["kind"] == "lab"]
         time.sleep(0.3)
     assert any(r["code"] == "625-4" and r["value"] == "Salmonella" for r in labs), labs
+
+    # The demo agent reports itself healthy, with what it uploaded.
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.health_port}/healthz", timeout=5) as resp:
+        health = json.loads(resp.read())
+    assert resp.status == 200 and health["status"] == "ok", health
 
     # The agent's original file is never modified or deleted.
     assert (stack.var / "inbox" / "topascope.xml").read_bytes() == (corpus_dir / TOPASCOPE).read_bytes()
