@@ -88,10 +88,11 @@ class CountingIntake:
         relative_path: str = "",
         device_id: str | None = None,
         patient_id_patterns: Sequence[str] = (),
+        siblings: Sequence[str] = (),
     ) -> IntakeResult:
         result = self._intake.submit(
             raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
-            patient_id_patterns=patient_id_patterns,
+            patient_id_patterns=patient_id_patterns, siblings=siblings,
         )  # fmt: skip
         self._counters.count_taken(self._source, result)
         return result

@@ -82,11 +82,14 @@ def describe(
     patient_id_patterns: Sequence[str] = (),
     adapters: Sequence[Adapter] | None = None,
     sha256: str | None = None,
+    siblings: Sequence[str] = (),
 ) -> Classified:
     """Detect and parse `raw`, then build its envelopes (or quarantine record). Never raises."""
     sha = sha256 or hashlib.sha256(raw).hexdigest()
     at = source.received_at
-    ctx = ParseContext(name=name, now=at, relative_path=relative_path, source_kind=source.kind)
+    ctx = ParseContext(
+        name=name, now=at, relative_path=relative_path, source_kind=source.kind, siblings=tuple(siblings)
+    )
     outcome = classify(raw, ctx, adapters)
     ext = PurePosixPath(name).suffix
     media = outcome.items[0].media_type if outcome.items else None
@@ -194,6 +197,7 @@ class Intake:
         relative_path: str = "",
         device_id: str | None = None,
         patient_id_patterns: Sequence[str] = (),
+        siblings: Sequence[str] = (),
     ) -> IntakeResult:
         """Takes `raw` once and for all; raises SpoolFull/SpoolError when it cannot be stored.
 
@@ -201,7 +205,7 @@ class Intake:
         """
         prepared = self.prepare(
             raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
-            patient_id_patterns=patient_id_patterns,
+            patient_id_patterns=patient_id_patterns, siblings=siblings,
         )  # fmt: skip
         return prepared if isinstance(prepared, IntakeResult) else self.store(prepared)
 
@@ -215,6 +219,7 @@ class Intake:
         relative_path: str = "",
         device_id: str | None = None,
         patient_id_patterns: Sequence[str] = (),
+        siblings: Sequence[str] = (),  # other file names beside it (pairs a printout with its XML)
     ) -> Incoming | IntakeResult:
         """`submit`'s first half, CPU only (no lock, no write): hash → dedupe pre-check → classify.
 
@@ -227,7 +232,7 @@ class Intake:
         new = NewItem(
             sha, len(raw), source_kind, uri, relative_path, name, device_id, tuple(patient_id_patterns), self._clock()
         )
-        classified = self._describe(new, raw)
+        classified = self._describe(new, raw, siblings)
         q = classified.quarantine
         return Incoming(
             new, raw, ItemState.QUARANTINED if q else ItemState.PARSED, classified.objects(self.ident),
@@ -266,11 +271,11 @@ class Intake:
                 callback()
         return outcomes
 
-    def _describe(self, item: NewItem | Item, raw: bytes) -> Classified:
+    def _describe(self, item: NewItem | Item, raw: bytes, siblings: Sequence[str] = ()) -> Classified:
         source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
         return describe(
             raw, ident=self.ident, name=item.original_name, source=source, relative_path=item.relative_path,
-            patient_id_patterns=item.patterns, adapters=self.adapters, sha256=item.sha256,
+            patient_id_patterns=item.patterns, adapters=self.adapters, sha256=item.sha256, siblings=siblings,
         )  # fmt: skip
 
     def _classify(self, item: Item, raw: bytes) -> Item:

@@ -35,6 +35,7 @@ class IntakePort(Protocol):
         relative_path: str = "",
         device_id: str | None = None,
         patient_id_patterns: Sequence[str] = (),
+        siblings: Sequence[str] = (),
     ) -> IntakeResult: ...
 
     def state(self, item_id: int) -> ItemState | None: ...

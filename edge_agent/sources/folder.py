@@ -252,6 +252,7 @@ class FolderSource:
                 relative_path=rel,
                 device_id=self.config.device_id,
                 patient_id_patterns=self.config.patient_id_patterns,
+                siblings=_siblings(path),
             )
         except EdgeAgentError as exc:  # spool full or unwritable: the file stays and is offered again
             self._retry(cand, "spool refused file", rel, exc)
@@ -299,6 +300,19 @@ class FolderSource:
                     log.warning("delete after upload failed", extra={"item_id": item_id, "error": type(exc).__name__})
                     continue
                 log.info("original deleted after upload", extra={"source": self.config.name, "item_id": item_id})
+
+
+_MAX_SIBLINGS = 1000  # bounds the cost on folders holding years of exports
+
+
+def _siblings(path: Path) -> list[str]:
+    """Other file names in the same folder: an adapter pairs e.g. a printout TIFF with its XML."""
+    try:
+        with os.scandir(path.parent) as entries:
+            names = [e.name for e in entries if e.name != path.name and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
+    return sorted(names)[:_MAX_SIBLINGS]
 
 
 def _signature(path: Path) -> Signature | None:

@@ -29,14 +29,15 @@ class FakeIntake:
 
     def submit(
         self, raw: bytes, *, name: str, source_kind: str, uri: str, relative_path: str = "",
-        device_id: str | None = None, patient_id_patterns: Sequence[str] = (),
+        device_id: str | None = None, patient_id_patterns: Sequence[str] = (), siblings: Sequence[str] = (),
     ) -> IntakeResult:  # fmt: skip
         with self.lock:
             if self.refuse:
                 self.refuse -= 1
                 raise SpoolFull("spool_full: test")
             self.calls.append({"raw": raw, "name": name, "kind": source_kind, "uri": uri, "rel": relative_path,
-                               "device_id": device_id, "patterns": tuple(patient_id_patterns)})  # fmt: skip
+                               "device_id": device_id, "patterns": tuple(patient_id_patterns),
+                               "siblings": tuple(siblings)})  # fmt: skip
             item_id = len(self.calls)
             self.states[item_id] = ItemState.PARSED
         return IntakeResult(item_id, "0" * 64, False, False, None, "", 1)
