@@ -19,8 +19,12 @@ def main(argv: list[str] | None = None) -> int:
         from localdev.stack import run
 
         return run(settings)
+    from localdev.moto import port_in_use
     from localdev.stack import bootstrap
 
+    if not port_in_use(settings.aws_port):
+        print(f"medflow: no local AWS on {settings.aws_url}; start the stack first with `make run`", file=sys.stderr)
+        return 1
     bootstrap(settings)
     print(f"admin {settings.admin_email} ready in clinic {settings.clinic_id}")
     return 0
