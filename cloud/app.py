@@ -6,12 +6,12 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import agents, auth, health, quarantine, readings
+from chalicelib.api import agents, auth, health, patients, quarantine, readings
 from chalicelib.events import ingest as ingest_events
 
 app = Chalice(app_name="medflow")
 
-for blueprint in (health.bp, auth.bp, readings.bp, agents.bp, quarantine.bp):
+for blueprint in (health.bp, auth.bp, patients.bp, readings.bp, agents.bp, quarantine.bp):
     app.register_blueprint(blueprint)
 
 

@@ -31,6 +31,22 @@ class StoredReading(_Record):
     reading: dict[str, Any]
 
 
+class PatientRecord(_Record):
+    """The latest demographics of one patient, from the newest `patient_update` envelope (PHI: never logged)."""
+
+    clinic_id: str
+    patient_id: str
+    id_source: str | None = None
+    family_name: str | None = None
+    given_name: str | None = None
+    birth_date: str | None = None
+    sex: str | None = None
+    other_ids: list[str] = Field(default_factory=list)
+    updated_at: datetime  # the envelope's captured_at, else when the agent received it
+    envelope_id: str  # the envelope these values came from
+    event: str | None = None  # HL7 ADT trigger: A01 admit, A03 discharge, A04 register, A08 update
+
+
 class UnmatchedEnvelope(_Record):
     """An envelope that arrived without a patient id; staff match it to a patient later."""
 

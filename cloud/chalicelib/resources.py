@@ -58,6 +58,10 @@ TABLES: tuple[TableSpec, ...] = (
         "device readings, one item per reading: CLINIC#c#PATIENT#p / READING#captured#envelope#n",
         indexes=(IndexSpec("by_kind", "local", "pk", "kind_sk"),),
     ),
+    TableSpec(
+        "patients",
+        "latest demographics per patient, upserted from patient_update envelopes: CLINIC#c / PATIENT#p",
+    ),
     TableSpec("unmatched", "envelopes without a patient id: CLINIC#c / UNMATCHED#received#envelope"),
     TableSpec("quarantine", "quarantine records: CLINIC#c / QUARANTINE#quarantined_at#sha256"),
     TableSpec("agents", "edge agents, last heartbeat and counters: CLINIC#c / AGENT#agent"),

@@ -18,6 +18,7 @@ from chalicelib.settings import Settings, get_settings
 from shared_models import (
     AdapterInfo,
     AgentHeartbeat,
+    Demographics,
     DeviceInfo,
     Envelope,
     PatientRef,
@@ -81,6 +82,48 @@ def make_envelope(
         adapter=AdapterInfo(name="tomey_topascope_xml", version="1.0.0"),
         captured_at=captured_at,
         readings=readings,
+    )
+
+
+def make_patient_update(
+    *,
+    clinic_id: str = "demo",
+    patient_id: str | None = "P-1001",
+    seed: str = "adt-1",
+    event: str = "A08",
+    family_name: str = "Kamau",
+    given_name: str = "Wanjiru",
+    captured_at: datetime | None = datetime(2026, 11, 3, 9, 14, 2, tzinfo=UTC),
+) -> Envelope:
+    """An HL7 ADT-like patient update as the edge's hl7 adapter builds it: PID demographics, no readings."""
+    digest = sha(seed)
+    return Envelope(
+        envelope_id=digest,
+        kind="patient_update",
+        clinic_id=clinic_id,
+        agent_id="agent-1",
+        source=SourceInfo(kind="mllp", uri="mllp://10.0.0.5:2575", received_at=RECEIVED),
+        raw=RawObject(
+            key=raw_key(clinic_id, RECEIVED, digest, ".hl7"),
+            sha256=digest,
+            size=512,
+            media_type="application/hl7-v2",
+        ),
+        patient=PatientRef(
+            id=patient_id,
+            id_source="hl7_pid" if patient_id else None,
+            demographics=Demographics(
+                family_name=family_name,
+                given_name=given_name,
+                birth_date="1984-02-29",
+                sex="F",
+                other_ids=["NHIF-778812"],
+            ),
+        ),
+        device=DeviceInfo(vendor="CLINIC-HIS", model="ADT"),
+        adapter=AdapterInfo(name="hl7v2", version="1.0.0"),
+        captured_at=captured_at,
+        context={"event": event, "message_control_id": f"MSG-{seed}"},
     )
 
 

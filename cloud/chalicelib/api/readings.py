@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.api import params
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.paging import PageQuery
-from chalicelib.errors import InvalidInput
 from chalicelib.services import views
 from chalicelib.services.roles import Permission
 
 bp = Blueprint(__name__)
-MAX_PATIENT_ID = 128
 
 
 class ReadingsQuery(PageQuery):
     kind: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
 
 
-def _patient_id(raw: str) -> str:
-    patient_id = unquote(raw).strip()
-    if not patient_id or len(patient_id) > MAX_PATIENT_ID or not patient_id.isprintable():
-        raise InvalidInput(f"patient_id must be 1-{MAX_PATIENT_ID} printable characters", code="invalid_patient_id")
-    return patient_id
-
-
 @endpoint(bp, "/patients/{patient_id}/readings", permission=Permission.READINGS_READ)
 def patient_readings(call: Call, patient_id: str) -> dict[str, Any]:
     query = call.query(ReadingsQuery)
     page = views.patient_readings(
-        call.caller, _patient_id(patient_id), kind=query.kind, limit=query.limit, next_token=query.next
+        call.caller, params.patient_id(patient_id), kind=query.kind, limit=query.limit, next_token=query.next
     )
     return page.model_dump(mode="json")
 

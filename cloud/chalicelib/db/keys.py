@@ -20,6 +20,11 @@ def patient_pk(clinic_id: str, patient_id: str) -> str:
     return f"{clinic_pk(clinic_id)}#PATIENT#{segment(patient_id)}"
 
 
+def patient_sk(patient_id: str) -> str:
+    """Range key of a patient's demographics item (partition: the clinic)."""
+    return f"PATIENT#{segment(patient_id)}"
+
+
 def sortable_time(at: datetime | None) -> str:
     """A fixed-width, lexically sortable timestamp. Aware times are converted to UTC; naive ones
     (devices that print local time without an offset) are kept as written."""

@@ -63,6 +63,27 @@ class ReadingItem(_Item):
     reading = JSONAttribute()
 
 
+class PatientItem(_Item):
+    TABLE = "patients"
+
+    class Meta:
+        table_name = UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    id_source = UnicodeAttribute(null=True)
+    family_name = UnicodeAttribute(null=True)
+    given_name = UnicodeAttribute(null=True)
+    birth_date = UnicodeAttribute(null=True)
+    sex = UnicodeAttribute(null=True)
+    other_ids = JSONAttribute(null=True)
+    updated_at = UnicodeAttribute()  # ISO text as the sender wrote it (HL7 times often lack an offset)
+    # `{sortable updated_at}#{envelope_id}`: the upsert condition compares it, so an older update loses.
+    update_order = UnicodeAttribute()
+    envelope_id = UnicodeAttribute()
+    event = UnicodeAttribute(null=True)  # HL7 trigger of the last update: A01, A03, A04, A08
+
+
 class UnmatchedItem(_Item):
     TABLE = "unmatched"
 
@@ -168,13 +189,14 @@ class LedgerItem(_Item):
     clinic_id = UnicodeAttribute()
     envelope_id = UnicodeAttribute()
     s3_key = UnicodeAttribute()
-    outcome = UnicodeAttribute()  # "matched" | "unmatched" | "no_readings"
+    outcome = UnicodeAttribute()  # "matched" | "unmatched" | "no_readings" | "patient_updated" | "patient_stale"
     readings = NumberAttribute()
     ingested_at = UTCDateTimeAttribute()
 
 
 ALL_MODELS: tuple[type[_Item], ...] = (
     ReadingItem,
+    PatientItem,
     UnmatchedItem,
     QuarantineItemRow,
     AgentItem,

@@ -15,12 +15,13 @@ from pydantic import ValidationError
 from chalicelib.db import agents as agents_repo
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import ledger
+from chalicelib.db import patients as patients_repo
 from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
-from chalicelib.models import AgentStatus, QuarantineItem, StoredReading, UnmatchedEnvelope
+from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services import audit
 from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
 from shared_models.s3keys import clinic_of
@@ -29,7 +30,9 @@ from shared_models.s3keys import clinic_of
 class Outcome(StrEnum):
     MATCHED = "matched"  # readings stored under the patient
     UNMATCHED = "unmatched"  # no patient id: kept for staff to match
-    NO_READINGS = "no_readings"  # a patient update or order: recorded in the ledger only (for now)
+    NO_READINGS = "no_readings"  # an order: recorded in the ledger only (for now)
+    PATIENT_UPDATED = "patient_updated"  # demographics stored as the patient's latest
+    PATIENT_STALE = "patient_stale"  # a newer update was already stored: this older one is ignored
     DUPLICATE = "duplicate"  # this envelope (or quarantine record) was already ingested
     QUARANTINED = "quarantined"
     HEARTBEAT = "heartbeat"
@@ -73,6 +76,8 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
     if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
         return Outcome.DUPLICATE
     outcome = _store_envelope(envelope)
+    # The audit names the patient whose record the envelope wrote (an id, never demographics).
+    patient = {"patient_id": _patient_id(envelope)} if outcome is Outcome.PATIENT_UPDATED else {}
     committed = ledger.commit(
         clinic_id=envelope.clinic_id,
         agent_id=envelope.agent_id,
@@ -89,17 +94,24 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
             envelope_id=envelope.envelope_id,
             agent_id=envelope.agent_id,
             outcome=outcome.value,
+            **patient,
         ),
     )
     return outcome if committed else Outcome.DUPLICATE
 
 
+def _patient_id(envelope: Envelope) -> str:
+    return (envelope.patient.id or "").strip()
+
+
 def _store_envelope(envelope: Envelope) -> Outcome:
-    patient_id = (envelope.patient.id or "").strip()
+    patient_id = _patient_id(envelope)
+    if envelope.kind == "patient_update" and patient_id:
+        return _store_patient(envelope, patient_id)
     readings = [reading.model_dump(mode="json", exclude_none=True) for reading in envelope.readings]
     adapter = envelope.adapter.model_dump(mode="json", exclude_none=True)
     device = envelope.device.model_dump(mode="json", exclude_none=True)
-    if envelope.kind != "observations" and not readings:
+    if envelope.kind == "order" and not readings:
         return Outcome.NO_READINGS
     if not patient_id:
         unmatched_repo.put(
@@ -135,6 +147,25 @@ def _store_envelope(envelope: Envelope) -> Outcome:
         for index, reading in enumerate(readings)
     )
     return Outcome.MATCHED if readings else Outcome.NO_READINGS
+
+
+def _store_patient(envelope: Envelope, patient_id: str) -> Outcome:
+    demographics = envelope.patient.demographics
+    record = PatientRecord(
+        clinic_id=envelope.clinic_id,
+        patient_id=patient_id,
+        id_source=envelope.patient.id_source,
+        family_name=demographics.family_name if demographics else None,
+        given_name=demographics.given_name if demographics else None,
+        birth_date=demographics.birth_date if demographics else None,
+        sex=demographics.sex if demographics else None,
+        other_ids=list(demographics.other_ids) if demographics else [],
+        # HL7 ADT stamps the message (MSH-7) as captured_at; without it, when the agent received it.
+        updated_at=envelope.captured_at or envelope.source.received_at,
+        envelope_id=envelope.envelope_id,
+        event=envelope.context.get("event") or None,
+    )
+    return Outcome.PATIENT_UPDATED if patients_repo.upsert(record) else Outcome.PATIENT_STALE
 
 
 def ingest_quarantine(key: str, record: QuarantineRecord, *, now: datetime) -> Outcome:

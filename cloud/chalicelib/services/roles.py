@@ -26,6 +26,7 @@ class Permission(StrEnum):
     UNMATCHED_READ = "unmatched:read"  # envelopes awaiting a patient match (PHI)
     AGENTS_READ = "agents:read"  # edge agent liveness and counters (no PHI)
     QUARANTINE_READ = "quarantine:read"  # rejected inputs and their reasons
+    PATIENTS_READ = "patients:read"  # a patient's demographics (PHI)
     USERS_MANAGE = "users:manage"
 
 
@@ -35,6 +36,7 @@ _CLINICAL = frozenset(
         Permission.UNMATCHED_READ,
         Permission.AGENTS_READ,
         Permission.QUARANTINE_READ,
+        Permission.PATIENTS_READ,
     }
 )
 _OPERATIONS = frozenset({Permission.AGENTS_READ, Permission.QUARANTINE_READ})
@@ -47,7 +49,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPTICIAN: _CLINICAL,
     Role.LAB_TECHNICIAN: _CLINICAL,
     Role.MANAGER: _OPERATIONS,
-    Role.RECEPTIONIST: frozenset(),
+    # The front desk registers and looks up patients, but does not read clinical results.
+    Role.RECEPTIONIST: frozenset({Permission.PATIENTS_READ}),
     Role.PHARMACIST: frozenset(),
     Role.ACCOUNTANT: frozenset(),
     Role.CASHIER: frozenset(),

@@ -1,13 +1,23 @@
-"""Read models for staff: patient readings, unmatched envelopes, quarantine, agents; always the caller's clinic."""
+"""Read models for staff: patients, readings, unmatched envelopes, quarantine, agents; always the caller's clinic."""
 
 from __future__ import annotations
 
 from chalicelib.db import agents as agents_repo
+from chalicelib.db import patients as patients_repo
 from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
-from chalicelib.models import AgentStatus, Page, QuarantineItem, StoredReading, UnmatchedEnvelope
+from chalicelib.errors import NotFound
+from chalicelib.models import AgentStatus, Page, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services.tokens import Principal
+
+
+def patient(principal: Principal, patient_id: str) -> PatientRecord:
+    record = patients_repo.get(principal.clinic_id, patient_id)
+    if record is None:
+        # The same answer whether the id is unknown or another clinic's: existence must not leak.
+        raise NotFound("no patient with this id in your clinic", code="not_found")
+    return record
 
 
 def patient_readings(

@@ -68,3 +68,18 @@ def test_clinical_roles_read_readings(role: Role) -> None:
 @pytest.mark.parametrize("role", [Role.PATIENT, Role.CASHIER, Role.ACCOUNTANT, Role.RECEPTIONIST, Role.MANAGER])
 def test_non_clinical_roles_do_not(role: Role) -> None:
     assert not allows(role, Permission.READINGS_READ)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [Role.ADMIN, Role.OPHTHALMOLOGIST, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST, Role.OPTICIAN, Role.LAB_TECHNICIAN],
+)
+def test_clinical_roles_and_reception_read_patients(role: Role) -> None:
+    assert allows(role, Permission.PATIENTS_READ)
+
+
+@pytest.mark.parametrize(
+    "role", [Role.PATIENT, Role.CASHIER, Role.ACCOUNTANT, Role.PHARMACIST, Role.SECRETARY, Role.MANAGER]
+)
+def test_other_roles_do_not_read_patients(role: Role) -> None:
+    assert not allows(role, Permission.PATIENTS_READ)
