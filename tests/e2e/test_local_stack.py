@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[2]
 ORU = "hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7"
+ADT = "hl7/microsoft__FHIR-Converter__ADT01-23.hl7"
 TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tonometer.xml"
 
 
@@ -164,6 +165,31 @@ def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalSt
         labs = [r for r in _readings(stack, token, "14") if r["kind"] == "lab"]
         time.sleep(0.3)
     assert any(r["code"] == "625-4" and r["value"] == "Salmonella" for r in labs), labs
+
+    # A registration (HL7 ADT^A01) over the same link updates the patient's demographics.
+    sim = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge_agent",
+            "simulate",
+            "hl7",
+            "--to",
+            f"127.0.0.1:{stack.mllp_port}",
+            str(corpus_dir / ADT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sim.returncode == 0 and "AA" in sim.stdout, sim.stdout + sim.stderr
+    deadline = time.monotonic() + 15
+    status, patient = stack.call("GET", "/patients/10006579", token=token)
+    while status == 404 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        status, patient = stack.call("GET", "/patients/10006579", token=token)
+    assert status == 200, patient
+    assert patient["event"] == "A01"
 
     # The demo agent reports itself healthy, with what it uploaded.
     with urllib.request.urlopen(f"http://127.0.0.1:{stack.health_port}/healthz", timeout=5) as resp:
