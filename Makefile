@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench bench-parse bench-mllp lock clean layers
+.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench bench-parse bench-mllp lock clean layers infra package
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP) ## mypy
-	$(BIN)/mypy edge_agent shared_models localdev cloud/app.py cloud/chalicelib
+	$(BIN)/mypy edge_agent shared_models localdev layers infra cloud/app.py cloud/chalicelib
 
 check: lint typecheck test ## lint + typecheck + test
 
@@ -66,6 +66,13 @@ lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
 
 clean: ## Remove the virtual environment and caches (keeps var/ data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+STAGE ?= prod
+infra: $(STAMP) ## Write the CloudFormation resources for STAGE (default prod) to var/infra/resources.json
+	$(BIN)/python -m infra.template --stage $(STAGE) --out var/infra/resources.json
+
+package: infra layers ## Package the Chalice app with the infra resources merged in (var/infra/package/)
+	cd cloud && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} ../$(BIN)/chalice package --stage $(STAGE) --merge-template ../var/infra/resources.json ../var/infra/package
 
 layers: $(STAMP) ## Build the Lambda layer zips reproducibly into var/layers/
 	$(BIN)/python -m layers.build

@@ -109,8 +109,8 @@ class ResourceNames:
         return self.tables[key]
 
 
-def queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:
-    """Lets only the ingest bucket send to the ingest queue."""
+def queue_policy(queue_arn: str | dict[str, Any], bucket: str) -> dict[str, Any]:
+    """Lets only the ingest bucket send to the ingest queue (`queue_arn` may be a CloudFormation reference)."""
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -1,0 +1,197 @@
+"""The cloud side as a CloudFormation template, built from the same resource definitions the local
+bootstrap uses (`cloud/chalicelib/resources.py`), so local and deployed stacks cannot drift.
+
+It holds what Chalice cannot package itself: the ingest bucket (encrypted, versioned, public
+access blocked) and its notification to the ingest queue, the queue and its DLQ, the DynamoDB
+tables (point-in-time recovery, encryption), the `ingest` event source mapping with
+ReportBatchItemFailures (Chalice's `on_sqs_message` cannot set it) and a DLQ alarm. It is merged
+into Chalice's SAM template: `make package STAGE=prod` runs
+`chalice package --merge-template` with it, so `Ingest` below is the Chalice-built function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "cloud"))
+
+from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chalice puts it on the path
+    DLQ_MAX_RECEIVE_COUNT,
+    DLQ_RETENTION_SECONDS,
+    INGEST_VISIBILITY_TIMEOUT_SECONDS,
+    NOTIFY_PREFIXES,
+    QUEUE_RETENTION_SECONDS,
+    TABLES,
+    ResourceNames,
+    TableSpec,
+    queue_policy,
+)
+
+INGEST_FUNCTION = "Ingest"  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
+INGEST_BATCH_SIZE = 10
+
+
+def _logical(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_")) + "Table"
+
+
+def _table(spec: TableSpec, name: str) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in spec.attributes()],
+        "KeySchema": [
+            {"AttributeName": spec.hash_key, "KeyType": "HASH"},
+            {"AttributeName": spec.range_key, "KeyType": "RANGE"},
+        ],
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    for kind, prop in (("global", "GlobalSecondaryIndexes"), ("local", "LocalSecondaryIndexes")):
+        indexes = [i for i in spec.indexes if i.kind == kind]
+        if indexes:
+            props[prop] = [
+                {
+                    "IndexName": i.name,
+                    "KeySchema": [{"AttributeName": i.hash_key, "KeyType": "HASH"}]
+                    + ([{"AttributeName": i.range_key, "KeyType": "RANGE"}] if i.range_key else []),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for i in indexes
+            ]
+    if spec.ttl_attribute:
+        props["TimeToLiveSpecification"] = {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    # Retain: a stack deleted by mistake must not take the clinics' records with it.
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": props,
+    }
+
+
+def build_template(
+    stage: str, *, bucket: str | None = None, ingest_function: str | None = INGEST_FUNCTION
+) -> dict[str, Any]:
+    """The template for `stage`; `ingest_function=None` leaves out what refers to Chalice's resources."""
+    names = ResourceNames.for_stage(stage, bucket)
+    queue_arn = {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    resources: dict[str, Any] = {
+        "IngestDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.dlq,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "IngestQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.queue,
+                "VisibilityTimeout": INGEST_VISIBILITY_TIMEOUT_SECONDS,
+                "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT,
+                },
+            },
+        },
+        "IngestQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {"Queues": [{"Ref": "IngestQueue"}], "PolicyDocument": queue_policy(queue_arn, names.bucket)},
+        },
+        "IngestBucket": {
+            "Type": "AWS::S3::Bucket",
+            # S3 checks it may send to the queue when the notification is set: the policy comes first.
+            "DependsOn": "IngestQueuePolicy",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketName": names.bucket,
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+                    ]
+                },
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": queue_arn,
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": prefix}]}},
+                        }
+                        for prefix in NOTIFY_PREFIXES
+                    ]
+                },
+            },
+        },
+        "IngestDeadLetterAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": f"{names.dlq}-not-empty",
+                "AlarmDescription": "Envelopes that ingest could not process: read the DLQ, fix, redrive.",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["IngestDeadLetterQueue", "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        },
+    }
+    for spec in TABLES:
+        resources[_logical(spec.key)] = _table(spec, names.table(spec.key))
+    if ingest_function:
+        resources["IngestEventSourceMapping"] = {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": queue_arn,
+                "FunctionName": {"Ref": ingest_function},
+                "BatchSize": INGEST_BATCH_SIZE,
+                # Powertools' batch processor returns batchItemFailures: only those are retried.
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"MedFlow {stage}: ingest bucket, queues, tables and ingest wiring",
+        "Resources": resources,
+        "Outputs": {
+            "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},
+            "IngestQueueUrl": {"Value": {"Ref": "IngestQueue"}},
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--bucket", help="ingest bucket name (S3 names are global)")
+    parser.add_argument("--out", type=Path, default=REPO / "var" / "infra" / "resources.json")
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(build_template(args.stage, bucket=args.bucket), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

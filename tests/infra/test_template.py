@@ -1,0 +1,77 @@
+"""The deployable template: built offline from the same resource definitions as the local stack,
+valid CloudFormation (cfn-lint), and carrying the properties a clinic's data needs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from chalicelib.resources import NOTIFY_PREFIXES, TABLES, ResourceNames
+from infra.template import build_template
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_standalone_template_passes_cfn_lint(tmp_path: Path) -> None:
+    path = tmp_path / "resources.json"
+    path.write_text(json.dumps(build_template("prod", ingest_function=None)), encoding="utf-8")
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_names_match_what_the_local_stack_uses() -> None:
+    template = build_template("prod")
+    names = ResourceNames.for_stage("prod")
+    tables = {t["Properties"]["TableName"] for t in _of_type(template, "AWS::DynamoDB::Table").values()}
+    assert tables == set(names.tables.values()) and len(tables) == len(TABLES)
+    assert template["Resources"]["IngestBucket"]["Properties"]["BucketName"] == names.bucket
+    assert template["Resources"]["IngestQueue"]["Properties"]["QueueName"] == names.queue
+    assert build_template("prod", bucket="clinic-x-ingest")["Resources"]["IngestBucket"]["Properties"][
+        "BucketName"
+    ] == ("clinic-x-ingest")
+
+
+def test_bucket_is_encrypted_versioned_private_and_notifies_the_queue() -> None:
+    bucket = build_template("prod")["Resources"]["IngestBucket"]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    notified = [
+        c["Filter"]["S3Key"]["Rules"][0]["Value"] for c in props["NotificationConfiguration"]["QueueConfigurations"]
+    ]
+    assert notified == list(NOTIFY_PREFIXES) and "raw/" not in notified
+    assert bucket["DependsOn"] == "IngestQueuePolicy" and bucket["DeletionPolicy"] == "Retain"
+
+
+def test_queue_has_a_dlq_and_only_the_bucket_may_send() -> None:
+    resources = build_template("prod")["Resources"]
+    redrive = resources["IngestQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+    statement = resources["IngestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert (
+        statement["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{ResourceNames.for_stage('prod').bucket}"
+    )
+    assert resources["IngestDeadLetterAlarm"]["Properties"]["Threshold"] == 0
+
+
+def test_tables_keep_history_and_survive_stack_deletion() -> None:
+    for table in _of_type(build_template("prod"), "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["DeletionPolicy"] == "Retain"
+        assert table["Properties"]["KeySchema"][0] == {"AttributeName": "pk", "KeyType": "HASH"}
+
+
+def test_ingest_reports_partial_batch_failures() -> None:
+    mapping = build_template("prod")["Resources"]["IngestEventSourceMapping"]["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["FunctionName"] == {"Ref": "Ingest"}
+    assert "IngestEventSourceMapping" not in build_template("prod", ingest_function=None)["Resources"]
