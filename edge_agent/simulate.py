@@ -20,7 +20,8 @@ from typing import Any, TextIO
 
 from edge_agent.adapters.astm_records import split_records
 from edge_agent.adapters.hl7_syntax import clean_lines, decode_text, split_messages
-from edge_agent.framing.astm_e1381 import STX, AstmSession, unframe
+from edge_agent.framing.astm_e1381 import STX, AstmSession
+from edge_agent.framing.astm_transcript import unframe
 from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
 
 ACK_TIMEOUT = 30.0

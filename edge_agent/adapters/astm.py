@@ -21,7 +21,8 @@ from edge_agent.adapters.astm_records import Record, is_record, parse_records, s
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.adapters.hl7_syntax import parse_number, parse_timestamp
 from edge_agent.errors import ParseError
-from edge_agent.framing.astm_e1381 import STX, unframe
+from edge_agent.framing.astm_e1381 import STX
+from edge_agent.framing.astm_transcript import unframe
 from shared_models import DeviceInfo, LabObservation, PatientRef, QuarantineReason
 
 MEDIA_TYPE = "application/x-astm-e1394"

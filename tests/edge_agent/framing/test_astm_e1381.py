@@ -15,8 +15,8 @@ from edge_agent.framing.astm_e1381 import (
     build_frame,
     checksum,
     frame_records,
-    unframe,
 )
+from edge_agent.framing.astm_transcript import unframe
 
 RECORDS = [b"H|\\^&|||XP-100", b"P|1", b"O|1||113", b"R|1|^^^^WBC^1|5.5|10*3/uL||N", b"L|1|N"]
 
