@@ -12,9 +12,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -126,68 +126,53 @@ def _readings(stack: LocalStack, token: str, patient: str) -> list[dict[str, Any
     return [item["reading"] for item in body["items"]]
 
 
+T = TypeVar("T")
+
+
+def _eventually(probe: Callable[[], T], seconds: float = 15) -> T:
+    """The first truthy answer of `probe` within `seconds` (the last answer otherwise)."""
+    deadline = time.monotonic() + seconds
+    answer = probe()
+    while not answer and time.monotonic() < deadline:
+        time.sleep(0.3)
+        answer = probe()
+    return answer
+
+
+def _found(answer: tuple[int, Any]) -> tuple[int, Any] | None:
+    """`_eventually` keeps asking while the answer is a 404; anything else is final."""
+    return None if answer[0] == 404 else answer
+
+
+def _send_hl7(stack: LocalStack, path: Path) -> None:
+    """Plays `path` to the demo agent's MLLP listener as an analyzer would; every ACK must be AA."""
+    argv = [sys.executable, "-m", "edge_agent", "simulate", "hl7", "--to", f"127.0.0.1:{stack.mllp_port}", str(path)]
+    sim = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert sim.returncode == 0 and "AA" in sim.stdout, sim.stdout + sim.stderr
+
+
 def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalStack, corpus_dir: Path) -> None:
     stack.start()
     token = stack.login()
     assert stack.call("GET", "/patients/00000033/readings")[0] == 401
 
     shutil.copy(corpus_dir / TOPASCOPE, stack.var / "inbox" / "topascope.xml")
-    deadline = time.monotonic() + 15
-    readings: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not readings:
-        readings = _readings(stack, token, "00000033")
-        time.sleep(0.3)
+    readings = _eventually(lambda: _readings(stack, token, "00000033"))
     assert readings, "no readings within 15 s\n" + stack.logs()
     iops = sorted((r["eye"], r["iop_mmhg"], r["representative"]) for r in readings if r["kind"] == "tonometry")
     assert ("OD", 15.6, True) in iops and ("OS", 18.3, True) in iops
     assert [v for eye, v, rep in iops if eye == "OD" and not rep] == [15, 16, 24]
 
     # A lab analyzer over MLLP: the ACK is AA, and its results reach the API too.
-    sim = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_agent",
-            "simulate",
-            "hl7",
-            "--to",
-            f"127.0.0.1:{stack.mllp_port}",
-            str(corpus_dir / ORU),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert sim.returncode == 0 and "AA" in sim.stdout, sim.stdout + sim.stderr
-    deadline = time.monotonic() + 15
-    labs: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not labs:
-        labs = [r for r in _readings(stack, token, "14") if r["kind"] == "lab"]
-        time.sleep(0.3)
+    _send_hl7(stack, corpus_dir / ORU)
+    labs = _eventually(lambda: [r for r in _readings(stack, token, "14") if r["kind"] == "lab"])
     assert any(r["code"] == "625-4" and r["value"] == "Salmonella" for r in labs), labs
 
     # A registration (HL7 ADT^A01) over the same link updates the patient's demographics.
-    sim = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_agent",
-            "simulate",
-            "hl7",
-            "--to",
-            f"127.0.0.1:{stack.mllp_port}",
-            str(corpus_dir / ADT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert sim.returncode == 0 and "AA" in sim.stdout, sim.stdout + sim.stderr
-    deadline = time.monotonic() + 15
-    status, patient = stack.call("GET", "/patients/10006579", token=token)
-    while status == 404 and time.monotonic() < deadline:
-        time.sleep(0.3)
-        status, patient = stack.call("GET", "/patients/10006579", token=token)
+    _send_hl7(stack, corpus_dir / ADT)
+    answer = _eventually(lambda: _found(stack.call("GET", "/patients/10006579", token=token)))
+    assert answer is not None, "patient 10006579 not found within 15 s\n" + stack.logs()
+    status, patient = answer
     assert status == 200, patient
     assert patient["event"] == "A01"
 
