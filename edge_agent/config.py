@@ -114,6 +114,9 @@ class MllpSourceConfig(_SourceBase):
     host: str = "127.0.0.1"
     port: int = Field(default=2575, ge=1, le=65535)
     max_message_bytes: int = Field(default=1_048_576, gt=0)
+    # Worker processes that parse this listener's messages on other cores (edge_agent.parse_pool);
+    # 0 parses in the agent's own process, enough for a few analyzers. 2 suits a busy lab on 2+ cores.
+    parse_workers: int = Field(default=0, ge=0, le=16)
 
 
 class SerialSourceConfig(_SourceBase):

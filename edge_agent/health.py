@@ -21,8 +21,8 @@ from typing import Any
 from edge_agent import __version__
 from edge_agent.config import CloudSection
 from edge_agent.errors import ConfigError
-from edge_agent.pipeline import Intake, IntakeResult
-from edge_agent.spool import Incoming, ItemState, Ledger
+from edge_agent.pipeline import Identity, Intake, IntakeResult
+from edge_agent.spool import Described, Incoming, ItemState, Ledger, NewItem
 from edge_agent.spool.uploader import ObjectWriter
 from edge_agent.status import StatusReport, snapshot
 
@@ -97,13 +97,20 @@ class CountingIntake:
         self._counters.count_taken(self._source, result)
         return result
 
-    def prepare(
+    @property
+    def ident(self) -> Identity:
+        return self._intake.ident
+
+    def admit(
         self, raw: bytes, *, name: str, source_kind: str, uri: str, device_id: str | None = None
-    ) -> Incoming | IntakeResult:
-        out = self._intake.prepare(raw, name=name, source_kind=source_kind, uri=uri, device_id=device_id)
+    ) -> NewItem | IntakeResult:
+        out = self._intake.admit(raw, name=name, source_kind=source_kind, uri=uri, device_id=device_id)
         if isinstance(out, IntakeResult):  # a duplicate, answered without a commit
             self._counters.count_taken(self._source, out)
         return out
+
+    def describe_new(self, new: NewItem, raw: bytes) -> Described:
+        return self._intake.describe_new(new, raw)
 
     def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]:
         outcomes = self._intake.store_many(batch)

@@ -19,12 +19,13 @@ from edge_agent.adapters.registry import Outcome, classify
 from edge_agent.patient_ids import resolve_patient
 from edge_agent.spool import Incoming, Item, ItemState, NewItem, Spool, SpoolError, SpoolFull, SpoolObject
 from edge_agent.spool.group_commit import GroupCommit
+from edge_agent.spool.records import Described
 from shared_models import AdapterInfo, Envelope, QuarantineReason, QuarantineRecord, RawObject, SourceInfo
 from shared_models.s3keys import envelope_key, quarantine_key, raw_key
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Classified", "Identity", "Intake", "IntakeResult", "SpoolError", "SpoolFull", "describe"]
+__all__ = ["Classified", "Identity", "Intake", "IntakeResult", "SpoolError", "SpoolFull", "describe", "describe_item"]
 
 
 def _utcnow() -> datetime:
@@ -59,6 +60,14 @@ class Classified:
     envelopes: list[Envelope]
     quarantine: QuarantineRecord | None
 
+    def described(self, ident: Identity) -> Described:
+        """The plain data the spool commits (what a parse worker sends back)."""
+        q = self.quarantine
+        state = ItemState.QUARANTINED if q is not None else ItemState.PARSED
+        return Described(
+            state, tuple(self.objects(ident)), reason=q.reason.value if q else None, detail=q.detail if q else None
+        )
+
     def objects(self, ident: Identity) -> list[SpoolObject]:
         """What the uploader must put, in order: the raw bytes first, then envelopes or the record."""
         objs = [SpoolObject(0, "raw", self.raw.key, self.raw.media_type)]
@@ -83,14 +92,22 @@ def describe(
     adapters: Sequence[Adapter] | None = None,
     sha256: str | None = None,
     siblings: Sequence[str] = (),
+    refused: tuple[QuarantineReason, str] | None = None,
 ) -> Classified:
-    """Detect and parse `raw`, then build its envelopes (or quarantine record). Never raises."""
+    """Detect and parse `raw`, then build its envelopes (or quarantine record). Never raises.
+
+    `refused` (reason, detail) skips parsing: the input is quarantined for that reason (e.g. it
+    killed the parse worker reading it, so it is not parsed again inside the agent).
+    """
     sha = sha256 or hashlib.sha256(raw).hexdigest()
     at = source.received_at
-    ctx = ParseContext(
-        name=name, now=at, relative_path=relative_path, source_kind=source.kind, siblings=tuple(siblings)
-    )
-    outcome = classify(raw, ctx, adapters)
+    if refused is None:
+        ctx = ParseContext(
+            name=name, now=at, relative_path=relative_path, source_kind=source.kind, siblings=tuple(siblings)
+        )
+        outcome = classify(raw, ctx, adapters)
+    else:
+        outcome = Outcome(reason=refused[0], detail=refused[1])
     ext = PurePosixPath(name).suffix
     media = outcome.items[0].media_type if outcome.items else None
     if not media or media == "application/octet-stream":
@@ -119,6 +136,23 @@ def describe(
         quarantined_at=at,
     )
     return Classified(raw_obj, [], record)
+
+
+def describe_item(
+    item: NewItem | Item,
+    raw: bytes,
+    ident: Identity,
+    *,
+    adapters: Sequence[Adapter] | None = None,
+    siblings: Sequence[str] = (),
+    refused: tuple[QuarantineReason, str] | None = None,
+) -> Classified:
+    """`describe` for an input the spool knows the facts of (how the agent and its parse workers call it)."""
+    source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
+    return describe(
+        raw, ident=ident, name=item.original_name, source=source, relative_path=item.relative_path,
+        patient_id_patterns=item.patterns, adapters=adapters, sha256=item.sha256, siblings=siblings, refused=refused,
+    )  # fmt: skip
 
 
 def _envelopes(
@@ -221,23 +255,39 @@ class Intake:
         patient_id_patterns: Sequence[str] = (),
         siblings: Sequence[str] = (),  # other file names beside it (pairs a printout with its XML)
     ) -> Incoming | IntakeResult:
-        """`submit`'s first half, CPU only (no lock, no write): hash → dedupe pre-check → classify.
+        """`submit`'s first half, CPU only (no lock, no write): `admit`, then `describe_new`.
 
         Returns the result at once for bytes already taken, else what `store`/`store_many` commit.
         """
+        new = self.admit(
+            raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
+            patient_id_patterns=patient_id_patterns,
+        )  # fmt: skip
+        return new if isinstance(new, IntakeResult) else self.describe_new(new, raw, siblings).incoming(new, raw)
+
+    def admit(
+        self,
+        raw: bytes,
+        *,
+        name: str,
+        source_kind: str,
+        uri: str,
+        relative_path: str = "",
+        device_id: str | None = None,
+        patient_id_patterns: Sequence[str] = (),
+    ) -> NewItem | IntakeResult:
+        """hash → dedupe pre-check: the result at once for bytes already taken, else the new item's facts."""
         sha = hashlib.sha256(raw).hexdigest()
         known = self.spool.ledger.find(sha)  # a resend after a lost ACK: answered without parsing again
         if known is not None:
             return self._duplicate(known)
-        new = NewItem(
+        return NewItem(
             sha, len(raw), source_kind, uri, relative_path, name, device_id, tuple(patient_id_patterns), self._clock()
         )
-        classified = self._describe(new, raw, siblings)
-        q = classified.quarantine
-        return Incoming(
-            new, raw, ItemState.QUARANTINED if q else ItemState.PARSED, classified.objects(self.ident),
-            reason=q.reason.value if q else None, detail=q.detail if q else None,
-        )  # fmt: skip
+
+    def describe_new(self, new: NewItem, raw: bytes, siblings: Sequence[str] = ()) -> Described:
+        """Detect, parse, build envelopes or the quarantine record, here (a parse worker does the same)."""
+        return self._describe(new, raw, siblings).described(self.ident)
 
     def store(self, incoming: Incoming) -> IntakeResult:
         """`submit`'s second half: the group commit (blocks until durable); raises SpoolFull/SpoolError."""
@@ -272,11 +322,7 @@ class Intake:
         return outcomes
 
     def _describe(self, item: NewItem | Item, raw: bytes, siblings: Sequence[str] = ()) -> Classified:
-        source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
-        return describe(
-            raw, ident=self.ident, name=item.original_name, source=source, relative_path=item.relative_path,
-            patient_id_patterns=item.patterns, adapters=self.adapters, sha256=item.sha256, siblings=siblings,
-        )  # fmt: skip
+        return describe_item(item, raw, self.ident, adapters=self.adapters, siblings=siblings)
 
     def _classify(self, item: Item, raw: bytes) -> Item:
         """Resume only: an item an earlier version left in `received` (raw durable, not classified)."""

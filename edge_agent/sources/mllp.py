@@ -1,12 +1,14 @@
 """MLLP source: an asyncio TCP listener for HL7 v2 analyzers; ACKs only after the message is spooled.
 
 Each connection has its own MLLP decoder; messages on one connection are handled in order
-(analyzers wait for each ACK). With the real Intake, a message is parsed on the event loop
-(`Intake.prepare`: CPU-bound, so a worker thread would only add hand-offs under the GIL;
-messages over 64 KB go to a thread so they do not stall other analyzers) and committed by one
-committer thread: every message prepared while the previous commit fsynced goes into the next
-one (one fsync for all), and the loop is woken once per commit, not once per message. An
-intake with only `submit` (test fakes) gets it called in a worker thread. The answer:
+(analyzers wait for each ACK). With the real Intake, a message is hashed and checked against
+the ledger on the event loop (`Intake.admit`), then parsed: with `parse_workers` in worker
+processes (edge_agent.parse_pool, other cores), else on the loop itself (CPU-bound, so a thread
+would only add hand-offs under the GIL; messages over 64 KB go to a thread so they do not stall
+other analyzers). One committer thread commits: every message parsed while the previous commit
+fsynced goes into the next one (one fsync for all), and the loop is woken once per commit, not
+once per message. An intake with only `submit` (test fakes) gets it called in a worker thread.
+The answer:
 - AA once submit returned (the bytes are durable) — also for a duplicate: an analyzer that
   lost our ACK retransmits the same bytes, gets AA again, and the spool keeps one copy;
 - AE with an ERR segment naming the reason when the message was stored but quarantined;
@@ -29,9 +31,10 @@ from edge_agent.adapters.hl7_ack import build_ack, control_id
 from edge_agent.config import MllpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
-from edge_agent.pipeline import IntakeResult
+from edge_agent.parse_pool import ParsePool
+from edge_agent.pipeline import Identity, IntakeResult
 from edge_agent.sources import IntakePort
-from edge_agent.spool import Incoming
+from edge_agent.spool import Described, Incoming, NewItem
 
 log = logging.getLogger(__name__)
 _READ_SIZE = 65536
@@ -40,11 +43,15 @@ _INLINE_PREPARE_MAX_BYTES = 64 * 1024  # bigger messages are parsed in a thread,
 
 @runtime_checkable
 class BatchIntake(Protocol):
-    """`edge_agent.pipeline.Intake`'s two halves: prepare (hash, dedupe, classify), then commit many."""
+    """`edge_agent.pipeline.Intake` in steps: admit (hash, dedupe), describe (parse), then commit many."""
 
-    def prepare(
+    ident: Identity
+
+    def admit(
         self, raw: bytes, *, name: str, source_kind: str, uri: str, device_id: str | None = None
-    ) -> Incoming | IntakeResult: ...
+    ) -> NewItem | IntakeResult: ...
+
+    def describe_new(self, new: NewItem, raw: bytes) -> Described: ...
 
     def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]: ...
 
@@ -111,6 +118,8 @@ class MllpSource:
         self._error: BaseException | None = None
         self._ack_ids = itertools.count(1)
         self._committer: _Committer | None = None
+        self._batch: BatchIntake | None = intake if isinstance(intake, BatchIntake) else None  # checked once
+        self.pool: ParsePool | None = None  # parse workers, when configured (running while serving)
         self.messages = 0  # answered messages, for status and tests
 
     def start(self) -> None:
@@ -139,11 +148,16 @@ class MllpSource:
         server = await asyncio.start_server(self._connection, self.config.host, self.config.port)
         self.port = server.sockets[0].getsockname()[1]
         log.info("mllp listening", extra={"source": self.config.name, "port": self.port})
-        if isinstance(self.intake, BatchIntake):
-            self._committer = _Committer(self.intake, self._loop, self.config.name)
+        if self._batch is not None:
+            self._committer = _Committer(self._batch, self._loop, self.config.name)
+            if self.config.parse_workers:
+                self.pool = ParsePool(self.config.parse_workers, self._batch.ident, name=self.config.name)
+                self.pool.start()
         self._ready.set()
         async with server:
             await self._stop.wait()
+        if self.pool is not None:
+            self.pool.close()
         if self._committer is not None:
             await asyncio.to_thread(self._committer.close)
 
@@ -188,12 +202,19 @@ class MllpSource:
     async def _submit(self, event: bytes, name: str, uri: str) -> IntakeResult:
         """Returns once `event` is durable (or a duplicate); raises SpoolFull/SpoolError."""
         device_id = self.config.device_id
-        intake, committer = self.intake, self._committer
-        if committer is None or not isinstance(intake, BatchIntake):
-            submit = partial(intake.submit, event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
+        intake, committer = self._batch, self._committer
+        if committer is None or intake is None:
+            submit = partial(self.intake.submit, event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
             return await asyncio.to_thread(submit)
-        prepare = partial(intake.prepare, event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
-        prepared = await asyncio.to_thread(prepare) if len(event) > _INLINE_PREPARE_MAX_BYTES else prepare()
-        if isinstance(prepared, IntakeResult):
-            return prepared  # bytes already taken: AA again, nothing stored twice
-        return await committer.store(prepared)
+        new = intake.admit(event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
+        if isinstance(new, IntakeResult):
+            return new  # bytes already taken: AA again, nothing stored twice
+        described = await self._describe(intake, new, event)
+        return await committer.store(described.incoming(new, event))
+
+    async def _describe(self, intake: BatchIntake, new: NewItem, event: bytes) -> Described:
+        if self.pool is not None:
+            return await self.pool.describe(new, event)
+        if len(event) > _INLINE_PREPARE_MAX_BYTES:
+            return await asyncio.to_thread(intake.describe_new, new, event)
+        return intake.describe_new(new, event)

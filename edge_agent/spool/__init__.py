@@ -11,7 +11,7 @@ from pathlib import Path
 from edge_agent.errors import EdgeAgentError
 from edge_agent.spool.blobs import BlobStore
 from edge_agent.spool.ledger import Ledger
-from edge_agent.spool.records import Incoming, Item, ItemState, NewItem, SpoolObject
+from edge_agent.spool.records import Described, Incoming, Item, ItemState, NewItem, SpoolObject
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,7 @@ __all__ = [
     "DB_NAME",
     "INLINE_RAW_MAX_BYTES",
     "BlobStore",
+    "Described",
     "Incoming",
     "Item",
     "ItemState",

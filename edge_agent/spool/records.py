@@ -98,3 +98,19 @@ class Incoming:
     objects: Sequence[SpoolObject]
     reason: str | None = None
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Described:
+    """What classification made of a new input: everything its commit needs besides the input itself.
+
+    Built in the agent's process or in a parse worker (edge_agent.parse_pool), so plain data only.
+    """
+
+    state: ItemState  # parsed | quarantined
+    objects: tuple[SpoolObject, ...]  # raw first, then envelopes or the quarantine record
+    reason: str | None = None
+    detail: str | None = None
+
+    def incoming(self, new: NewItem, raw: bytes) -> Incoming:
+        return Incoming(new, raw, self.state, self.objects, reason=self.reason, detail=self.detail)
