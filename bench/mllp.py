@@ -51,6 +51,7 @@ class Run:
     not_aa: int
     cpu_ms: float  # this process's CPU per message (the server under test)
     sender_cpu_ms: float  # the sender processes' CPU per message
+    worker_cpu_ms: float = 0.0  # the agent's parse workers' CPU per message
 
     @property
     def messages(self) -> int:
@@ -129,12 +130,58 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
+def run_agent(args: argparse.Namespace, parse_workers: int) -> tuple[Run, Run, float, int]:
+    """(burst run, 200 msg/s run, messages per commit, items stored) for one agent configuration."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp) / "data")
+        # As `medflow-edge run` builds it: every adapter in the registry, JSON logs at INFO.
+        intake = Intake(spool, Identity("bench", "agent"), max_spool_bytes=10**10)
+        config = MllpSourceConfig(name="bench", port=free_port(), parse_workers=parse_workers)
+        source = MllpSource(config, intake)
+        source.start()
+        port = source.port or 0
+        warm_up(port)
+        batches0, entries0 = intake.commits.batches, intake.commits.entries
+        burst = with_worker_cpu(source, lambda: run_senders(port, args.senders, args.messages, run=f"T{parse_workers}"))
+        per_commit = (intake.commits.entries - entries0) / max(1, intake.commits.batches - batches0)
+        paced_messages = int(200 * args.rate_seconds)
+        paced = with_worker_cpu(
+            source, lambda: run_senders(port, 1, paced_messages, run=f"P{parse_workers}", pace=1 / 200)
+        )
+        source.stop()
+        stored = sum(spool.ledger.counts().values())
+        spool.close()
+    return burst, paced, per_commit, stored
+
+
+def with_worker_cpu(source: MllpSource, run: Callable[[], Run]) -> Run:
+    """`run()`, with the CPU its parse workers spent meanwhile (from /proc, as they are still running)."""
+    pids = source.pool.workers if source.pool is not None else []
+    before = sum(process_cpu(pid) for pid in pids)
+    result = run()
+    spent = sum(process_cpu(pid) for pid in pids) - before
+    result.worker_cpu_ms = spent / max(1, result.messages) * 1000
+    return result
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def warm_up(port: int) -> None:
+    """One message through, so worker start-up and first imports are not timed."""
+    run_senders(port, 1, 1, run="W")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--messages", type=int, default=500, help="per sender")
     parser.add_argument("--rate-seconds", type=float, default=5.0, help="duration of the 200 msg/s latency run")
-    parser.add_argument("--parse-workers", type=int, default=0, help="the agent's [agent] parse_workers")
+    parser.add_argument("--parse-workers", type=int, default=2, help="the MLLP source's parse_workers")
     args = parser.parse_args()
     print(f"message size {len(oru(0, 0, 'T'))} bytes; {args.senders} sender processes x {args.messages} messages")
 
@@ -143,36 +190,31 @@ def main() -> None:
     base = run_senders(port, args.senders, args.messages, run="T")
     stop_echo()
 
-    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
+    with open(os.devnull, "w") as devnull:
         setup_logging("INFO", stream=devnull)
-        spool = Spool(Path(tmp) / "data")
-        # As `medflow-edge run` builds it: every adapter in the registry, JSON logs at INFO.
-        intake = Intake(spool, Identity("bench", "agent"), max_spool_bytes=10**10)
-        source = MllpSource(MllpSourceConfig(name="bench", port=free_port()), intake)
-        source.start()
-        agent = run_senders(source.port or 0, args.senders, args.messages, run="T")
-        per_commit = intake.commits.entries / max(1, intake.commits.batches)
-        paced = run_senders(source.port or 0, 1, int(200 * args.rate_seconds), run="P", pace=1 / 200)
-        source.stop()
-        stored = sum(spool.ledger.counts().values())
-        spool.close()
+        configs = sorted({0, args.parse_workers})
+        results = {workers: run_agent(args, workers) for workers in configs}
 
-    rows = [
-        ("bare asyncio echo (baseline)", base),
-        ("agent: ACK after durable commit", agent),
-        ("agent at 200 msg/s, 1 sender", paced),
-    ]
-    print(f"{'run':34} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/msg':>10} {'senders':>8}")
+    rows = [("bare asyncio echo (baseline)", base)]
+    for workers, (burst, paced, _, _) in results.items():
+        label = f"parse_workers={workers}" if workers else "parsing in-process"
+        rows += [(f"agent, {label}", burst), ("  same, 1 sender at 200 msg/s", paced)]
+    print(
+        f"{'run':38} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/msg: agent':>18} {'workers':>8} {'senders':>8}"
+    )
     for name, r in rows:
         p50 = statistics.median(r.latencies) * 1000
         print(
-            f"{name:34} {r.messages / r.seconds:7.0f} {p50:7.2f} {pct(r.latencies, 0.99):7.2f}"
-            f" {r.cpu_ms:10.3f} {r.sender_cpu_ms:8.3f}"
+            f"{name:38} {r.messages / r.seconds:7.0f} {p50:7.2f} {pct(r.latencies, 0.99):7.2f}"
+            f" {r.cpu_ms:18.3f} {r.worker_cpu_ms:8.3f} {r.sender_cpu_ms:8.3f}"
         )
-    ratio = (agent.messages / agent.seconds) / (base.messages / base.seconds)
-    not_aa = agent.not_aa + paced.not_aa
-    print(f"ratio agent / baseline: {ratio:.2f}   items stored: {stored}   answers other than AA: {not_aa}")
-    print(f"messages per commit (one fsync each): {per_commit:.2f}   (CPU ms/msg: the server process only)")
+    for workers, (burst, paced, per_commit, stored) in results.items():
+        ratio = (burst.messages / burst.seconds) / (base.messages / base.seconds)
+        print(
+            f"parse_workers={workers}: ratio agent / baseline {ratio:.2f}; items stored {stored}; answers other"
+            f" than AA {burst.not_aa + paced.not_aa}; messages per commit (one fsync each) {per_commit:.2f}"
+        )
+    print("CPU ms/msg: the agent's process, its parse worker processes, the sender processes (set-up included)")
 
 
 if __name__ == "__main__":
