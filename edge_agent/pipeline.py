@@ -297,13 +297,23 @@ class Intake:
         """Several prepared inputs from one thread, committed together; per input its result or the
         error `store` would raise (SpoolFull/SpoolError)."""
         pairs = zip(batch, self.commits.many(batch), strict=True)
-        return [o if isinstance(o, BaseException) else self._stored(i, *o) for i, o in pairs]
+        results = [o if isinstance(o, BaseException) else self._stored(i, *o, quiet=True) for i, o in pairs]
+        parsed = [r for r in results if isinstance(r, IntakeResult) and not r.duplicate and not r.quarantined]
+        if parsed:  # a busy analyzer link logs a line per commit; quarantined items and duplicates keep theirs
+            log.info(
+                "items parsed",
+                extra={"items": len(parsed), "first_item_id": parsed[0].item_id, "last_item_id": parsed[-1].item_id,
+                       "envelopes": sum(r.envelopes for r in parsed), "source_kind": batch[0].new.source_kind},
+            )  # fmt: skip
+        return results
 
-    def _stored(self, incoming: Incoming, item: Item, created: bool) -> IntakeResult:
+    def _stored(self, incoming: Incoming, item: Item, created: bool, *, quiet: bool = False) -> IntakeResult:
         if not created:  # the same bytes were committed meanwhile (another source, or earlier in the batch)
             return self._duplicate(item)
-        log.info(
-            "item quarantined" if incoming.state == ItemState.QUARANTINED else "item parsed",
+        quarantined = incoming.state == ItemState.QUARANTINED
+        log.log(
+            logging.DEBUG if quiet and not quarantined else logging.INFO,
+            "item quarantined" if quarantined else "item parsed",
             extra={"item_id": item.item_id, "sha256": item.sha256, "source_kind": item.source_kind,
                    "reason": item.reason, "envelopes": item.envelopes},
         )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import UTC, datetime
 
@@ -189,3 +190,19 @@ def test_prepare_then_store_many_is_submit_in_two_halves(spool: Spool) -> None:
     assert isinstance(same, IntakeResult) and same.duplicate and same.item_id == new.item_id  # stored once
     assert isinstance(too_big, SpoolFull)
     assert len(envelopes(spool, new.item_id)) == 1
+
+
+def test_store_many_logs_one_line_per_commit_and_each_quarantine(
+    spool: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])
+    args = {"source_kind": "mllp", "uri": "mllp://10.0.0.5:1"}
+    raws = [device_file(f"pid=P{n} od=15") for n in range(3)] + [device_file("BROKEN")]
+    prepared = [intake.prepare(raw, name="m.txt", **args) for raw in raws]  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO, logger="edge_agent.pipeline"):
+        results = intake.store_many([p for p in prepared if not isinstance(p, IntakeResult)])
+    lines = [(r.getMessage(), getattr(r, "items", None), getattr(r, "reason", None)) for r in caplog.records]
+    assert lines == [("item quarantined", None, "malformed"), ("items parsed", 3, None)]
+    (summary,) = [r for r in caplog.records if r.getMessage() == "items parsed"]
+    ids = [r.item_id for r in results if isinstance(r, IntakeResult)]
+    assert (summary.first_item_id, summary.last_item_id, summary.envelopes) == (ids[0], ids[2], 3)  # type: ignore[attr-defined]
