@@ -6,13 +6,15 @@ hashing, the dedupe look-up, the group commit, the acknowledgement. `ParsePool` 
 part to `python -m edge_agent.parse_worker` processes and awaits their answers on the source's
 event loop (no extra thread, no per-message hand-off between threads).
 
-One job at a time per worker, so a worker that dies (out of memory, killed, a bug that takes
-the interpreter down) is known to have died on exactly one input: that input is quarantined
+A worker answers its jobs strictly in order, so one that dies (out of memory, killed, a bug
+that takes the interpreter down) died on its first unanswered input: that input is quarantined
 `internal_error` with the reason, never parsed again inside the agent, and still stored and
-acknowledged (AE), so nothing is lost; the worker is started again. A worker that dies before
-answering anything is broken, not its input: the job goes to the next worker, and after three
-such deaths in a row parsing falls back to the agent's process, with an error logged.
-Jobs wait in order in one queue; any idle worker takes the next.
+acknowledged (AE), so nothing is lost; its other jobs go back to the queue and the worker is
+started again. A worker that dies before answering anything is broken, not its input: its jobs
+go to the next worker, and after three such deaths in a row parsing falls back to the agent's
+process, with an error logged. Jobs wait in order in one queue and go to the least busy
+worker; small ones are pipelined (a few per worker, so a worker parses on while its answer
+travels), big ones go only to an idle worker, so no pipe between the two ever fills both ways.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from shared_models import QuarantineReason
 log = logging.getLogger(__name__)
 _READ_SIZE = 1 << 20
 WORKER_COMMAND = (sys.executable, "-m", "edge_agent.parse_worker")
+# Up to this many small jobs wait in a worker's input pipe (4 x 8 KiB: well under the pipe's 64 KiB).
+_PIPELINE_JOBS = 4
+_PIPELINE_MAX_BYTES = 8192
 _MAX_QUICK_DEATHS = 3  # workers dying this many times in a row before answering anything: stop starting them
 
 
@@ -49,7 +54,7 @@ class _Job:
 class _Worker:
     proc: subprocess.Popen[bytes]
     buffer: bytearray = field(default_factory=bytearray)
-    job: _Job | None = None
+    jobs: deque[_Job] = field(default_factory=deque)  # sent, not yet answered, in order
     completed: int = 0  # jobs answered
 
     @property
@@ -110,8 +115,9 @@ class ParsePool:
             except subprocess.TimeoutExpired:
                 worker.proc.kill()
                 worker.proc.wait()
-            if worker.job is not None and not worker.job.future.done():
-                worker.job.future.set_result(self._here(worker.job.new, worker.job.raw))
+            for job in worker.jobs:
+                if not job.future.done():
+                    job.future.set_result(self._here(job.new, job.raw))
         self._workers.clear()
         while self._queue:
             job = self._queue.popleft()
@@ -135,20 +141,21 @@ class ParsePool:
         self._workers.append(worker)
 
     def _dispatch(self) -> None:
-        for worker in list(self._workers):
-            if not self._queue:
-                return
-            if worker.job is not None:
-                continue
-            job = self._queue.popleft()
-            worker.job = job
+        while self._queue and self._workers:
+            job = self._queue[0]
+            worker = min(self._workers, key=lambda w: len(w.jobs))
+            busy = len(worker.jobs)
+            if busy and (busy >= _PIPELINE_JOBS or len(job.raw) > _PIPELINE_MAX_BYTES):
+                return  # every worker is full, or this job waits for an idle one
+            self._queue.popleft()
+            worker.jobs.append(job)
             assert worker.proc.stdin is not None
             try:
-                # One job per idle worker, which is waiting on this pipe: the write completes promptly.
                 worker.proc.stdin.write(frame((job.new, job.raw)))
                 worker.proc.stdin.flush()
             except OSError:
                 self._died(worker)
+                return  # _died dispatched again
 
     def _readable(self, worker: _Worker) -> None:
         try:
@@ -168,9 +175,9 @@ class ParsePool:
                 break
             described: Described = pickle.loads(worker.buffer[HEADER.size : end])  # noqa: S301 — our own worker
             del worker.buffer[:end]
-            job, worker.job = worker.job, None
+            job = worker.jobs.popleft()
             worker.completed += 1
-            if job is not None and not job.future.done():
+            if not job.future.done():
                 job.future.set_result(described)
         self._dispatch()
 
@@ -181,18 +188,20 @@ class ParsePool:
         if code is None:
             worker.proc.kill()
             code = worker.proc.wait()
-        job = worker.job
+        culprit = worker.jobs[0] if worker.jobs else None
         log.error(
             "parse worker died",
-            extra={"source": self.name, "exit_code": code, "sha256": job.new.sha256 if job else None},
+            extra={"source": self.name, "exit_code": code, "sha256": culprit.new.sha256 if culprit else None},
         )
-        if job is not None and not job.future.done():
-            if worker.completed:  # a working worker died on this input: it is not parsed again
-                detail = f"the parse worker reading this input exited (code {code}); not parsed again"
-                refused = (QuarantineReason.INTERNAL_ERROR, detail)
-                job.future.set_result(self._here(job.new, job.raw, refused=refused))
-            else:  # the worker never worked (broken start): the input is not to blame
-                self._queue.appendleft(job)
+        if culprit is not None and worker.completed:  # a working worker died on this input: not parsed again
+            worker.jobs.popleft()
+            detail = f"the parse worker reading this input exited (code {code}); not parsed again"
+            refused = (QuarantineReason.INTERNAL_ERROR, detail)
+            if not culprit.future.done():
+                culprit.future.set_result(self._here(culprit.new, culprit.raw, refused=refused))
+        # The others (all of them, when the worker never worked: a broken start) go to the next worker.
+        self._queue.extendleft(reversed(worker.jobs))
+        worker.jobs.clear()
         if self._closed:
             return
         self._quick_deaths = 0 if worker.completed else self._quick_deaths + 1
@@ -200,7 +209,10 @@ class ParsePool:
             if not self._workers:
                 log.error("parse workers cannot start; parsing in the agent", extra={"source": self.name})
                 while self._queue:  # nobody left to take them
-                    self._background.add(asyncio.ensure_future(self._parse_here(self._queue.popleft())))
+                    task = asyncio.ensure_future(self._parse_here(self._queue.popleft()))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            self._dispatch()  # to the workers still alive, if any
             return
         self.restarts += 1
         self._spawn()
