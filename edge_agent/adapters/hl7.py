@@ -22,7 +22,6 @@ from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.adapters.hl7_results import lab_readings
 from edge_agent.adapters.hl7_syntax import (
     Message,
-    Segment,
     clean_lines,
     decode_text,
     is_segment,
@@ -115,25 +114,26 @@ def to_parsed(message: Message, file_warnings: list[str]) -> Parsed:
     msh = message.msh
     family, trigger = msh.get(9, 1).upper(), msh.get(9, 2).upper()
     message_type = f"{family}^{trigger}" if trigger else family
+    application, facility = msh.get(3), msh.get(4)
     context = {
         "message_type": message_type,
         "message_control_id": msh.get(10),
         "hl7_version": msh.get(12),
         "processing_id": msh.get(11),
-        "sending_application": msh.get(3),
-        "sending_facility": msh.get(4),
+        "sending_application": application,
+        "sending_facility": facility,
     }
     parsed = Parsed(
         kind="observations",
         patient=_patient(message),
-        device=DeviceInfo(vendor=msh.get(4) or None, model=msh.get(3) or None),
+        device=DeviceInfo(vendor=facility or None, model=application or None),
         captured_at=parse_timestamp(msh.get(7)),
         warnings=[*file_warnings, *message.warnings],
         media_type=MEDIA_TYPE,
         context={k: v for k, v in context.items() if v},
     )
     if family in RESULTS:
-        readings, notes, warnings = lab_readings(message, msh.get(3) or None)
+        readings, notes, warnings = lab_readings(message, application or None)
         parsed.readings = list(readings)
         parsed.device.kind = "lab_analyzer"
         parsed.warnings += warnings
@@ -156,16 +156,11 @@ def _event(message: Message) -> str:
     return evn.get(1).upper() if evn else ""
 
 
-def _pid_ids(pid: Segment) -> list[str]:
-    ids = [pid.get(3, 1, rep=i) for i in range(len(pid.reps(3)))]
-    return [i for i in ids if i]
-
-
 def _patient(message: Message) -> PatientRef:
     pid = message.first("PID")
     if pid is None:
         return PatientRef()
-    ids = _pid_ids(pid) or [i for i in (pid.get(2), pid.get(4)) if i]
+    ids = pid.each(3) or [i for i in (pid.get(2), pid.get(4)) if i]
     return PatientRef(id=ids[0], id_source="hl7_pid") if ids else PatientRef()
 
 
@@ -179,7 +174,7 @@ def _demographics(message: Message) -> Demographics | None:
         given_name=pid.get(5, 2) or None,
         birth_date=birth.date().isoformat() if birth else None,
         sex=pid.get(8) or None,
-        other_ids=_pid_ids(pid)[1:],
+        other_ids=pid.each(3)[1:],
     )
 
 

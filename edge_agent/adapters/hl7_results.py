@@ -58,23 +58,24 @@ def _groups(message: Message) -> tuple[list[_Group], list[str]]:
     last_spm: Segment | None = None
     current_obx: list[str] | None = None
     for seg in message.segments:
-        if seg.name == "OBR":
+        name = seg.name
+        if name == "OBX":  # tested first: most segments of a results message
+            comments: list[str] = []
+            groups[-1].observations.append((seg, comments))
+            current_obx = comments
+        elif name == "OBR":
             groups.append(_Group(obr=seg, spm_before=last_spm))
             current_obx = None
-        elif seg.name == "SPM":
+        elif name == "SPM":
             last_spm = seg
             if groups[-1].spm is None and groups[-1].obr is not None:
                 groups[-1].spm = seg
             current_obx = None
-        elif seg.name == "OBX":
-            comments: list[str] = []
-            groups[-1].observations.append((seg, comments))
-            current_obx = comments
-        elif seg.name == "NTE":
+        elif name == "NTE":
             text = "\n".join(filter(None, (_plain(rep, seg) for rep in seg.reps(3))))
             if text:
                 (current_obx if current_obx is not None else notes).append(text)
-        elif seg.name not in ("TCD", "PRT"):  # segments that still belong to the OBX before them
+        elif name not in ("TCD", "PRT"):  # segments that still belong to the OBX before them
             current_obx = None
     return [g for g in groups if g.obr is not None or g.observations], notes
 
@@ -97,30 +98,35 @@ def _observation(obx: Segment, shared: _Shared, comments: list[str]) -> LabObser
     if not code and not value:
         return None
     observed = parse_timestamp(obx.get(14)) or parse_timestamp(obx.get(19)) or shared.obr_time
-    return LabObservation(
-        code=code,
-        code_system=system,
-        name=name or None,
-        value=value,
-        numeric=numeric,
-        unit=obx.get(6) or obx.get(6, 2) or None,
-        reference_range=obx.text(7).strip() or None,
-        flags=[f for f in (obx.get(8, rep=i) for i in range(len(obx.reps(8)))) if f],
-        status=obx.get(11) or None,
-        specimen_id=shared.specimen_id,
-        observed_at=observed,
-        order_id=shared.order_id,
-        instrument=obx.get(18) or shared.instrument,
-        comments=comments,
-        **extra,
+    # Validated from one dict: keyword arguments would be packed into a second dict for
+    # `__init__`, a cost paid for every OBX on the MLLP ACK path.
+    return LabObservation.model_validate(
+        {
+            "code": code,
+            "code_system": system,
+            "name": name or None,
+            "value": value,
+            "numeric": numeric,
+            "unit": obx.get(6) or obx.get(6, 2) or None,
+            "reference_range": obx.text(7).strip() or None,
+            "flags": obx.each(8),
+            "status": obx.get(11) or None,
+            "specimen_id": shared.specimen_id,
+            "observed_at": observed,
+            "order_id": shared.order_id,
+            "instrument": obx.get(18) or shared.instrument,
+            "comments": comments,
+            **extra,
+        }
     )
 
 
 def _identifier(seg: Segment, n: int) -> tuple[str, str | None, str]:
     """(code, coding system, name) of a CE/CWE field, falling back to its alternate triplet."""
-    code, name, system = seg.get(n, 1), seg.get(n, 2), seg.get(n, 3)
-    if not code and seg.get(n, 4):
-        code, name, system = seg.get(n, 4), seg.get(n, 5) or name, seg.get(n, 6)
+    parts = [*seg.leaves(n), "", "", "", "", "", ""]  # padded: an absent component reads ''
+    code, name, system = parts[0], parts[1], parts[2]
+    if not code and parts[3]:
+        code, name, system = parts[3], parts[4] or name, parts[5]
     if not system:
         return code, ("local" if code else None), name
     return code, CODE_SYSTEMS.get(system.upper(), system), name

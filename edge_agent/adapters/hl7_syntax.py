@@ -6,6 +6,8 @@ places, a field separator other than '|'); python-hl7 parses leniently but repor
 MSH-2 only as an exception deep in its splitter, and its unescape drops `\\.br\\`. Here every
 refusal names the exact problem (for quarantine details and AE acknowledgements), and reading
 stays fast on the MLLP ACK path. Tokens are split lazily; escapes are decoded per leaf value.
+The common shapes (CR-only text, standard delimiters, segments without escapes, repetitions
+or subcomponents) take shortcuts that give the general path's answer for less work.
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ class Delimiters:
 
 
 STANDARD = Delimiters()
+_STANDARD_HEADER = "|^~\\&|"  # MSH-1, MSH-2 and the separator after them, as STANDARD writes them
 
 
 def delimiters_of(msh: str) -> Delimiters:
     """Delimiters declared by an MSH segment's first characters, or ParseError(BAD_DELIMITERS)."""
+    if msh[3:9] == _STANDARD_HEADER:
+        return STANDARD  # what nearly every analyzer declares, and passes every check below
     if len(msh) < 8:
         raise ParseError(QuarantineReason.MALFORMED, f"MSH segment too short to declare delimiters: {msh[:20]!r}")
     sep = msh[3]
@@ -79,6 +84,10 @@ class Segment:
     fields: list[str]  # fields[0] is the segment name
     delims: Delimiters
     line: int
+    # No escape, repetition or subcomponent character in any field (most OBX, as analyzers send
+    # them): a leaf is then a component of the raw field as is. `read_message` sets it; False
+    # (the general path) is always right, and MSH never has it (fields are numbered from MSH-2).
+    plain: bool = field(default=False, repr=False, compare=False)
     # (field, repetition) -> components split into subcomponents: results read each OBX field
     # several times (code, name, system, units...), so it is split once.
     _split: dict[tuple[int, int], list[list[str]]] = field(default_factory=dict, repr=False, compare=False)
@@ -91,6 +100,9 @@ class Segment:
         return self.fields[n] if 0 <= n < len(self.fields) else ""
 
     def reps(self, n: int) -> list[str]:
+        if self.plain:  # a field is its own only repetition
+            value = self.fields[n] if 0 <= n < len(self.fields) else ""
+            return [value] if value else []
         raw = self.field(n)
         if self.name == "MSH" and n == 2:
             return [raw]
@@ -98,11 +110,19 @@ class Segment:
 
     def get(self, n: int, comp: int = 1, sub: int = 1, rep: int = 0) -> str:
         """Decoded leaf value (1-based component and subcomponent), '' when absent."""
-        if rep == 0 and self.name != "MSH":
-            # Most fields hold one plain value (NM, units, flags, timestamps): read it without
-            # splitting; same answer as the general path below, at a fraction of the cost.
-            fields = self.fields
-            value = fields[n] if 0 <= n < len(fields) else ""
+        if self.plain and rep == 0 and sub == 1 and comp >= 1:
+            # Nothing to decode nor pick but the component; most values (NM, units, flags,
+            # timestamps) have a single one, read without splitting.
+            value = self.fields[n] if 0 <= n < len(self.fields) else ""
+            separator = self.delims.component
+            if separator not in value:
+                return value.strip() if comp == 1 else ""
+            comps = value.split(separator)
+            return comps[comp - 1].strip() if comp <= len(comps) else ""
+        if rep == 0:
+            # Most fields hold one plain value: read it without splitting; same answer as the
+            # general path below, at a fraction of the cost (MSH too: MSH-2 never gets here).
+            value = self.field(n)
             d = self.delims
             if d.component not in value and d.repetition not in value and d.subcomponent not in value:
                 return unescape(value, d).strip() if comp == 1 and sub == 1 else ""
@@ -117,8 +137,26 @@ class Segment:
         subs = parts[comp - 1]
         return unescape(subs[sub - 1], self.delims).strip() if sub <= len(subs) else ""
 
+    def leaves(self, n: int) -> list[str]:
+        """`get(n, 1)`, `get(n, 2)`... up to the last component sent, in one call (CE/CWE fields)."""
+        if self.plain:
+            value = self.fields[n] if 0 <= n < len(self.fields) else ""
+            return list(map(str.strip, value.split(self.delims.component))) if value else []
+        reps = self.reps(n)
+        return components(reps[0], self.delims) if reps else []
+
+    def each(self, n: int, comp: int = 1) -> list[str]:
+        """The non-empty `get(n, comp)` of every repetition of field `n`, in order."""
+        if self.plain:  # one repetition at most
+            leaf = self.get(n, comp)
+            return [leaf] if leaf else []
+        leaves = (self.get(n, comp, rep=i) for i in range(len(self.reps(n))))
+        return [leaf for leaf in leaves if leaf]
+
     def text(self, n: int) -> str:
         """The whole field with escapes decoded, delimiters kept as sent."""
+        if self.plain:  # nothing to decode
+            return self.fields[n] if 0 <= n < len(self.fields) else ""
         return unescape(self.field(n), self.delims, keep_delimiters=True)
 
 
@@ -205,6 +243,26 @@ def decode_text(raw: bytes) -> tuple[str, list[str]]:
 
 def clean_lines(text: str) -> tuple[list[tuple[int, str]], list[str]]:
     """Segment lines with their 1-based line numbers: endings normalised, comments and blanks dropped."""
+    lines = _cr_lines(text)
+    return (lines, []) if lines is not None else _tidied_lines(text)
+
+
+def _cr_lines(text: str) -> list[tuple[int, str]] | None:
+    """`clean_lines` of what MLLP brings, or None when the text needs `_tidied_lines`: with no LF, no
+    literal "<cr>" and no line starting with a blank, '#' or '/', only empty lines are to be dropped."""
+    if "\n" in text or ("<" in text and _LITERAL_CR_USED.search(text)):
+        return None
+    lines: list[tuple[int, str]] = []
+    for number, line in enumerate(text.split("\r"), start=1):
+        if not line:
+            continue
+        if line[0].isspace() or line[0] in "#/":
+            return None
+        lines.append((number, line))
+    return lines
+
+
+def _tidied_lines(text: str) -> tuple[list[tuple[int, str]], list[str]]:
     warnings: list[str] = []
     if _LITERAL_CR_USED.search(text):
         text = _LITERAL_CR.sub("\r", text)
@@ -263,18 +321,24 @@ def split_messages(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, list[t
 def read_message(first_line: int, lines: list[tuple[int, str]]) -> Message:
     """One message's lines → Message, using the delimiters its MSH declares."""
     delims = delimiters_of(lines[0][1])
+    sep, escape, repetition, subcomponent = delims.field, delims.escape, delims.repetition, delims.subcomponent
     segments: list[Segment] = []
     warnings: list[str] = []
     for number, line in lines:
-        if not is_segment(line) or (len(line) > 3 and line[3] != delims.field):
+        name = line[:3]
+        # A known id followed by the declared separator is a segment: no need for the regex.
+        known = name in _KNOWN_SEGMENTS and line[3:4] == sep
+        if not known and (not is_segment(line) or (len(line) > 3 and line[3] != sep)):
             warnings.append(f"line {number} is not an HL7 segment; ignored")
             continue
-        if line[:3] in ("BHS", "BTS", "FHS", "FTS"):
+        if name in ("BHS", "BTS", "FHS", "FTS"):
             continue  # batch envelopes carry no clinical content
-        parts = line.split(delims.field)
-        if line.startswith("MSH"):
+        parts = line.split(sep)
+        if name == "MSH":
             parts = ["MSH", *parts[1:]]
-        segments.append(Segment(line[:3], parts, delims, number))
+        # Not for MSH, even a bare "MSH" line: its field numbering is not that of `fields`.
+        plain = name != "MSH" and escape not in line and repetition not in line and subcomponent not in line
+        segments.append(Segment(name, parts, delims, number, plain))
     return Message(segments, delims, first_line, warnings)
 
 
@@ -306,4 +370,6 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 def parse_number(value: str) -> float | None:
     """A plain number as written ('5.5', ' 24.2', '-2.0'); None for '<0.5', '---', 'LL', ''."""
     text = value.strip()
+    if text.replace(".", "", 1).isdecimal():
+        return float(text)  # digits with at most one point (the usual result): a match for _NUMBER
     return float(text) if _NUMBER.match(text) else None
