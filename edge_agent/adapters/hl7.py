@@ -19,18 +19,16 @@ from typing import ClassVar
 
 from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.base import ParseContext, Parsed
-from edge_agent.adapters.hl7_results import lab_readings
-from edge_agent.adapters.hl7_syntax import (
-    Message,
+from edge_agent.adapters.hl7_lines import (
     clean_lines,
     decode_text,
     is_segment,
     looks_like_segments,
     may_contain_hl7,
-    parse_timestamp,
-    read_message,
     split_messages,
 )
+from edge_agent.adapters.hl7_results import lab_readings
+from edge_agent.adapters.hl7_syntax import Message, parse_timestamp, read_message
 from edge_agent.errors import ParseError
 from shared_models import Demographics, DeviceInfo, PatientRef, QuarantineReason
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from edge_agent.adapters.hl7_syntax import STANDARD, Delimiters, decode_text, delimiters_of
+from edge_agent.adapters.hl7_lines import decode_text
+from edge_agent.adapters.hl7_syntax import STANDARD, Delimiters, delimiters_of
 from edge_agent.errors import ParseError
 
 # HL7 table 0357 (message error condition codes) for our quarantine reasons.

@@ -1,4 +1,6 @@
-"""HL7 v2 (ER7) syntax for the hl7 adapter: clean-up, message splitting, delimiters, escapes. Pure.
+"""HL7 v2 (ER7) syntax for the hl7 adapter: delimiters, segments, escapes, values. Pure.
+
+Text clean-up and message splitting come before, in `hl7_lines`.
 
 Our own small tolerant reader instead of hl7apy or python-hl7: hl7apy validates against a
 version's structure and rejects what analyzers really send (MSH-12 "2.3.z", Z-segments in odd
@@ -17,14 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
+from edge_agent.adapters.hl7_lines import KNOWN_SEGMENTS, is_segment
 from edge_agent.errors import ParseError
 from shared_models import QuarantineReason
-
-BOM = "\ufeff"
-_SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}(?=[^A-Za-z0-9\s]|$)")
-_LITERAL_CR = re.compile(r"<cr>(?:<lf>)?", re.IGNORECASE)
-_LITERAL_CR_USED = re.compile(r"<cr>(?:<lf>)?\s*(?:$|[A-Z][A-Z0-9]{2}\|)", re.IGNORECASE | re.MULTILINE)
-_KNOWN_SEGMENTS = frozenset({"PID", "PV1", "ORC", "OBR", "OBX", "NTE", "SPM", "EVN", "NK1", "MSA", "QRD"})
 
 
 @dataclass(frozen=True)
@@ -230,94 +227,6 @@ def _escape(code: str, d: Delimiters, original: str) -> str:
     return original  # not an escape sequence: keep the text exactly as sent
 
 
-def decode_text(raw: bytes) -> tuple[str, list[str]]:
-    """Bytes → text: BOM removed, UTF-8 or (failing that) Latin-1, which every analyzer byte maps to."""
-    warnings: list[str] = []
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-        warnings.append("not valid UTF-8; read as ISO-8859-1")
-    return text.lstrip(BOM).replace(BOM, ""), warnings
-
-
-def clean_lines(text: str) -> tuple[list[tuple[int, str]], list[str]]:
-    """Segment lines with their 1-based line numbers: endings normalised, comments and blanks dropped."""
-    lines = _cr_lines(text)
-    return (lines, []) if lines is not None else _tidied_lines(text)
-
-
-def _cr_lines(text: str) -> list[tuple[int, str]] | None:
-    """`clean_lines` of what MLLP brings, or None when the text needs `_tidied_lines`: with no LF, no
-    literal "<cr>" and no line starting with a blank, '#' or '/', only empty lines are to be dropped."""
-    if "\n" in text or ("<" in text and _LITERAL_CR_USED.search(text)):
-        return None
-    lines: list[tuple[int, str]] = []
-    for number, line in enumerate(text.split("\r"), start=1):
-        if not line:
-            continue
-        if line[0].isspace() or line[0] in "#/":
-            return None
-        lines.append((number, line))
-    return lines
-
-
-def _tidied_lines(text: str) -> tuple[list[tuple[int, str]], list[str]]:
-    warnings: list[str] = []
-    if _LITERAL_CR_USED.search(text):
-        text = _LITERAL_CR.sub("\r", text)
-        warnings.append("segment terminators written as literal '<cr>' text")
-    lines: list[tuple[int, str]] = []
-    in_block = False
-    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
-        stripped = line.strip()
-        if in_block:
-            in_block = "*/" not in stripped
-            continue
-        if stripped.startswith("/*"):
-            in_block = "*/" not in stripped[2:]
-            continue
-        if not stripped or stripped.startswith(("#", "//")):
-            continue
-        lines.append((number, line.lstrip(" \t").rstrip("\r\n")))
-    return lines, warnings
-
-
-def is_segment(line: str) -> bool:
-    return bool(_SEGMENT.match(line))
-
-
-# A byte-level superset of what `detect` looks for (an MSH header or known segment ids followed by a
-# non-alphanumeric separator), so inputs without a trace of HL7 are refused before any decoding.
-_MAYBE_HL7 = re.compile(b"(?:MSH|" + b"|".join(s.encode() for s in sorted(_KNOWN_SEGMENTS)) + b")(?![A-Za-z0-9])")
-
-
-def may_contain_hl7(head: bytes) -> bool:
-    """Cheap pre-check on raw bytes; NUL bytes (UTF-16 text) defer to the full check."""
-    return b"\x00" in head or _MAYBE_HL7.search(head) is not None
-
-
-def looks_like_segments(lines: list[tuple[int, str]]) -> bool:
-    return sum(1 for _, line in lines[:200] if line[:3] in _KNOWN_SEGMENTS and is_segment(line)) >= 2
-
-
-def split_messages(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, list[tuple[int, str]]]], list[str]]:
-    """Group lines into messages, each beginning at an MSH line; lines before the first MSH are reported."""
-    groups: list[tuple[int, list[tuple[int, str]]]] = []
-    warnings: list[str] = []
-    skipped = 0
-    for number, line in lines:
-        if line.startswith("MSH") and len(line) > 3 and not line[3].isalnum():
-            groups.append((number, [(number, line)]))
-        elif groups:
-            groups[-1][1].append((number, line))
-        else:
-            skipped += 1
-    if skipped:
-        warnings.append(f"{skipped} line(s) before the first MSH ignored")
-    return groups, warnings
-
-
 def read_message(first_line: int, lines: list[tuple[int, str]]) -> Message:
     """One message's lines → Message, using the delimiters its MSH declares."""
     delims = delimiters_of(lines[0][1])
@@ -327,7 +236,7 @@ def read_message(first_line: int, lines: list[tuple[int, str]]) -> Message:
     for number, line in lines:
         name = line[:3]
         # A known id followed by the declared separator is a segment: no need for the regex.
-        known = name in _KNOWN_SEGMENTS and line[3:4] == sep
+        known = name in KNOWN_SEGMENTS and line[3:4] == sep
         if not known and (not is_segment(line) or (len(line) > 3 and line[3] != sep)):
             warnings.append(f"line {number} is not an HL7 segment; ignored")
             continue

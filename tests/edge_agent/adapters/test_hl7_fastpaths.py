@@ -13,19 +13,15 @@ from hypothesis import strategies as st
 from edge_agent.adapters import hl7_syntax
 from edge_agent.adapters.hl7 import to_parsed
 from edge_agent.adapters.hl7_ack import _first_line, _timestamp, build_ack, control_id
+from edge_agent.adapters.hl7_lines import _cr_lines, _tidied_lines, clean_lines, decode_text, split_messages
 from edge_agent.adapters.hl7_results import lab_readings
 from edge_agent.adapters.hl7_syntax import (
     _NUMBER,
     STANDARD,
     Message,
-    _cr_lines,
-    _tidied_lines,
-    clean_lines,
-    decode_text,
     delimiters_of,
     parse_number,
     read_message,
-    split_messages,
     unescape,
 )
 from edge_agent.errors import ParseError
