@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from edge_agent.describe import Classified, Identity, describe
 from edge_agent.errors import EdgeAgentError
-from edge_agent.pipeline import Classified, Identity, describe
 from edge_agent.status import read_status
 from shared_models import SourceInfo
 

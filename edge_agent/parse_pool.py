@@ -29,8 +29,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from edge_agent.describe import Identity, describe_item
 from edge_agent.parse_worker import HEADER, LOG_LEVEL_ENV, frame
-from edge_agent.pipeline import Identity, describe_item
 from edge_agent.spool import Described, NewItem
 from shared_models import QuarantineReason
 

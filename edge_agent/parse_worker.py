@@ -22,7 +22,7 @@ import sys
 from typing import BinaryIO
 
 from edge_agent.cli import setup_logging
-from edge_agent.pipeline import Identity, describe_item
+from edge_agent.describe import Identity, describe_item
 
 HEADER = struct.Struct(">I")
 LOG_LEVEL_ENV = "MEDFLOW_PARSE_WORKER_LOG_LEVEL"

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edge_agent.adapters.base import Adapter
-from edge_agent.pipeline import Identity, describe
+from edge_agent.describe import Identity, describe
 from edge_agent.spool import BlobStore, Item, ItemState, Ledger
 from shared_models import SourceInfo
 
