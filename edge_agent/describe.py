@@ -172,3 +172,17 @@ def _envelopes(
             )
         )
     return envelopes
+
+
+def describe_new(
+    new: NewItem,
+    raw: bytes,
+    ident: Identity,
+    *,
+    adapters: Sequence[Adapter] | None = None,
+    siblings: Sequence[str] = (),
+    refused: tuple[QuarantineReason, str] | None = None,
+) -> Described:
+    """`describe_item` as the plain data a commit needs (what `Intake` and its parse workers hand over)."""
+    classified = describe_item(new, raw, ident, adapters=adapters, siblings=siblings, refused=refused)
+    return classified.described(ident)

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edge_agent.describe import Identity, describe_item
+from edge_agent.describe import Identity, describe_new
 from edge_agent.parse_worker import HEADER, LOG_LEVEL_ENV, frame
 from edge_agent.spool import Described, NewItem
 from shared_models import QuarantineReason
@@ -228,4 +228,4 @@ class ParsePool:
             self._loop.remove_reader(worker.out_fd)
 
     def _here(self, new: NewItem, raw: bytes, refused: tuple[QuarantineReason, str] | None = None) -> Described:
-        return describe_item(new, raw, self.ident, refused=refused).described(self.ident)
+        return describe_new(new, raw, self.ident, refused=refused)

@@ -22,7 +22,7 @@ import sys
 from typing import BinaryIO
 
 from edge_agent.cli import setup_logging
-from edge_agent.describe import Identity, describe_item
+from edge_agent.describe import Identity, describe_new
 
 HEADER = struct.Struct(">I")
 LOG_LEVEL_ENV = "MEDFLOW_PARSE_WORKER_LOG_LEVEL"
@@ -52,7 +52,7 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
     ident: Identity = pickle.loads(first)  # noqa: S301 — our own parent process, over our own pipe
     while (body := read_frame(inp)) is not None:
         new, raw = pickle.loads(body)  # noqa: S301 — as above
-        described = describe_item(new, raw, ident).described(ident)  # never raises
+        described = describe_new(new, raw, ident)  # never raises
         out.write(frame(described))
         out.flush()
 

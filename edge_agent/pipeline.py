@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edge_agent.adapters.base import Adapter
-from edge_agent.describe import Classified, Identity, describe, describe_item
+from edge_agent.describe import Classified, Identity, describe, describe_item, describe_new
 from edge_agent.spool import Incoming, Item, ItemState, NewItem, Spool, SpoolError, SpoolFull
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.records import Described
@@ -133,7 +133,7 @@ class Intake:
 
     def describe_new(self, new: NewItem, raw: bytes, siblings: Sequence[str] = ()) -> Described:
         """Detect, parse, build envelopes or the quarantine record, here (a parse worker does the same)."""
-        return self._describe(new, raw, siblings).described(self.ident)
+        return describe_new(new, raw, self.ident, adapters=self.adapters, siblings=siblings)
 
     def store(self, incoming: Incoming) -> IntakeResult:
         """`submit`'s second half: the group commit (blocks until durable); raises SpoolFull/SpoolError."""

@@ -38,7 +38,7 @@ from edge_agent.spool import Described, Incoming, NewItem
 
 log = logging.getLogger(__name__)
 _READ_SIZE = 65536
-_INLINE_PREPARE_MAX_BYTES = 64 * 1024  # bigger messages are parsed in a thread, so the loop keeps answering
+_INLINE_PARSE_MAX_BYTES = 64 * 1024  # bigger messages are parsed in a thread, so the loop keeps answering
 
 
 @runtime_checkable
@@ -215,6 +215,6 @@ class MllpSource:
     async def _describe(self, intake: BatchIntake, new: NewItem, event: bytes) -> Described:
         if self.pool is not None:
             return await self.pool.describe(new, event)
-        if len(event) > _INLINE_PREPARE_MAX_BYTES:
+        if len(event) > _INLINE_PARSE_MAX_BYTES:
             return await asyncio.to_thread(intake.describe_new, new, event)
         return intake.describe_new(new, event)
