@@ -59,7 +59,7 @@ class Classified:
             return [*objs, SpoolObject(1, "quarantine", key, "application/json", body)]
         for seq, env in enumerate(self.envelopes, start=1):
             key = ident.prefix + envelope_key(ident.clinic_id, env.source.received_at, env.envelope_id)
-            objs.append(SpoolObject(seq, "envelope", key, "application/json", env.to_json().encode()))
+            objs.append(SpoolObject(seq, "envelope", key, "application/json", env.to_bytes()))
         return objs
 
 

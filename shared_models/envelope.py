@@ -95,4 +95,17 @@ class Envelope(_Wire):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
+        return self.to_bytes().decode()
+
+    def to_bytes(self) -> bytes:
+        """The wire JSON (UTF-8): aliases, absent values omitted.
+
+        Each reading is serialized by its own class rather than through the discriminated union,
+        which tries the union's members for every reading: the same JSON (readings last) for about
+        a third of the cost, paid for every OBX of every message on a lab link.
+        """
+        head = self.model_dump_json(by_alias=True, exclude_none=True, exclude={"readings"}).encode()
+        readings = b",".join(
+            r.__pydantic_serializer__.to_json(r, by_alias=True, exclude_none=True) for r in self.readings
+        )
+        return b'%s,"readings":[%s]}' % (head[:-1], readings)

@@ -5,9 +5,9 @@ Each connection has its own MLLP decoder; messages on one connection are handled
 the ledger on the event loop (`Intake.admit`), then parsed: with `parse_workers` in worker
 processes (edge_agent.parse_pool, other cores), else on the loop itself (CPU-bound, so a thread
 would only add hand-offs under the GIL; messages over 64 KB go to a thread so they do not stall
-other analyzers). One committer thread commits: every message parsed while the previous commit
-fsynced goes into the next one (one fsync for all), and the loop is woken once per commit, not
-once per message. An intake with only `submit` (test fakes) gets it called in a worker thread.
+other analyzers). The loop also commits (`_Committer`): every message described while the
+previous commit fsynced goes into the next one (one transaction, one fsync for all). An intake
+with only `submit` (test fakes) gets it called in a worker thread.
 The answer:
 - AA once submit returned (the bytes are durable) — also for a duplicate: an analyzer that
   lost our ACK retransmits the same bytes, gets AA again, and the spool keeps one copy;
@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import queue
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -57,47 +56,35 @@ class BatchIntake(Protocol):
 
 
 class _Committer:
-    """One thread committing what the event loop prepared, everything waiting in one group commit."""
+    """Group commit on the source's event loop: every message described since the last commit
+    goes into the next one (one transaction, one fsync), run as soon as the loop is free.
 
-    def __init__(self, intake: BatchIntake, loop: asyncio.AbstractEventLoop, name: str) -> None:
+    On the loop, not in a thread: a second thread in this process would wait for the GIL after
+    every SQLite call (several per commit) while the loop parses, which made a commit take
+    three times as long as its own work. While a commit fsyncs the loop waits, and what arrives
+    meanwhile (new messages, parse workers' answers) forms the next batch by itself.
+    """
+
+    def __init__(self, intake: BatchIntake, loop: asyncio.AbstractEventLoop) -> None:
         self._intake = intake
         self._loop = loop
-        self._queue: queue.SimpleQueue[tuple[Incoming, asyncio.Future[IntakeResult]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"mllp-commit-{name}", daemon=True)
-        self._thread.start()
+        self._waiting: list[tuple[Incoming, asyncio.Future[IntakeResult]]] = []
 
     def store(self, incoming: Incoming) -> asyncio.Future[IntakeResult]:
-        """On the loop: the future gets the result once `incoming` is durable (or the spool's error)."""
+        """The future gets the result once `incoming` is durable (or the spool's error)."""
         future = self._loop.create_future()
-        self._queue.put((incoming, future))
+        if not self._waiting:
+            self._loop.call_soon(self._commit)  # after the callbacks already due: they may add to the batch
+        self._waiting.append((incoming, future))
         return future
 
-    def close(self) -> None:
-        """Commits what was handed over, then ends the thread (call from outside the loop)."""
-        self._queue.put(None)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch = [first]
-            stop = False
-            while not self._queue.empty():
-                more = self._queue.get()
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            try:
-                outcomes: Sequence[IntakeResult | BaseException] = self._intake.store_many([i for i, _ in batch])
-            except Exception as exc:  # noqa: BLE001 — each waiting connection gets it (none answers AA)
-                outcomes = [exc] * len(batch)
-            self._loop.call_soon_threadsafe(self._resolve, [f for _, f in batch], outcomes)
-            if stop:
-                return
-
-    @staticmethod
-    def _resolve(futures: list[asyncio.Future[IntakeResult]], outcomes: Sequence[IntakeResult | BaseException]) -> None:
-        for future, outcome in zip(futures, outcomes, strict=True):
+    def _commit(self) -> None:
+        batch, self._waiting = self._waiting, []
+        try:
+            outcomes: Sequence[IntakeResult | BaseException] = self._intake.store_many([i for i, _ in batch])
+        except Exception as exc:  # noqa: BLE001 — each waiting connection gets it (none answers AA)
+            outcomes = [exc] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the connection went away meanwhile (source stopping)
                 continue
             if isinstance(outcome, BaseException):
@@ -149,7 +136,7 @@ class MllpSource:
         self.port = server.sockets[0].getsockname()[1]
         log.info("mllp listening", extra={"source": self.config.name, "port": self.port})
         if self._batch is not None:
-            self._committer = _Committer(self._batch, self._loop, self.config.name)
+            self._committer = _Committer(self._batch, self._loop)
             if self.config.parse_workers:
                 self.pool = ParsePool(self.config.parse_workers, self._batch.ident, name=self.config.name)
                 self.pool.start()
@@ -158,8 +145,6 @@ class MllpSource:
             await self._stop.wait()
         if self.pool is not None:
             self.pool.close()
-        if self._committer is not None:
-            await asyncio.to_thread(self._committer.close)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)

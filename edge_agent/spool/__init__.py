@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -58,15 +57,14 @@ class Spool:
     def store(self, batch: Sequence[Incoming]) -> list[tuple[Item, bool]]:
         """Makes a batch durable: big raw inputs as fsynced blob files first, then one transaction
         holding every row, its outbox and the small raw inputs. Returns (item, created) per entry."""
-        rows = []
+        inline: list[bytes | None] = []
         for entry in batch:
-            raw_obj, *rest = entry.objects
             if entry.new.size <= self.inline_raw_max_bytes:
-                raw_obj = dataclasses.replace(raw_obj, body=entry.raw)
+                inline.append(entry.raw)
             else:  # bytes first: a committed row always has its blob (an orphan blob is tidied)
                 self.blobs.put(entry.new.sha256, entry.raw)
-            rows.append(dataclasses.replace(entry, objects=[raw_obj, *rest]))
-        return self.ledger.insert_classified(rows)
+                inline.append(None)
+        return self.ledger.insert_classified(batch, inline)
 
     def commit(self, batch: Sequence[Incoming], *, max_spool_bytes: int) -> list[tuple[Item, bool] | SpoolError]:
         """One durable commit for a group-commit batch; per entry (item, created) or the error to raise.

@@ -19,6 +19,11 @@ from edge_agent.spool.quarantine import QuarantineStatements
 from edge_agent.spool.records import Incoming, Item, ItemState, NewItem, SpoolObject
 from edge_agent.spool.schema import SCHEMA, SCHEMA_VERSION, SELECT_ITEMS
 
+
+def _patterns_json(patterns: Sequence[str]) -> str:
+    return json.dumps(list(patterns)) if patterns else "[]"
+
+
 UploadedAs = Literal["released", "kept", "incomplete"]  # item_uploaded(): raw bytes dropped / kept / not marked
 
 
@@ -108,15 +113,18 @@ class Ledger(QuarantineStatements):
             row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
         return Item.from_row(row), created
 
-    def insert_classified(self, batch: Sequence[Incoming]) -> list[tuple[Item, bool]]:
+    def insert_classified(
+        self, batch: Sequence[Incoming], raw_bodies: Sequence[bytes | None] | None = None
+    ) -> list[tuple[Item, bool]]:
         """Stores classified items with their outbox in ONE transaction (one fsync for the whole batch).
 
-        Returns each item as stored and whether this call created it (False: these bytes were
-        already taken, by an earlier commit or earlier in this batch).
+        `raw_bodies[i]`, when not None, is stored as the body of entry i's raw object (its bytes
+        kept inline instead of in a blob file). Returns each item as stored and whether this call
+        created it (False: these bytes were already taken, by an earlier commit or earlier in this batch).
         """
         out = []
         with self._tx() as db:
-            for entry in batch:
+            for i, entry in enumerate(batch):
                 new = entry.new
                 envelopes = sum(1 for o in entry.objects if o.role == "envelope")
                 # Straight into parsed/quarantined: classification ran before the commit, so a row
@@ -127,7 +135,7 @@ class Ledger(QuarantineStatements):
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         new.sha256, new.size, entry.state.value, new.source_kind, new.uri, new.relative_path,
-                        new.original_name, new.device_id, json.dumps(list(new.patterns)),
+                        new.original_name, new.device_id, _patterns_json(new.patterns),
                         new.received_at.isoformat(), envelopes, entry.reason, entry.detail,
                     ),
                 )  # fmt: skip
@@ -139,9 +147,11 @@ class Ledger(QuarantineStatements):
                 item_id = int(cur.lastrowid or 0)
                 self._add_pending(new.size)
                 # The outbox (raw first; its body holds the raw bytes when they are stored inline).
+                rows = [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects]
+                if raw_bodies is not None and raw_bodies[i] is not None:
+                    rows[0] = (*rows[0][:5], raw_bodies[i])  # objects[0] is the raw object
                 db.executemany(
-                    "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects],
+                    "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
                 out.append((Item.inserted(item_id, entry, envelopes), True))  # the row just written, not re-read
         return out

@@ -113,7 +113,7 @@ def test_a_failed_commit_gives_each_waiter_a_spool_error_and_stores_nothing(
 ) -> None:
     spool = Spool(tmp_path / "data")
 
-    def broken(batch: object) -> None:
+    def broken(*args: object) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(spool.ledger, "insert_classified", broken)
