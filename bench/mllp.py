@@ -1,6 +1,6 @@
 """MLLP benchmark: ACK-after-durable-commit throughput and latency, beside a bare asyncio MLLP echo server.
 
-Run: .venv/bin/python bench/mllp.py [--senders 4] [--messages 500] [--parse-workers 0]
+Run: .venv/bin/python bench/mllp.py [--senders 4,8] [--messages 500] [--parse-workers 2]
 Each sender is a process of its own (bench/mllp_sender.py) with one connection: it sends a
 ~1.3 KB ORU^R01 (unique MSH-10) and waits for the ACK before the next, as analyzers do. Real
 analyzers are other machines, so the senders stay out of the measured process: this process
@@ -130,7 +130,7 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-def run_agent(args: argparse.Namespace, parse_workers: int) -> tuple[Run, Run, float, int]:
+def run_agent(args: argparse.Namespace, senders: int, parse_workers: int) -> tuple[Run, Run, float, int]:
     """(burst run, 200 msg/s run, messages per commit, items stored) for one agent configuration."""
     with tempfile.TemporaryDirectory() as tmp:
         spool = Spool(Path(tmp) / "data")
@@ -142,11 +142,12 @@ def run_agent(args: argparse.Namespace, parse_workers: int) -> tuple[Run, Run, f
         port = source.port or 0
         warm_up(port)
         batches0, entries0 = intake.commits.batches, intake.commits.entries
-        burst = with_worker_cpu(source, lambda: run_senders(port, args.senders, args.messages, run=f"T{parse_workers}"))
+        run = f"T{senders}W{parse_workers}"
+        burst = with_worker_cpu(source, lambda: run_senders(port, senders, args.messages, run=run))
         per_commit = (intake.commits.entries - entries0) / max(1, intake.commits.batches - batches0)
         paced_messages = int(200 * args.rate_seconds)
         paced = with_worker_cpu(
-            source, lambda: run_senders(port, 1, paced_messages, run=f"P{parse_workers}", pace=1 / 200)
+            source, lambda: run_senders(port, 1, paced_messages, run=f"P{senders}W{parse_workers}", pace=1 / 200)
         )
         source.stop()
         stored = sum(spool.ledger.counts().values())
@@ -178,42 +179,43 @@ def warm_up(port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--senders", default="4,8", help="sender processes (analyzers), one run per count")
     parser.add_argument("--messages", type=int, default=500, help="per sender")
     parser.add_argument("--rate-seconds", type=float, default=5.0, help="duration of the 200 msg/s latency run")
     parser.add_argument("--parse-workers", type=int, default=2, help="the MLLP source's parse_workers")
     args = parser.parse_args()
-    print(f"message size {len(oru(0, 0, 'T'))} bytes; {args.senders} sender processes x {args.messages} messages")
-
-    port = free_port()
-    stop_echo = echo_server(port)
-    base = run_senders(port, args.senders, args.messages, run="T")
-    stop_echo()
-
-    with open(os.devnull, "w") as devnull:
-        setup_logging("INFO", stream=devnull)
-        configs = sorted({0, args.parse_workers})
-        results = {workers: run_agent(args, workers) for workers in configs}
-
-    rows = [("bare asyncio echo (baseline)", base)]
-    for workers, (burst, paced, _, _) in results.items():
-        label = f"parse_workers={workers}" if workers else "parsing in-process"
-        rows += [(f"agent, {label}", burst), ("  same, 1 sender at 200 msg/s", paced)]
+    counts = [int(n) for n in args.senders.split(",")]
+    print(f"message size {len(oru(0, 0, 'T'))} bytes; {args.messages} messages per sender process")
+    configs = sorted({0, args.parse_workers})
+    rows: list[tuple[str, Run]] = []
+    ratios: list[str] = []
+    for senders in counts:
+        port = free_port()
+        stop_echo = echo_server(port)
+        base = run_senders(port, senders, args.messages, run=f"T{senders}")
+        stop_echo()
+        with open(os.devnull, "w") as devnull:
+            setup_logging("INFO", stream=devnull)
+            results = {workers: run_agent(args, senders, workers) for workers in configs}
+        rows.append((f"{senders} senders: bare asyncio echo (baseline)", base))
+        for workers, (burst, paced, per_commit, stored) in results.items():
+            label = f"parse_workers={workers}" if workers else "parsing in-process"
+            rows += [(f"{senders} senders: agent, {label}", burst), ("  same, 1 sender at 200 msg/s", paced)]
+            ratio = (burst.messages / burst.seconds) / (base.messages / base.seconds)
+            ratios.append(
+                f"{senders} senders, {label}: ratio agent / baseline {ratio:.2f}; items stored {stored}; answers"
+                f" other than AA {burst.not_aa + paced.not_aa}; messages per commit (one fsync each) {per_commit:.2f}"
+            )
     print(
-        f"{'run':38} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/msg: agent':>18} {'workers':>8} {'senders':>8}"
+        f"{'run':48} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/msg: agent':>18} {'workers':>8} {'senders':>8}"
     )
     for name, r in rows:
         p50 = statistics.median(r.latencies) * 1000
         print(
-            f"{name:38} {r.messages / r.seconds:7.0f} {p50:7.2f} {pct(r.latencies, 0.99):7.2f}"
+            f"{name:48} {r.messages / r.seconds:7.0f} {p50:7.2f} {pct(r.latencies, 0.99):7.2f}"
             f" {r.cpu_ms:18.3f} {r.worker_cpu_ms:8.3f} {r.sender_cpu_ms:8.3f}"
         )
-    for workers, (burst, paced, per_commit, stored) in results.items():
-        ratio = (burst.messages / burst.seconds) / (base.messages / base.seconds)
-        print(
-            f"parse_workers={workers}: ratio agent / baseline {ratio:.2f}; items stored {stored}; answers other"
-            f" than AA {burst.not_aa + paced.not_aa}; messages per commit (one fsync each) {per_commit:.2f}"
-        )
+    print("\n".join(ratios))
     print("CPU ms/msg: the agent's process, its parse worker processes, the sender processes (set-up included)")
 
 
