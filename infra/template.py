@@ -30,6 +30,7 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     ResourceNames,
     TableSpec,
     queue_policy,
+    table_definition,
 )
 
 INGEST_FUNCTION = "Ingest"  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
@@ -41,29 +42,12 @@ def _logical(key: str) -> str:
 
 
 def _table(spec: TableSpec, name: str) -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "TableName": name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in spec.attributes()],
-        "KeySchema": [
-            {"AttributeName": spec.hash_key, "KeyType": "HASH"},
-            {"AttributeName": spec.range_key, "KeyType": "RANGE"},
-        ],
+    # AWS::DynamoDB::Table takes CreateTable's keys: the same definition the local bootstrap creates.
+    props = {
+        **table_definition(spec, name),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True},
     }
-    for kind, prop in (("global", "GlobalSecondaryIndexes"), ("local", "LocalSecondaryIndexes")):
-        indexes = [i for i in spec.indexes if i.kind == kind]
-        if indexes:
-            props[prop] = [
-                {
-                    "IndexName": i.name,
-                    "KeySchema": [{"AttributeName": i.hash_key, "KeyType": "HASH"}]
-                    + ([{"AttributeName": i.range_key, "KeyType": "RANGE"}] if i.range_key else []),
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for i in indexes
-            ]
     if spec.ttl_attribute:
         props["TimeToLiveSpecification"] = {"AttributeName": spec.ttl_attribute, "Enabled": True}
     # Retain: a stack deleted by mistake must not take the clinics' records with it.
