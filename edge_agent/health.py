@@ -22,7 +22,7 @@ from edge_agent import __version__
 from edge_agent.config import CloudSection
 from edge_agent.errors import ConfigError
 from edge_agent.pipeline import Identity, Intake, IntakeResult
-from edge_agent.spool import Described, Incoming, ItemState, Ledger, NewItem
+from edge_agent.spool import Described, Incoming, ItemState, Ledger, NewItem, Origin
 from edge_agent.spool.uploader import ObjectWriter
 from edge_agent.status import StatusReport, snapshot
 
@@ -78,22 +78,8 @@ class CountingIntake:
     def __init__(self, intake: Intake, source: str, counters: Counters) -> None:
         self._intake, self._source, self._counters = intake, source, counters
 
-    def submit(
-        self,
-        raw: bytes,
-        *,
-        name: str,
-        source_kind: str,
-        uri: str,
-        relative_path: str = "",
-        device_id: str | None = None,
-        patient_id_patterns: Sequence[str] = (),
-        siblings: Sequence[str] = (),
-    ) -> IntakeResult:
-        result = self._intake.submit(
-            raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
-            patient_id_patterns=patient_id_patterns, siblings=siblings,
-        )  # fmt: skip
+    def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult:
+        result = self._intake.submit(raw, origin, siblings=siblings)
         self._counters.count_taken(self._source, result)
         return result
 
@@ -101,10 +87,8 @@ class CountingIntake:
     def ident(self) -> Identity:
         return self._intake.ident
 
-    def admit(
-        self, raw: bytes, *, name: str, source_kind: str, uri: str, device_id: str | None = None
-    ) -> NewItem | IntakeResult:
-        out = self._intake.admit(raw, name=name, source_kind=source_kind, uri=uri, device_id=device_id)
+    def admit(self, raw: bytes, origin: Origin) -> NewItem | IntakeResult:
+        out = self._intake.admit(raw, origin)
         if isinstance(out, IntakeResult):  # a duplicate, answered without a commit
             self._counters.count_taken(self._source, out)
         return out

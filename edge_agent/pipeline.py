@@ -14,13 +14,23 @@ from datetime import UTC, datetime
 
 from edge_agent.adapters.base import Adapter
 from edge_agent.describe import Classified, Identity, describe, describe_item, describe_new
-from edge_agent.spool import Incoming, Item, ItemState, NewItem, Spool, SpoolError, SpoolFull
+from edge_agent.spool import Incoming, Item, ItemState, NewItem, Origin, Spool, SpoolError, SpoolFull
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.records import Described
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Classified", "Identity", "Intake", "IntakeResult", "SpoolError", "SpoolFull", "describe", "describe_item"]
+__all__ = [
+    "Classified",
+    "Identity",
+    "Intake",
+    "IntakeResult",
+    "Origin",
+    "SpoolError",
+    "SpoolFull",
+    "describe",
+    "describe_item",
+]
 
 
 def _utcnow() -> datetime:
@@ -67,68 +77,33 @@ class Intake:
         """`callback()` runs after each commit that stored new items (the uploader's wake-up)."""
         self._listeners.append(callback)
 
-    def submit(
-        self,
-        raw: bytes,
-        *,
-        name: str,
-        source_kind: str,
-        uri: str,
-        relative_path: str = "",
-        device_id: str | None = None,
-        patient_id_patterns: Sequence[str] = (),
-        siblings: Sequence[str] = (),
-    ) -> IntakeResult:
+    def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult:
         """Takes `raw` once and for all; raises SpoolFull/SpoolError when it cannot be stored.
 
         hash → dedupe pre-check → classify (no lock held) → group commit (blob/rows/outbox, fsync).
+        `siblings`: other file names beside it (pairs a printout with its XML).
         """
-        prepared = self.prepare(
-            raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
-            patient_id_patterns=patient_id_patterns, siblings=siblings,
-        )  # fmt: skip
+        prepared = self.prepare(raw, origin, siblings=siblings)
         return prepared if isinstance(prepared, IntakeResult) else self.store(prepared)
 
-    def prepare(
-        self,
-        raw: bytes,
-        *,
-        name: str,
-        source_kind: str,
-        uri: str,
-        relative_path: str = "",
-        device_id: str | None = None,
-        patient_id_patterns: Sequence[str] = (),
-        siblings: Sequence[str] = (),  # other file names beside it (pairs a printout with its XML)
-    ) -> Incoming | IntakeResult:
+    def prepare(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> Incoming | IntakeResult:
         """`submit`'s first half, CPU only (no lock, no write): `admit`, then `describe_new`.
 
         Returns the result at once for bytes already taken, else what `store`/`store_many` commit.
         """
-        new = self.admit(
-            raw, name=name, source_kind=source_kind, uri=uri, relative_path=relative_path, device_id=device_id,
-            patient_id_patterns=patient_id_patterns,
-        )  # fmt: skip
+        new = self.admit(raw, origin)
         return new if isinstance(new, IntakeResult) else self.describe_new(new, raw, siblings).incoming(new, raw)
 
-    def admit(
-        self,
-        raw: bytes,
-        *,
-        name: str,
-        source_kind: str,
-        uri: str,
-        relative_path: str = "",
-        device_id: str | None = None,
-        patient_id_patterns: Sequence[str] = (),
-    ) -> NewItem | IntakeResult:
+    def admit(self, raw: bytes, origin: Origin) -> NewItem | IntakeResult:
         """hash → dedupe pre-check: the result at once for bytes already taken, else the new item's facts."""
         sha = hashlib.sha256(raw).hexdigest()
         known = self.spool.ledger.find(sha)  # a resend after a lost ACK: answered without parsing again
         if known is not None:
             return self._duplicate(known)
+        o = origin
+        patterns = tuple(o.patient_id_patterns)
         return NewItem(
-            sha, len(raw), source_kind, uri, relative_path, name, device_id, tuple(patient_id_patterns), self._clock()
+            sha, len(raw), o.source_kind, o.uri, o.relative_path, o.name, o.device_id, patterns, self._clock()
         )
 
     def describe_new(self, new: NewItem, raw: bytes, siblings: Sequence[str] = ()) -> Described:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from edge_agent.pipeline import IntakeResult
-    from edge_agent.spool import ItemState
+    from edge_agent.spool import ItemState, Origin
 
 
 class Source(Protocol):
@@ -25,17 +25,6 @@ class Source(Protocol):
 class IntakePort(Protocol):
     """What a source needs from `edge_agent.pipeline.Intake` (tests pass fakes of this)."""
 
-    def submit(
-        self,
-        raw: bytes,
-        *,
-        name: str,
-        source_kind: str,
-        uri: str,
-        relative_path: str = "",
-        device_id: str | None = None,
-        patient_id_patterns: Sequence[str] = (),
-        siblings: Sequence[str] = (),
-    ) -> IntakeResult: ...
+    def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult: ...
 
     def state(self, item_id: int) -> ItemState | None: ...

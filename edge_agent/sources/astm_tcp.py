@@ -19,6 +19,7 @@ from edge_agent.config import AstmTcpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.astm_e1381 import AstmSession
 from edge_agent.sources import IntakePort
+from edge_agent.spool import Origin
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
@@ -40,7 +41,7 @@ def submitter(intake: IntakePort, *, source_kind: str, uri: str, device_id: str 
 
     def submit(transcript: bytes) -> None:
         name = f"astm-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.astm"
-        result = intake.submit(transcript, name=name, source_kind=source_kind, uri=uri, device_id=device_id)
+        result = intake.submit(transcript, Origin(name, source_kind, uri, device_id=device_id))
         log.info(
             "astm message stored",
             extra={"item_id": result.item_id, "duplicate": result.duplicate, "quarantined": result.quarantined},

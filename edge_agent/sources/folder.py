@@ -25,7 +25,7 @@ from edge_agent.config import FolderSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.sources import IntakePort
 from edge_agent.sources.seen import SeenFiles
-from edge_agent.spool import ItemState
+from edge_agent.spool import ItemState, Origin
 
 log = logging.getLogger(__name__)
 
@@ -244,16 +244,10 @@ class FolderSource:
             cand.signature, cand.stable_since = _signature(path), self._clock()  # changed while read
             return
         try:
-            result = self.intake.submit(
-                data,
-                name=path.name,
-                source_kind=self.kind,
-                uri=path.as_uri(),
-                relative_path=rel,
-                device_id=self.config.device_id,
-                patient_id_patterns=self.config.patient_id_patterns,
-                siblings=_siblings(path),
+            origin = Origin(
+                path.name, self.kind, path.as_uri(), rel, self.config.device_id, self.config.patient_id_patterns
             )
+            result = self.intake.submit(data, origin, siblings=_siblings(path))
         except EdgeAgentError as exc:  # spool full or unwritable: the file stays and is offered again
             self._retry(cand, "spool refused file", rel, exc)
             return

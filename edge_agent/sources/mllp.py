@@ -23,7 +23,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import Protocol, runtime_checkable
 
 from edge_agent.adapters.hl7_ack import build_ack, control_id
@@ -33,7 +32,7 @@ from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
 from edge_agent.parse_pool import ParsePool
 from edge_agent.pipeline import Identity, IntakeResult
 from edge_agent.sources import IntakePort
-from edge_agent.spool import Described, Incoming, NewItem
+from edge_agent.spool import Described, Incoming, NewItem, Origin
 
 log = logging.getLogger(__name__)
 _READ_SIZE = 65536
@@ -46,9 +45,7 @@ class BatchIntake(Protocol):
 
     ident: Identity
 
-    def admit(
-        self, raw: bytes, *, name: str, source_kind: str, uri: str, device_id: str | None = None
-    ) -> NewItem | IntakeResult: ...
+    def admit(self, raw: bytes, origin: Origin) -> NewItem | IntakeResult: ...
 
     def describe_new(self, new: NewItem, raw: bytes) -> Described: ...
 
@@ -186,12 +183,11 @@ class MllpSource:
 
     async def _submit(self, event: bytes, name: str, uri: str) -> IntakeResult:
         """Returns once `event` is durable (or a duplicate); raises SpoolFull/SpoolError."""
-        device_id = self.config.device_id
+        origin = Origin(name, "mllp", uri, device_id=self.config.device_id)
         intake, committer = self._batch, self._committer
         if committer is None or intake is None:
-            submit = partial(self.intake.submit, event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
-            return await asyncio.to_thread(submit)
-        new = intake.admit(event, name=name, source_kind="mllp", uri=uri, device_id=device_id)
+            return await asyncio.to_thread(self.intake.submit, event, origin)
+        new = intake.admit(event, origin)
         if isinstance(new, IntakeResult):
             return new  # bytes already taken: AA again, nothing stored twice
         described = await self._describe(intake, new, event)

@@ -21,6 +21,7 @@ from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.astm_e1381 import AstmSession
 from edge_agent.sources import IntakePort
 from edge_agent.sources.astm_tcp import POLL_SECONDS, drive, submitter
+from edge_agent.spool import Origin
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0  # "lines": a device's printout is complete after this much silence
@@ -108,6 +109,6 @@ class SerialSource:
     def _submit(self, raw: bytes) -> None:
         name = f"serial-{self.config.name}-{time.strftime('%Y%m%dT%H%M%S')}.txt"
         try:
-            self.intake.submit(raw, name=name, source_kind="serial", uri=self.uri, device_id=self.config.device_id)
+            self.intake.submit(raw, Origin(name, "serial", self.uri, device_id=self.config.device_id))
         except EdgeAgentError as exc:  # a line device cannot resend: say so loudly, keep listening
             log.error("serial output could not be stored", extra={"source": self.config.name, "error": str(exc)})

@@ -16,7 +16,7 @@ from agent_testkit import IDENT, LineAdapter, device_file
 from edge_agent.__main__ import main
 from edge_agent.cli import JsonFormatter
 from edge_agent.pipeline import Intake
-from edge_agent.spool import Spool
+from edge_agent.spool import Origin, Spool
 
 REPO = Path(__file__).resolve().parents[2]
 TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tonometer.xml"
@@ -73,8 +73,8 @@ def test_parse_human_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_status_reads_the_spool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spool = Spool(tmp_path / "data")
     intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])
-    intake.submit(device_file("pid=P1 od=15"), name="a.txt", source_kind="folder", uri="file:///a.txt")
-    intake.submit(b"", name="b.txt", source_kind="folder", uri="file:///b.txt")
+    intake.submit(device_file("pid=P1 od=15"), Origin("a.txt", "folder", "file:///a.txt"))
+    intake.submit(b"", Origin("b.txt", "folder", "file:///b.txt"))
     spool.ledger.set_meta("last_error", "2026-01-01T00:00:00+00:00 EndpointConnectionError")
     # While the agent still has the spool open (no close): status reads beside it.
     assert main(["status", "--data-dir", str(tmp_path / "data"), "--json"]) == 0

@@ -19,7 +19,7 @@ from edge_agent.config import parse_config
 from edge_agent.errors import ConfigError
 from edge_agent.health import Counters, CountingIntake, HealthServer
 from edge_agent.pipeline import Intake
-from edge_agent.spool import Spool
+from edge_agent.spool import Origin, Spool
 from localdev.moto import free_port
 
 # name{labels} value — the sample line of the text exposition format (labels optional).
@@ -61,7 +61,7 @@ def server(spool: Spool) -> Iterator[HealthServer]:
 
 
 def test_healthz_is_200_then_503_on_the_spool_alarm(server: HealthServer, intake: Intake, spool: Spool) -> None:
-    intake.submit(device_file("pid=SECRET od=15"), name="Smith.txt", source_kind="folder", uri="file:///Smith.txt")
+    intake.submit(device_file("pid=SECRET od=15"), Origin("Smith.txt", "folder", "file:///Smith.txt"))
     url = f"http://127.0.0.1:{server.port}/healthz"
     code, content_type, body = get(url)
     assert code == 200 and content_type == "application/json"
@@ -77,7 +77,7 @@ def test_healthz_is_200_then_503_on_the_spool_alarm(server: HealthServer, intake
 
 
 def test_healthz_is_503_when_uploads_keep_failing(server: HealthServer, intake: Intake, spool: Spool) -> None:
-    item = intake.submit(device_file("pid=P1 od=15"), name="a.txt", source_kind="folder", uri="file:///a.txt")
+    item = intake.submit(device_file("pid=P1 od=15"), Origin("a.txt", "folder", "file:///a.txt"))
     for _ in range(2):
         spool.ledger.upload_failed(item.item_id, "s3:AccessDenied (HTTP 403)", 0)
     assert get(f"http://127.0.0.1:{server.port}/healthz")[0] == 200  # failing, not yet past the threshold
@@ -90,7 +90,7 @@ def test_metrics_parse(server: HealthServer, spool: Spool) -> None:
     counted = CountingIntake(Intake(spool, IDENT, max_spool_bytes=10**7, adapters=[LineAdapter()]), "inbox",
                              server.counters)  # fmt: skip
     for raw in (device_file("pid=P1 od=15"), b"\x00 junk", device_file("pid=P1 od=15")):
-        counted.submit(raw, name="f", source_kind="folder", uri="file:///f")
+        counted.submit(raw, Origin("f", "folder", "file:///f"))
     spool.ledger.set_meta("last_upload_at", "2026-02-01T12:00:00+00:00")
     code, content_type, text = get(f"http://127.0.0.1:{server.port}/metrics")
     assert code == 200 and content_type.startswith("text/plain; version=0.0.4")

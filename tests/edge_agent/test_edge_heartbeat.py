@@ -12,7 +12,7 @@ from agent_testkit import BUCKET, IDENT, RecordingWriter, device_file
 from edge_agent.config import CloudSection
 from edge_agent.heartbeat import Heartbeat
 from edge_agent.pipeline import Intake
-from edge_agent.spool import Spool
+from edge_agent.spool import Origin, Spool
 from edge_agent.spool.uploader import ObjectWriter, make_s3_client
 from localdev.moto import free_port
 
@@ -21,13 +21,8 @@ AT = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
 
 def test_heartbeat_reports_counts_without_phi(intake: Intake, spool: Spool, writer: RecordingWriter, s3: Any) -> None:
-    intake.submit(
-        device_file("pid=SECRET-PATIENT od=15"),
-        name="Smith_John.txt",
-        source_kind="folder",
-        uri="file:///Smith_John.txt",
-    )
-    intake.submit(b"", name="e.txt", source_kind="folder", uri="file:///e.txt")
+    intake.submit(device_file("pid=SECRET-PATIENT od=15"), Origin("Smith_John.txt", "folder", "file:///Smith_John.txt"))
+    intake.submit(b"", Origin("e.txt", "folder", "file:///e.txt"))
     spool.ledger.set_meta("last_upload_at", AT.isoformat())
     beat = Heartbeat(spool, writer, IDENT, interval=60, sources=["inbox"], clock=lambda: AT)
     assert beat.send_once()

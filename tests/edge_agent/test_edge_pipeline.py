@@ -11,7 +11,7 @@ import pytest
 from agent_testkit import IDENT, LineAdapter, device_file
 
 from edge_agent.pipeline import Intake, IntakeResult
-from edge_agent.spool import ItemState, Spool, SpoolError, SpoolFull
+from edge_agent.spool import ItemState, Origin, Spool, SpoolError, SpoolFull
 from shared_models import Envelope, QuarantineRecord
 
 AT = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
@@ -20,10 +20,7 @@ AT = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
 def submit(
     intake: Intake, raw: bytes, name: str = "x.txt", rel: str = "", patterns: tuple[str, ...] = ()
 ) -> IntakeResult:
-    return intake.submit(
-        raw, name=name, source_kind="folder", uri=f"file:///in/{rel or name}", relative_path=rel,
-        device_id="tono-1", patient_id_patterns=patterns,
-    )  # fmt: skip
+    return intake.submit(raw, Origin(name, "folder", f"file:///in/{rel or name}", rel, "tono-1", patterns))
 
 
 def envelopes(spool: Spool, item_id: int) -> list[Envelope]:
@@ -178,12 +175,12 @@ def test_state_query(intake: Intake) -> None:
 
 def test_prepare_then_store_many_is_submit_in_two_halves(spool: Spool) -> None:
     intake = Intake(spool, IDENT, max_spool_bytes=200, adapters=[LineAdapter()])
-    args = {"source_kind": "mllp", "uri": "mllp://10.0.0.5:1"}
-    kept = intake.submit(device_file("pid=P1 od=15"), name="a.txt", **args)  # type: ignore[arg-type]
-    again = intake.prepare(device_file("pid=P1 od=15"), name="a.txt", **args)  # type: ignore[arg-type]
+    a = Origin("a.txt", "mllp", "mllp://10.0.0.5:1")
+    kept = intake.submit(device_file("pid=P1 od=15"), a)
+    again = intake.prepare(device_file("pid=P1 od=15"), a)
     assert isinstance(again, IntakeResult) and again.duplicate and again.item_id == kept.item_id  # not parsed again
     raws = [device_file("pid=P2 od=16"), device_file("BROKEN"), device_file("pid=P2 od=16"), device_file("x " * 100)]
-    prepared = [intake.prepare(raw, name="b.txt", **args) for raw in raws]  # type: ignore[arg-type]
+    prepared = [intake.prepare(raw, Origin("b.txt", "mllp", "mllp://10.0.0.5:1")) for raw in raws]
     new, broken, same, too_big = intake.store_many([p for p in prepared if not isinstance(p, IntakeResult)])
     assert isinstance(new, IntakeResult) and not new.duplicate and new.envelopes == 1
     assert isinstance(broken, IntakeResult) and broken.quarantined and broken.reason == "malformed"
@@ -196,9 +193,8 @@ def test_store_many_logs_one_line_per_commit_and_each_quarantine(
     spool: Spool, caplog: pytest.LogCaptureFixture
 ) -> None:
     intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])
-    args = {"source_kind": "mllp", "uri": "mllp://10.0.0.5:1"}
     raws = [device_file(f"pid=P{n} od=15") for n in range(3)] + [device_file("BROKEN")]
-    prepared = [intake.prepare(raw, name="m.txt", **args) for raw in raws]  # type: ignore[arg-type]
+    prepared = [intake.prepare(raw, Origin("m.txt", "mllp", "mllp://10.0.0.5:1")) for raw in raws]
     with caplog.at_level(logging.INFO, logger="edge_agent.pipeline"):
         results = intake.store_many([p for p in prepared if not isinstance(p, IntakeResult)])
     lines = [(r.getMessage(), getattr(r, "items", None), getattr(r, "reason", None)) for r in caplog.records]

@@ -14,7 +14,7 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_fi
 from edge_agent.__main__ import main
 from edge_agent.pipeline import Intake, IntakeResult
 from edge_agent.replay import RELEASED, replay
-from edge_agent.spool import INLINE_RAW_MAX_BYTES, ItemState, Ledger, Spool
+from edge_agent.spool import INLINE_RAW_MAX_BYTES, ItemState, Ledger, Origin, Spool
 from edge_agent.spool.uploader import Uploader
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def before_upgrade(spool: Spool) -> Intake:
 
 
 def take(intake: Intake, raw: bytes, name: str = "scan.txt") -> IntakeResult:
-    return intake.submit(raw, name=name, source_kind="folder", uri=f"file:///inbox/{name}")
+    return intake.submit(raw, Origin(name, "folder", f"file:///inbox/{name}"))
 
 
 def with_adapter(spool: Spool, **kwargs: Any) -> Any:

@@ -21,7 +21,7 @@ import pytest
 from chalicelib.resources import ensure_resources
 from edge_agent.config import CloudSection
 from edge_agent.pipeline import Identity, Intake
-from edge_agent.spool import Spool
+from edge_agent.spool import Origin, Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
 
 pytestmark = [pytest.mark.localstack, pytest.mark.integration]
@@ -51,9 +51,7 @@ def test_agent_upload_reaches_the_ingest_queue(localstack_url: str, corpus_dir: 
     spool = Spool(tmp_path / "spool")
     intake = Intake(spool, Identity("demo", "ls-agent"), max_spool_bytes=10**9)
     uploader = Uploader(spool, ObjectWriter(make_s3_client(cloud), cloud))
-    result = intake.submit(
-        (corpus_dir / TOPASCOPE).read_bytes(), name="topascope.xml", source_kind="folder", uri="file:///t.xml"
-    )
+    result = intake.submit((corpus_dir / TOPASCOPE).read_bytes(), Origin("topascope.xml", "folder", "file:///t.xml"))
     assert not result.quarantined
     for _ in range(10):
         uploader.run_once()

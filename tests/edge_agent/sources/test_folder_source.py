@@ -13,7 +13,7 @@ import pytest
 from edge_agent.config import FolderSourceConfig
 from edge_agent.pipeline import IntakeResult
 from edge_agent.sources.folder import FolderSource
-from edge_agent.spool import ItemState, SpoolFull
+from edge_agent.spool import ItemState, Origin, SpoolFull
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +27,14 @@ class FakeIntake:
         self.states: dict[int, ItemState] = {}
         self.lock = threading.Lock()
 
-    def submit(
-        self, raw: bytes, *, name: str, source_kind: str, uri: str, relative_path: str = "",
-        device_id: str | None = None, patient_id_patterns: Sequence[str] = (), siblings: Sequence[str] = (),
-    ) -> IntakeResult:  # fmt: skip
+    def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult:
         with self.lock:
             if self.refuse:
                 self.refuse -= 1
                 raise SpoolFull("spool_full: test")
-            self.calls.append({"raw": raw, "name": name, "kind": source_kind, "uri": uri, "rel": relative_path,
-                               "device_id": device_id, "patterns": tuple(patient_id_patterns),
+            o = origin
+            self.calls.append({"raw": raw, "name": o.name, "kind": o.source_kind, "uri": o.uri, "rel": o.relative_path,
+                               "device_id": o.device_id, "patterns": tuple(o.patient_id_patterns),
                                "siblings": tuple(siblings)})  # fmt: skip
             item_id = len(self.calls)
             self.states[item_id] = ItemState.PARSED

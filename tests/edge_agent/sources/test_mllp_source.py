@@ -110,7 +110,7 @@ def test_quarantined_message_gets_ae_with_err_naming_the_reason(intake: Intake, 
 
 
 class RefusingIntake:
-    def submit(self, raw: bytes, **_: Any) -> Any:
+    def submit(self, raw: bytes, origin: Any, **_: Any) -> Any:
         raise EdgeAgentError("spool full: 10 GiB pending")
 
     def state(self, item_id: int) -> None:

@@ -17,7 +17,7 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_fi
 
 from edge_agent.config import CloudSection
 from edge_agent.pipeline import Intake
-from edge_agent.spool import ItemState, NewItem, Spool
+from edge_agent.spool import ItemState, NewItem, Origin, Spool
 from edge_agent.spool.uploader import Uploader, make_s3_client
 
 KIT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def restart(
 
 
 def submit(intake: Intake, raw: bytes) -> Any:
-    return intake.submit(raw, name="t.txt", source_kind="mllp", uri="mllp://127.0.0.1:2575")
+    return intake.submit(raw, Origin("t.txt", "mllp", "mllp://127.0.0.1:2575"))
 
 
 def crash_on(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> None:
@@ -148,7 +148,7 @@ CHILD = textwrap.dedent(
     from agent_testkit import IDENT, LineAdapter, device_file
     from edge_agent.config import CloudSection
     from edge_agent.pipeline import Intake
-    from edge_agent.spool import Spool
+    from edge_agent.spool import Origin, Spool
     from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
 
     cloud = CloudSection(bucket={bucket!r}, endpoint_url={endpoint!r})
@@ -160,7 +160,7 @@ CHILD = textwrap.dedent(
     intake.on_new_item(uploader.wake)
     uploader.start()
     for n in range(100000):
-        result = intake.submit(device_file(f"pid=P{{n}} od={{n % 40}}"), name=f"{{n}}.txt", source_kind="mllp", uri="mllp://x")
+        result = intake.submit(device_file(f"pid=P{{n}} od={{n % 40}}"), Origin(f"{{n}}.txt", "mllp", "mllp://x"))
         print("ACK", result.sha256, flush=True)
     """
 )
@@ -183,6 +183,8 @@ def test_sigkill_mid_way_loses_nothing_acknowledged(
             child.send_signal(signal.SIGKILL)  # no cleanup, mid-submit or mid-upload
             break
     child.wait(10)
+    # Killed mid-way, not dead of its own: otherwise nothing below would be tested.
+    assert child.returncode == -signal.SIGKILL and len(acked) == kill_after
     acked += [line.split()[1] for line in child.stdout.read().splitlines() if line.startswith("ACK")]
     spool, _, uploader, _ = restart(data, cloud)
     assert uploader is not None

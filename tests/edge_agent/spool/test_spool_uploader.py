@@ -14,7 +14,7 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_fi
 
 from edge_agent.config import CloudSection
 from edge_agent.pipeline import Intake
-from edge_agent.spool import ItemState, Spool
+from edge_agent.spool import ItemState, Origin, Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, describe_error, make_s3_client
 from localdev.moto import MotoServer, free_port
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def submit(intake: Intake, raw: bytes, name: str = "t.txt") -> Any:
-    return intake.submit(raw, name=name, source_kind="folder", uri=f"file:///in/{name}")
+    return intake.submit(raw, Origin(name, "folder", f"file:///in/{name}"))
 
 
 def test_upload_puts_raw_then_envelope_with_checksum_and_sse(
