@@ -19,6 +19,7 @@ import sys
 import time
 
 VT, END = b"\x0b", b"\x1c\r"
+OBX_COUNT = 16
 OBX = "OBX|{n}|NM|{code}^{code} result^L||{value}|10*3/uL|4.0-10.0|N|||F|||20240101120000\r"
 
 
@@ -26,7 +27,7 @@ def oru(sender: int, i: int, run: str = "") -> bytes:
     """A ~1.3 KB ORU^R01 with 16 OBX; MSH-10 (and so the bytes) unique per run, sender and index."""
     head = f"MSH|^~\\&|XN-550|LAB|LIS|CLINIC|20240101120000||ORU^R01|{run}S{sender}M{i:07d}|P|2.5.1\r"
     body = f"PID|1||P{i:05d}||DOE^JANE||19800101|F\rOBR|1|ORD{i}|ACC{i}|CBC^Blood count^L\r"
-    obx = "".join(OBX.format(n=n, code=f"T{n:02d}", value=f"{n}.{i % 10}") for n in range(1, 17))
+    obx = "".join(OBX.format(n=n, code=f"T{n:02d}", value=f"{n}.{i % 10}") for n in range(1, OBX_COUNT + 1))
     return (head + body + obx).encode()
 
 

@@ -23,3 +23,9 @@ def test_a_small_run_stores_each_message_once_and_answers_aa() -> None:
     # In-process and with parse workers: the warm-up message, the burst and the paced run, each stored once.
     assert summaries == [(str(1 + senders * messages + paced), "0")] * 2, out
     assert re.search(r"2 senders: bare asyncio echo \(baseline\)\s+\d+", out), out
+    # The durable floor ran to the end (a sender exits only once every message got its answer).
+    floor = re.search(r"2 senders: echo after fdatasync \(floor\)\s+(\d+)", out)
+    assert floor is not None and int(floor.group(1)) > 0, out
+    assert re.search(r"2 senders: echo after fdatasync / bare echo \d+\.\d+", out), out
+    ceiling = re.search(r"takes (\d+\.\d+) ms of CPU: on \d+ cores at most (\d+) msg/s", out)
+    assert ceiling is not None and float(ceiling.group(1)) > 0, out
