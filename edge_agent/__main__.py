@@ -88,6 +88,7 @@ class Agent:
     def stop(self) -> None:
         for source in reversed(self.sources):
             source.stop()
+        self.intake.flow.flush()  # the last "items parsed" counts
         if self.health is not None:
             self.health.stop()
         self.uploader.stop()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from edge_agent.adapters.base import Adapter
 from edge_agent.describe import Classified, Identity, describe, describe_item, describe_new
+from edge_agent.flowlog import FlowLog
 from edge_agent.spool import Incoming, Item, ItemState, NewItem, Origin, Spool, SpoolError, SpoolFull
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.records import Described
@@ -72,6 +73,7 @@ class Intake:
         # One commit at a time ("check cap, store, insert rows" is one step), many items per commit.
         self.commits: GroupCommit[Incoming, tuple[Item, bool]] = GroupCommit(self._commit)
         self._listeners: list[Callable[[], None]] = []
+        self.flow = FlowLog(log)  # the "items parsed" lines of store_many
 
     def on_new_item(self, callback: Callable[[], None]) -> None:
         """`callback()` runs after each commit that stored new items (the uploader's wake-up)."""
@@ -120,12 +122,9 @@ class Intake:
         pairs = zip(batch, self.commits.many(batch), strict=True)
         results = [o if isinstance(o, BaseException) else self._stored(i, *o, quiet=True) for i, o in pairs]
         parsed = [r for r in results if isinstance(r, IntakeResult) and not r.duplicate and not r.quarantined]
-        if parsed:  # a busy analyzer link logs a line per commit; quarantined items and duplicates keep theirs
-            log.info(
-                "items parsed",
-                extra={"items": len(parsed), "first_item_id": parsed[0].item_id, "last_item_id": parsed[-1].item_id,
-                       "envelopes": sum(r.envelopes for r in parsed), "source_kind": batch[0].new.source_kind},
-            )  # fmt: skip
+        if parsed:  # a busy analyzer link: at most a line a second (FlowLog); quarantines and duplicates keep theirs
+            kind, envelopes = batch[0].new.source_kind, sum(r.envelopes for r in parsed)
+            self.flow.add(kind, len(parsed), parsed[0].item_id, parsed[-1].item_id, envelopes)
         return results
 
     def _stored(self, incoming: Incoming, item: Item, created: bool, *, quiet: bool = False) -> IntakeResult:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
 from agent_testkit import IDENT, LineAdapter, device_file
 
+from edge_agent.flowlog import FlowLog
 from edge_agent.pipeline import Intake, IntakeResult
 from edge_agent.spool import ItemState, Origin, Spool, SpoolError, SpoolFull
 from shared_models import Envelope, QuarantineRecord
@@ -202,3 +204,54 @@ def test_store_many_logs_one_line_per_commit_and_each_quarantine(
     (summary,) = [r for r in caplog.records if r.getMessage() == "items parsed"]
     ids = [r.item_id for r in results if isinstance(r, IntakeResult)]
     assert (summary.first_item_id, summary.last_item_id, summary.envelopes) == (ids[0], ids[2], 3)  # type: ignore[attr-defined]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_flow_log_writes_at_once_after_quiet_and_then_at_most_a_line_an_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()  # seconds are fake here; an interval of 1,000 keeps the real timer from firing
+    flow = FlowLog(logging.getLogger("test.flow"), interval=1000.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger="test.flow"):
+        flow.add("mllp", 1, 1, 1, 1)  # a quiet link: its first commit is written at once
+        clock.now += 200
+        flow.add("mllp", 2, 2, 3, 2)  # within the interval: counted, not written
+        clock.now += 300
+        flow.add("serial", 1, 4, 4, 3)
+        flow.add("mllp", 1, 5, 5, 1)
+        assert len(caplog.records) == 1
+        flow.flush()  # what the timer does when the interval ends
+        clock.now += 400
+        flow.add("mllp", 1, 6, 6, 1)  # 400 s after the last line: waits
+        clock.now += 700
+        flow.add("mllp", 1, 7, 7, 1)  # 1,100 s after it: written, with the earlier count
+        flow.flush()  # nothing left: no line
+    lines = [
+        (r.source_kind, r.items, r.first_item_id, r.last_item_id, r.envelopes)  # type: ignore[attr-defined]
+        for r in caplog.records
+    ]
+    assert lines == [
+        ("mllp", 1, 1, 1, 1),
+        ("mllp", 3, 2, 5, 3),
+        ("serial", 1, 4, 4, 3),
+        ("mllp", 2, 6, 7, 2),
+    ]
+    assert {r.getMessage() for r in caplog.records} == {"items parsed"}
+
+
+def test_flow_log_writes_a_bursts_remainder_when_its_interval_ends(caplog: pytest.LogCaptureFixture) -> None:
+    flow = FlowLog(logging.getLogger("test.flow.timer"), interval=0.1)
+    with caplog.at_level(logging.INFO, logger="test.flow.timer"):
+        flow.add("mllp", 1, 1, 1, 1)
+        flow.add("mllp", 4, 2, 5, 4)  # the burst's tail: no further message comes
+        deadline = time.monotonic() + 5
+        while len(caplog.records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert [r.items for r in caplog.records] == [1, 4]  # type: ignore[attr-defined]
