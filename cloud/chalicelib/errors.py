@@ -39,6 +39,16 @@ class Forbidden(MedflowError):
     code = "forbidden"
 
 
+class TooManyAttempts(MedflowError):
+    """Too many attempts in a window (login): refused until `retry_after` seconds have passed."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
 class NotFound(MedflowError):
     code = "not_found"
 

@@ -36,7 +36,8 @@ class IndexSpec:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One DynamoDB table. Every key is a string; the partition key always begins with the clinic."""
+    """One DynamoDB table. Every key is a string; the partition key begins with the clinic (except
+    login_throttle's: no clinic is known before a login succeeds)."""
 
     key: str  # logical name; the physical name is medflow-{stage}-{key}
     description: str
@@ -72,6 +73,11 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec("audit", "audit log, no PHI: CLINIC#c#AUDIT#yyyy-mm-dd / at#event"),
     TableSpec("ingest_ledger", "idempotency, one item per ingested envelope: CLINIC#c#ENVELOPE#id / INGESTED"),
+    TableSpec(
+        "login_throttle",
+        "login attempts per email fingerprint and window: LOGIN#fingerprint / WINDOW#n, expired by TTL",
+        ttl_attribute="expires_at",
+    ),
 )
 TABLE_KEYS = tuple(spec.key for spec in TABLES)
 

@@ -8,6 +8,8 @@
 | MEDFLOW_JWT_SECRET | a fixed local-only value on stage `local` | HS256 signing key; required (≥ 32 chars) elsewhere |
 | MEDFLOW_ACCESS_TOKEN_MINUTES | 15 | access token lifetime |
 | MEDFLOW_INGEST_BUCKET | medflow-{stage}-ingest | bucket name override (S3 names are global) |
+| MEDFLOW_LOGIN_MAX_ATTEMPTS | 10 | login attempts per email and window; more get 429 until the window ends |
+| MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | that window |
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Settings(BaseModel):
     jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     ingest_bucket: str | None = None
+    login_max_attempts: int = Field(default=10, ge=1, le=1000)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @model_validator(mode="after")
     def _secret_fits_stage(self) -> Settings:
@@ -68,8 +72,9 @@ class Settings(BaseModel):
         }
         if env.get("MEDFLOW_JWT_SECRET"):
             values["jwt_secret"] = env["MEDFLOW_JWT_SECRET"]
-        if env.get("MEDFLOW_ACCESS_TOKEN_MINUTES"):
-            values["access_token_minutes"] = env["MEDFLOW_ACCESS_TOKEN_MINUTES"]
+        for field_name, variable in _ENV_NAMES.items():
+            if field_name in _OPTIONAL_NUMBERS and env.get(variable):
+                values[field_name] = env[variable]
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
@@ -83,7 +88,11 @@ _ENV_NAMES = {
     "jwt_secret": "MEDFLOW_JWT_SECRET",
     "access_token_minutes": "MEDFLOW_ACCESS_TOKEN_MINUTES",
     "ingest_bucket": "MEDFLOW_INGEST_BUCKET",
+    "login_max_attempts": "MEDFLOW_LOGIN_MAX_ATTEMPTS",
+    "login_window_minutes": "MEDFLOW_LOGIN_WINDOW_MINUTES",
 }
+# Read from the environment only when set (else the field's default).
+_OPTIONAL_NUMBERS = ("access_token_minutes", "login_max_attempts", "login_window_minutes")
 
 
 def _describe(exc: ValidationError) -> str:

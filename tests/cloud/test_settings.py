@@ -11,6 +11,7 @@ SECRET = "x" * 40
 
 def test_local_defaults() -> None:
     settings = Settings.from_env({})
+    assert (settings.login_max_attempts, settings.login_window_minutes) == (10, 15)
     assert settings.stage == "local"
     assert settings.endpoint_url is None
     assert settings.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET
@@ -26,9 +27,12 @@ def test_environment_is_read() -> None:
             "MEDFLOW_JWT_SECRET": SECRET,
             "MEDFLOW_ACCESS_TOKEN_MINUTES": "5",
             "MEDFLOW_INGEST_BUCKET": "acme-ingest",
+            "MEDFLOW_LOGIN_MAX_ATTEMPTS": "6",
+            "MEDFLOW_LOGIN_WINDOW_MINUTES": "30",
         }
     )
     assert (settings.stage, settings.region, settings.access_token_minutes) == ("prod", "eu-west-1", 5)
+    assert (settings.login_max_attempts, settings.login_window_minutes) == (6, 30)
     assert settings.endpoint_url == "http://127.0.0.1:5100"
     assert settings.names.bucket == "acme-ingest"
     assert settings.names.table("readings") == "medflow-prod-readings"
@@ -48,3 +52,7 @@ def test_bad_values_name_the_variable() -> None:
         Settings.from_env({"MEDFLOW_ACCESS_TOKEN_MINUTES": "forever"})
     with pytest.raises(SettingsError, match="MEDFLOW_STAGE"):
         Settings.from_env({"MEDFLOW_STAGE": "Prod Stage"})
+    with pytest.raises(SettingsError, match="MEDFLOW_LOGIN_MAX_ATTEMPTS"):
+        Settings.from_env({"MEDFLOW_LOGIN_MAX_ATTEMPTS": "0"})
+    with pytest.raises(SettingsError, match="MEDFLOW_LOGIN_WINDOW_MINUTES"):
+        Settings.from_env({"MEDFLOW_LOGIN_WINDOW_MINUTES": "soon"})

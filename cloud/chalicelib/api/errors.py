@@ -5,7 +5,16 @@ from __future__ import annotations
 from chalice import Response
 from pydantic import ValidationError
 
-from chalicelib.errors import BadRequest, Conflict, Forbidden, InvalidInput, MedflowError, NotFound, Unauthenticated
+from chalicelib.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MedflowError,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
 
 STATUS: dict[type[MedflowError], int] = {
     BadRequest: 400,
@@ -14,6 +23,7 @@ STATUS: dict[type[MedflowError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
+    TooManyAttempts: 429,
 }
 
 
@@ -29,6 +39,8 @@ def error_response(exc: MedflowError) -> Response:
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json", "Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="medflow"'
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(body={"error": exc.code, "message": exc.message}, status_code=status, headers=headers)
 
 

@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -166,6 +167,16 @@ class UserItem(_Item):
     updated_at = UTCDateTimeAttribute()
 
 
+class LoginThrottleItem(_Item):
+    TABLE = "login_throttle"
+
+    class Meta:
+        table_name = UNBOUND
+
+    attempts = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
 class AuditItem(_Item):
     TABLE = "audit"
 
@@ -203,6 +214,7 @@ ALL_MODELS: tuple[type[_Item], ...] = (
     UserItem,
     AuditItem,
     LedgerItem,
+    LoginThrottleItem,
 )
 
 _bound: Settings | None = None

@@ -1,12 +1,19 @@
-"""Staff login: email + password → access token. Every attempt is audited; only the audit log tells failures apart."""
+"""Staff login: email + password → access token. Every attempt is audited; only the audit log tells failures apart.
+
+Attempts are counted per email (its fingerprint) and fixed window, whether the account exists or
+not, so throttling says nothing about which emails exist. Past `login_max_attempts` in a window
+the login is refused with 429 before the password is even checked, until the window ends; a
+successful login clears the count.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.db import audit as audit_repo
+from chalicelib.db import login_throttle
 from chalicelib.db import users as users_repo
-from chalicelib.errors import Unauthenticated
+from chalicelib.errors import TooManyAttempts, Unauthenticated
 from chalicelib.services import audit, passwords, tokens
 from chalicelib.settings import get_settings
 
@@ -21,6 +28,16 @@ def normalise_email(email: str) -> str:
 def login(email: str, password: str, *, now: datetime | None = None) -> tokens.AccessToken:
     now = now or datetime.now(UTC)
     email = normalise_email(email)
+    fingerprint = audit.email_fingerprint(email)
+    window = _Window.at(now)
+    if window.count(fingerprint) > get_settings().login_max_attempts:
+        _audit_failure(None, "anonymous", now, reason="throttled", email=email)
+        wait = window.seconds_left(now)
+        raise TooManyAttempts(
+            f"too many login attempts for this email; try again in {wait} seconds",
+            retry_after=wait,
+            code="login_throttled",
+        )
     matches = users_repo.find_by_email(email)
     user = matches[0] if len(matches) == 1 else None
     if user is None:
@@ -35,6 +52,7 @@ def login(email: str, password: str, *, now: datetime | None = None) -> tokens.A
     if not user.active:
         _audit_failure(user.clinic_id, audit.user_actor(user.user_id), now, reason="inactive")
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
+    login_throttle.forget(fingerprint, window.number)
     if passwords.needs_rehash(user.password_hash):
         users_repo.set_password_hash(user, passwords.hash_password(password), at=now)
     audit_repo.record(audit.event(LOGIN_ACTION, clinic_id=user.clinic_id, actor=audit.user_actor(user.user_id), at=now))
@@ -48,3 +66,28 @@ def _audit_failure(clinic_id: str | None, actor: str, now: datetime, *, reason: 
     if email is not None:
         target["email_sha256"] = audit.email_fingerprint(email)
     audit_repo.record(audit.event(LOGIN_ACTION, clinic_id=clinic_id, actor=actor, at=now, outcome="failure", **target))
+
+
+class _Window:
+    """The fixed window `now` falls in (`login_window_minutes` long, counted from the epoch)."""
+
+    def __init__(self, number: int, length: timedelta) -> None:
+        self.number, self.length = number, length
+
+    @classmethod
+    def at(cls, now: datetime) -> _Window:
+        length = timedelta(minutes=get_settings().login_window_minutes)
+        return cls(int(now.timestamp() // length.total_seconds()), length)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.fromtimestamp((self.number + 1) * self.length.total_seconds(), UTC)
+
+    def seconds_left(self, now: datetime) -> int:
+        return max(1, int((self.end - now).total_seconds() + 0.999))
+
+    def count(self, fingerprint: str) -> int:
+        """This attempt counted; the attempts in the window so far, this one included."""
+        return login_throttle.count_attempt(
+            fingerprint, self.number, expires_at=login_throttle.expiry(self.end, self.length)
+        )

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import jwt
 import pytest
 from chalice.test import Client
 from pydantic import SecretStr
 
 from chalicelib.db import audit as audit_repo
+from chalicelib.db.tables import LoginThrottleItem
+from chalicelib.errors import TooManyAttempts, Unauthenticated
 from chalicelib.resources import ResourceNames
-from chalicelib.services import tokens
-from chalicelib.settings import get_settings
-from tests.cloud.builders import PASSWORD, bearer, make_user
+from chalicelib.services import audit, auth, tokens
+from chalicelib.settings import get_settings, use_settings
+from tests.cloud.builders import PASSWORD, REGION, bearer, make_user
 
 JSON = {"Content-Type": "application/json"}
 
@@ -134,3 +137,69 @@ def test_health_needs_no_token(cloud: ResourceNames, api: Client) -> None:
     response = api.http.get("/health")
     assert response.status_code == 200
     assert response.json_body == {"status": "ok", "service": "medflow-api", "stage": "test"}
+
+
+@pytest.fixture
+def three_attempts(cloud: ResourceNames) -> ResourceNames:
+    """Login throttling at 3 attempts per email and 15-minute window (argon2 makes each attempt slow)."""
+    use_settings(get_settings().model_copy(update={"login_max_attempts": 3}))
+    return cloud
+
+
+def test_past_the_limit_even_the_right_password_gets_429_until_the_window_ends(
+    three_attempts: ResourceNames, api: Client
+) -> None:
+    make_user("demo", "admin@demo.clinic")
+    assert [login(api, "admin@demo.clinic", "wrong password!")[0] for _ in range(3)] == [401, 401, 401]
+
+    response = api.http.post(
+        "/auth/login", headers=JSON, body=json.dumps({"email": "Admin@demo.clinic", "password": PASSWORD})
+    )
+
+    assert response.status_code == 429
+    assert response.json_body["error"] == "login_throttled"
+    retry_after = int(response.headers["Retry-After"])
+    assert 0 < retry_after <= 15 * 60
+    assert response.json_body["message"] == (
+        f"too many login attempts for this email; try again in {retry_after} seconds"
+    )
+    [throttled] = [e for e in audit_repo.list_day(None, datetime.now(UTC)) if e.target["reason"] == "throttled"]
+    assert throttled.outcome == "failure" and "admin@" not in json.dumps(throttled.model_dump(mode="json"))
+
+
+def test_unknown_emails_are_throttled_alike_so_throttling_reveals_no_account(
+    three_attempts: ResourceNames, api: Client
+) -> None:
+    statuses = [login(api, "ghost@demo.clinic", PASSWORD)[0] for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert login(api, "other@demo.clinic", PASSWORD)[0] == 401  # counted per email
+
+
+def test_a_successful_login_clears_the_count(three_attempts: ResourceNames, api: Client) -> None:
+    make_user("demo", "admin@demo.clinic")
+    assert [login(api, "admin@demo.clinic", "wrong password!")[0] for _ in range(2)] == [401, 401]
+    assert login(api, "admin@demo.clinic", PASSWORD)[0] == 200
+    assert [login(api, "admin@demo.clinic", "wrong password!")[0] for _ in range(4)] == [401, 401, 401, 429]
+
+
+def test_the_next_window_lets_the_user_in_and_old_windows_expire_by_ttl(three_attempts: ResourceNames) -> None:
+    make_user("demo", "admin@demo.clinic")
+    start = datetime(2026, 11, 24, 9, 0, 5, tzinfo=UTC)  # 5 s into a 15-minute window
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            auth.login("admin@demo.clinic", "wrong password!", now=start)
+    with pytest.raises(TooManyAttempts) as caught:
+        auth.login("admin@demo.clinic", PASSWORD, now=start + timedelta(minutes=14))
+    assert caught.value.retry_after == 55  # until 09:15:00
+
+    token = auth.login("admin@demo.clinic", PASSWORD, now=start + timedelta(minutes=15))
+
+    assert token.token
+    pk = f"LOGIN#{audit.email_fingerprint('admin@demo.clinic')}"  # the email itself is not stored
+    window = int(start.timestamp()) // (15 * 60)
+    first, second = (LoginThrottleItem.get(pk, f"WINDOW#{n}") for n in (window, window + 1))
+    assert first.attempts == 4 and first.expires_at == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # end + a window
+    assert second.attempts == 0  # the successful login cleared its window
+    table = three_attempts.table("login_throttle")
+    ttl = boto3.client("dynamodb", region_name=REGION).describe_time_to_live(TableName=table)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
