@@ -37,7 +37,7 @@ class IndexSpec:
 @dataclass(frozen=True)
 class TableSpec:
     """One DynamoDB table. Every key is a string; the partition key begins with the clinic (except
-    login_throttle's: no clinic is known before a login succeeds)."""
+    login_throttle's and sessions': no clinic is known before a login or a refresh is checked)."""
 
     key: str  # logical name; the physical name is medflow-{stage}-{key}
     description: str
@@ -76,6 +76,12 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "login_throttle",
         "login attempts per email fingerprint and window: LOGIN#fingerprint / WINDOW#n, expired by TTL",
+        ttl_attribute="expires_at",
+    ),
+    TableSpec(
+        "sessions",
+        "staff sessions, one per login, with the hash of the current refresh token: SESSION#id / SESSION,"
+        " expired by TTL",
         ttl_attribute="expires_at",
     ),
 )

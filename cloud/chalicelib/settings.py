@@ -8,6 +8,7 @@
 | MEDFLOW_JWT_SECRET | a fixed local-only value on stage `local` | HS256 signing key; required (≥ 32 chars) elsewhere |
 | MEDFLOW_ACCESS_TOKEN_MINUTES | 15 | access token lifetime |
 | MEDFLOW_INGEST_BUCKET | medflow-{stage}-ingest | bucket name override (S3 names are global) |
+| MEDFLOW_SESSION_HOURS | 12 | a login's lifetime: refresh tokens work until then (one clinic shift) |
 | MEDFLOW_LOGIN_MAX_ATTEMPTS | 10 | login attempts per email and window; more get 429 until the window ends |
 | MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | that window |
 """
@@ -40,6 +41,7 @@ class Settings(BaseModel):
     jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     ingest_bucket: str | None = None
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
     login_max_attempts: int = Field(default=10, ge=1, le=1000)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
@@ -88,11 +90,12 @@ _ENV_NAMES = {
     "jwt_secret": "MEDFLOW_JWT_SECRET",
     "access_token_minutes": "MEDFLOW_ACCESS_TOKEN_MINUTES",
     "ingest_bucket": "MEDFLOW_INGEST_BUCKET",
+    "session_hours": "MEDFLOW_SESSION_HOURS",
     "login_max_attempts": "MEDFLOW_LOGIN_MAX_ATTEMPTS",
     "login_window_minutes": "MEDFLOW_LOGIN_WINDOW_MINUTES",
 }
 # Read from the environment only when set (else the field's default).
-_OPTIONAL_NUMBERS = ("access_token_minutes", "login_max_attempts", "login_window_minutes")
+_OPTIONAL_NUMBERS = ("access_token_minutes", "session_hours", "login_max_attempts", "login_window_minutes")
 
 
 def _describe(exc: ValidationError) -> str:

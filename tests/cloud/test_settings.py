@@ -11,7 +11,7 @@ SECRET = "x" * 40
 
 def test_local_defaults() -> None:
     settings = Settings.from_env({})
-    assert (settings.login_max_attempts, settings.login_window_minutes) == (10, 15)
+    assert (settings.login_max_attempts, settings.login_window_minutes, settings.session_hours) == (10, 15, 12)
     assert settings.stage == "local"
     assert settings.endpoint_url is None
     assert settings.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET
@@ -27,12 +27,13 @@ def test_environment_is_read() -> None:
             "MEDFLOW_JWT_SECRET": SECRET,
             "MEDFLOW_ACCESS_TOKEN_MINUTES": "5",
             "MEDFLOW_INGEST_BUCKET": "acme-ingest",
+            "MEDFLOW_SESSION_HOURS": "8",
             "MEDFLOW_LOGIN_MAX_ATTEMPTS": "6",
             "MEDFLOW_LOGIN_WINDOW_MINUTES": "30",
         }
     )
     assert (settings.stage, settings.region, settings.access_token_minutes) == ("prod", "eu-west-1", 5)
-    assert (settings.login_max_attempts, settings.login_window_minutes) == (6, 30)
+    assert (settings.login_max_attempts, settings.login_window_minutes, settings.session_hours) == (6, 30, 8)
     assert settings.endpoint_url == "http://127.0.0.1:5100"
     assert settings.names.bucket == "acme-ingest"
     assert settings.names.table("readings") == "medflow-prod-readings"

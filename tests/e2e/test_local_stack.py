@@ -108,9 +108,12 @@ class LocalStack:
             return err.code, json.loads(err.read() or b"null")
 
     def login(self) -> str:
+        return str(self.log_in()["access_token"])
+
+    def log_in(self) -> dict[str, Any]:
         status, body = self.call("POST", "/auth/login", {"email": "e2e@clinic.test", "password": "e2e-password-123"})
         assert status == 200, body
-        return str(body["access_token"])
+        return dict(body)
 
 
 @pytest.fixture
@@ -186,6 +189,14 @@ def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalSt
 
     assert stack.stop() == 0
     stack.start()
-    token = stack.login()
-    again = _readings(stack, token, "00000033")
+    session = stack.log_in()
+    again = _readings(stack, str(session["access_token"]), "00000033")
     assert sorted(map(json.dumps, again)) == sorted(map(json.dumps, readings))
+
+    # Over real HTTP too: a refresh gives a working access token, a logout ends the session.
+    status, renewed = stack.call("POST", "/auth/refresh", {"refresh_token": session["refresh_token"]})
+    assert status == 200, renewed
+    assert _readings(stack, renewed["access_token"], "00000033")
+    assert stack.call("POST", "/auth/logout", {}, token=renewed["access_token"]) == (200, {"status": "logged_out"})
+    status, body = stack.call("POST", "/auth/refresh", {"refresh_token": renewed["refresh_token"]})
+    assert (status, body["error"]) == (401, "session_ended")

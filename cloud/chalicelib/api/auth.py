@@ -1,14 +1,16 @@
-"""Staff authentication: POST /auth/login (email + password → short-lived Bearer token)."""
+"""Staff authentication: POST /auth/login (email + password → access + refresh token), /auth/refresh, /auth/logout."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.services import auth
+from chalicelib.services import auth, sessions
+from chalicelib.services.roles import Permission
 
 bp = Blueprint(__name__)
 
@@ -20,8 +22,26 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
 @endpoint(bp, "/auth/login", permission=None, methods=("POST",))
 def login(call: Call) -> dict[str, Any]:
     body = call.body(LoginRequest)
-    token = auth.login(body.email, body.password)
-    return {"access_token": token.token, "token_type": "Bearer", "expires_in": token.expires_in}
+    return auth.login(body.email, body.password).body()
+
+
+@endpoint(bp, "/auth/refresh", permission=None, methods=("POST",))
+def refresh(call: Call) -> dict[str, Any]:
+    """The refresh token is the credential here (no Bearer header): it is spent and replaced."""
+    body = call.body(RefreshRequest)
+    return sessions.refresh(body.refresh_token, now=datetime.now(UTC)).body()
+
+
+@endpoint(bp, "/auth/logout", permission=Permission.SESSION_END, methods=("POST",))
+def logout(call: Call) -> dict[str, Any]:
+    ended = sessions.end(call.caller, now=datetime.now(UTC))
+    return {"status": "logged_out" if ended else "already_ended"}

@@ -177,6 +177,24 @@ class LoginThrottleItem(_Item):
     expires_at = TTLAttribute()
 
 
+class SessionItem(_Item):
+    TABLE = "sessions"
+
+    class Meta:
+        table_name = UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()  # with clinic_id, the user's key (re-read at every refresh)
+    secret_sha256 = UnicodeAttribute()  # the current refresh token's secret, hashed
+    previous_sha256 = UnicodeAttribute(null=True)  # the one it replaced: presented again, it ends the session
+    created_at = UTCDateTimeAttribute()
+    refreshed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+    ended_at = UTCDateTimeAttribute(null=True)
+    end_reason = UnicodeAttribute(null=True)  # logout | refresh_reuse
+
+
 class AuditItem(_Item):
     TABLE = "audit"
 
@@ -215,6 +233,7 @@ ALL_MODELS: tuple[type[_Item], ...] = (
     AuditItem,
     LedgerItem,
     LoginThrottleItem,
+    SessionItem,
 )
 
 _bound: Settings | None = None

@@ -14,7 +14,7 @@ from chalicelib.db import audit as audit_repo
 from chalicelib.db import login_throttle
 from chalicelib.db import users as users_repo
 from chalicelib.errors import TooManyAttempts, Unauthenticated
-from chalicelib.services import audit, passwords, tokens
+from chalicelib.services import audit, passwords, sessions
 from chalicelib.settings import get_settings
 
 LOGIN_ACTION = "auth.login"
@@ -25,7 +25,9 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def login(email: str, password: str, *, now: datetime | None = None) -> tokens.AccessToken:
+def login(email: str, password: str, *, now: datetime | None = None) -> sessions.Tokens:
+    """Access and refresh tokens of a new session (see `services.sessions`); `Unauthenticated` or
+    `TooManyAttempts` otherwise."""
     now = now or datetime.now(UTC)
     email = normalise_email(email)
     fingerprint = audit.email_fingerprint(email)
@@ -55,10 +57,7 @@ def login(email: str, password: str, *, now: datetime | None = None) -> tokens.A
     login_throttle.forget(fingerprint, window.number)
     if passwords.needs_rehash(user.password_hash):
         users_repo.set_password_hash(user, passwords.hash_password(password), at=now)
-    audit_repo.record(audit.event(LOGIN_ACTION, clinic_id=user.clinic_id, actor=audit.user_actor(user.user_id), at=now))
-    return tokens.issue(
-        user_id=user.user_id, clinic_id=user.clinic_id, role=user.role, settings=get_settings(), now=now
-    )
+    return sessions.start(user, now=now, login_event_action=LOGIN_ACTION)
 
 
 def _audit_failure(clinic_id: str | None, actor: str, now: datetime, *, reason: str, email: str | None = None) -> None:

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     QUARANTINE_READ = "quarantine:read"  # rejected inputs and their reasons
     PATIENTS_READ = "patients:read"  # a patient's demographics (PHI)
     USERS_MANAGE = "users:manage"
+    SESSION_END = "session:end"  # end one's own session (log out): every role
 
 
 _CLINICAL = frozenset(
@@ -60,5 +61,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+_EVERY_ROLE = frozenset({Permission.SESSION_END})
+
+
 def allows(role: Role, permission: Permission) -> bool:
-    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+    return permission in _EVERY_ROLE or permission in ROLE_PERMISSIONS.get(role, frozenset())

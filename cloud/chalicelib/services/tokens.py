@@ -26,6 +26,7 @@ class Principal:
     clinic_id: str
     role: Role
     token_id: str
+    session_id: str | None = None  # the login this token came from (absent in tokens minted by tools)
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,18 @@ class AccessToken:
     expires_in: int  # seconds
 
 
-def issue(*, user_id: str, clinic_id: str, role: str, settings: Settings, now: datetime | None = None) -> AccessToken:
+def issue(
+    *,
+    user_id: str,
+    clinic_id: str,
+    role: str,
+    settings: Settings,
+    now: datetime | None = None,
+    session_id: str | None = None,
+) -> AccessToken:
     now = now or datetime.now(UTC)
     lifetime = timedelta(minutes=settings.access_token_minutes)
-    claims = {
+    claims: dict[str, object] = {
         "iss": settings.issuer,
         "aud": AUDIENCE,
         "sub": user_id,
@@ -49,6 +58,8 @@ def issue(*, user_id: str, clinic_id: str, role: str, settings: Settings, now: d
         "exp": int((now + lifetime).timestamp()),
         "jti": uuid.uuid4().hex,
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
     return AccessToken(token=token, expires_in=int(lifetime.total_seconds()))
 
@@ -75,4 +86,11 @@ def verify(token: str, settings: Settings) -> Principal:
         role = Role(str(claims.get("role")))
     except ValueError:
         raise Unauthenticated("the access token is not valid", code="invalid_token") from None
-    return Principal(user_id=str(claims["sub"]), clinic_id=claims["clinic_id"], role=role, token_id=str(claims["jti"]))
+    sid = claims.get("sid")
+    return Principal(
+        user_id=str(claims["sub"]),
+        clinic_id=claims["clinic_id"],
+        role=role,
+        token_id=str(claims["jti"]),
+        session_id=sid if isinstance(sid, str) else None,
+    )

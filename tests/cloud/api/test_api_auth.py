@@ -194,7 +194,7 @@ def test_the_next_window_lets_the_user_in_and_old_windows_expire_by_ttl(three_at
 
     token = auth.login("admin@demo.clinic", PASSWORD, now=start + timedelta(minutes=15))
 
-    assert token.token
+    assert token.access.token and token.refresh_token
     pk = f"LOGIN#{audit.email_fingerprint('admin@demo.clinic')}"  # the email itself is not stored
     window = int(start.timestamp()) // (15 * 60)
     first, second = (LoginThrottleItem.get(pk, f"WINDOW#{n}") for n in (window, window + 1))

@@ -83,3 +83,10 @@ def test_clinical_roles_and_reception_read_patients(role: Role) -> None:
 )
 def test_other_roles_do_not_read_patients(role: Role) -> None:
     assert not allows(role, Permission.PATIENTS_READ)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_may_end_its_own_session_and_no_more_by_that(role: Role) -> None:
+    assert allows(role, Permission.SESSION_END)
+    if not ROLE_PERMISSIONS[role]:
+        assert [p for p in Permission if allows(role, p)] == [Permission.SESSION_END]

@@ -1,0 +1,124 @@
+"""Staff sessions: a login starts one; its refresh token, replaced at every use, gets new access tokens until it ends.
+
+A refresh token is `{session_id}.{secret}`; only the secret's SHA-256 is stored. Each refresh
+replaces the secret, and presenting a replaced one again (a copied token, or a client replaying
+an old one) ends the session at once, for whoever holds it: everyone logs in again (refresh
+token rotation with reuse detection, as the OAuth 2.0 security best practice describes).
+The user is read again at every refresh: a deactivated account gets no new access token and a
+changed role takes effect. Access tokens stay stateless: one issued before a logout keeps
+working until it expires (`access_token_minutes`, 15 by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.db import sessions as sessions_repo
+from chalicelib.db import users as users_repo
+from chalicelib.db.sessions import Session
+from chalicelib.errors import InvalidInput, Unauthenticated
+from chalicelib.models import StaffUser
+from chalicelib.services import audit, tokens
+from chalicelib.settings import get_settings
+
+REFRESH_ACTION = "auth.refresh"
+LOGOUT_ACTION = "auth.logout"
+_TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access: tokens.AccessToken
+    refresh_token: str
+    refresh_expires_in: int  # seconds until the session ends (refreshing does not extend it)
+
+    def body(self) -> dict[str, object]:
+        return {
+            "access_token": self.access.token,
+            "token_type": "Bearer",
+            "expires_in": self.access.expires_in,
+            "refresh_token": self.refresh_token,
+            "refresh_expires_in": self.refresh_expires_in,
+        }
+
+
+def start(user: StaffUser, *, now: datetime, login_event_action: str) -> Tokens:
+    """A new session for `user`, stored with the login's audit entry (one transaction)."""
+    session_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
+    expires_at = now + timedelta(hours=get_settings().session_hours)
+    session = Session(session_id, user.clinic_id, user.user_id, user.email, _digest(secret), None, expires_at, None)
+    event = audit.event(
+        login_event_action, clinic_id=user.clinic_id, actor=audit.user_actor(user.user_id), at=now, session=session_id
+    )
+    sessions_repo.create(session, at=now, event=event)
+    return _tokens(user, session, secret, now)
+
+
+def refresh(refresh_token: str, *, now: datetime) -> Tokens:
+    """New access and refresh tokens for a live session; `Unauthenticated` with a precise code otherwise."""
+    match = _TOKEN.match(refresh_token.strip())
+    session = sessions_repo.get(match.group(1)) if match else None
+    if match is None or session is None:
+        raise Unauthenticated("the refresh token is not valid; log in again", code="invalid_refresh_token")
+    if session.ended_at is not None or now >= session.expires_at:
+        raise Unauthenticated("the session has ended; log in again", code="session_ended")
+    presented = _digest(match.group(2))
+    actor = audit.user_actor(session.user_id)
+    if session.previous_sha256 and hmac.compare_digest(presented, session.previous_sha256):
+        _end(session, "refresh_reuse", now, actor, outcome="failure")
+        raise Unauthenticated(
+            "this refresh token was already used, so the session has ended; log in again", code="refresh_token_reused"
+        )
+    if not hmac.compare_digest(presented, session.secret_sha256):
+        raise Unauthenticated("the refresh token is not valid; log in again", code="invalid_refresh_token")
+    user = users_repo.get(session.clinic_id, session.email)
+    if user is None or not user.active or user.user_id != session.user_id:
+        _end(session, "account_inactive", now, actor, outcome="failure")
+        raise Unauthenticated("the account is no longer active", code="session_ended")
+    secret = secrets.token_urlsafe(32)
+    event = audit.event(REFRESH_ACTION, clinic_id=user.clinic_id, actor=actor, at=now, session=session.session_id)
+    if not sessions_repo.rotate(session, _digest(secret), at=now, event=event):
+        # Another refresh with this token (or a logout) won the race: this token is spent.
+        raise Unauthenticated("the refresh token is not valid; log in again", code="invalid_refresh_token")
+    return _tokens(user, session, secret, now)
+
+
+def end(principal: tokens.Principal, *, now: datetime) -> bool:
+    """Logs out: the caller's session ends (its refresh token stops working). False if it had ended already."""
+    if principal.session_id is None:
+        raise InvalidInput("this access token belongs to no session (it was not issued by a login)")
+    session = sessions_repo.get(principal.session_id)
+    if session is None or (session.clinic_id, session.user_id) != (principal.clinic_id, principal.user_id):
+        return False  # nothing of the caller's to end
+    return _end(session, "logout", now, audit.user_actor(principal.user_id))
+
+
+def _end(session: Session, reason: str, now: datetime, actor: str, *, outcome: str = "success") -> bool:
+    event = audit.event(
+        LOGOUT_ACTION, clinic_id=session.clinic_id, actor=actor, at=now, outcome=outcome,
+        session=session.session_id, reason=reason,
+    )  # fmt: skip
+    return sessions_repo.end(session.session_id, reason, at=now, event=event)
+
+
+def _tokens(user: StaffUser, session: Session, secret: str, now: datetime) -> Tokens:
+    access = tokens.issue(
+        user_id=user.user_id,
+        clinic_id=user.clinic_id,
+        role=user.role,
+        settings=get_settings(),
+        now=now,
+        session_id=session.session_id,
+    )
+    remaining = int((session.expires_at - now).total_seconds())
+    return Tokens(access, f"{session.session_id}.{secret}", remaining)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
