@@ -71,8 +71,10 @@ STAGE ?= prod
 infra: $(STAMP) ## Write the CloudFormation resources for STAGE (default prod) to var/infra/resources.json
 	$(BIN)/python -m infra.template --stage $(STAGE) --out var/infra/resources.json
 
-package: infra layers ## Package the Chalice app with the infra resources merged in (var/infra/package/)
-	cd cloud && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} ../$(BIN)/chalice package --stage $(STAGE) --merge-template ../var/infra/resources.json ../var/infra/package
+PACKAGE_DIR ?= $(CURDIR)/var/infra/package
+package: infra layers ## Package the Chalice app, infra resources and the shared-models layer merged in (PACKAGE_DIR)
+	cd cloud && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} ../$(BIN)/chalice package --stage $(STAGE) --merge-template ../var/infra/resources.json $(PACKAGE_DIR)
+	cp var/layers/shared-models.zip $(PACKAGE_DIR)/
 
 layers: $(STAMP) ## Build the Lambda layer zips reproducibly into var/layers/
 	$(BIN)/python -m layers.build

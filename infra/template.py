@@ -3,10 +3,11 @@ bootstrap uses (`cloud/chalicelib/resources.py`), so local and deployed stacks c
 
 It holds what Chalice cannot package itself: the ingest bucket (encrypted, versioned, public
 access blocked) and its notification to the ingest queue, the queue and its DLQ, the DynamoDB
-tables (point-in-time recovery, encryption), the `ingest` event source mapping with
-ReportBatchItemFailures (Chalice's `on_sqs_message` cannot set it) and a DLQ alarm. It is merged
-into Chalice's SAM template: `make package STAGE=prod` runs
-`chalice package --merge-template` with it, so `Ingest` below is the Chalice-built function.
+tables (point-in-time recovery, encryption, TTL where a table has one), the `ingest` event source
+mapping with ReportBatchItemFailures (Chalice's `on_sqs_message` cannot set it), a DLQ alarm, the
+shared-models layer both functions need, and the JWT secret as a NoEcho parameter. It is merged
+into Chalice's SAM template: `make package STAGE=prod` runs `chalice package --merge-template`
+with it, so `Ingest` and `APIHandler` below are the Chalice-built functions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
 )
 
 INGEST_FUNCTION = "Ingest"  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
+API_FUNCTION = "APIHandler"  # the logical id of Chalice's REST API function
 INGEST_BATCH_SIZE = 10
+LAYER = "SharedModelsLayer"
+LAYER_ZIP = "shared-models.zip"  # built by layers/build.py; `make package` copies it beside the template
+JWT_PARAMETER = "JwtSecret"
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what `chalice package` gives the functions
 
 
 def _logical(key: str) -> str:
@@ -144,6 +150,27 @@ def build_template(
     for spec in TABLES:
         resources[_logical(spec.key)] = _table(spec, names.table(spec.key))
     if ingest_function:
+        # shared_models reaches both functions as a layer (Chalice packages only app.py and chalicelib/);
+        # Chalice's --merge-template merges these partial functions into the ones it generates.
+        resources[LAYER] = {
+            "Type": "AWS::Serverless::LayerVersion",
+            "Properties": {
+                "LayerName": f"medflow-{stage}-shared-models",
+                "Description": "shared_models: the envelope and record schemas the edge agent and the cloud share",
+                "ContentUri": f"./{LAYER_ZIP}",
+                "CompatibleRuntimes": [RUNTIME],
+                "RetentionPolicy": "Retain",
+            },
+        }
+        # Both functions read the settings, which refuse to start outside stage `local` without the
+        # JWT secret: it comes from a NoEcho parameter, never from a file in the repository.
+        for function in (ingest_function, API_FUNCTION):
+            resources[function] = {
+                "Properties": {
+                    "Layers": [{"Ref": LAYER}],
+                    "Environment": {"Variables": {"MEDFLOW_JWT_SECRET": {"Ref": JWT_PARAMETER}}},
+                }
+            }
         resources["IngestEventSourceMapping"] = {
             "Type": "AWS::Lambda::EventSourceMapping",
             "Properties": {
@@ -154,9 +181,18 @@ def build_template(
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
+    parameters = {
+        JWT_PARAMETER: {
+            "Type": "String",
+            "NoEcho": True,
+            "MinLength": 32,
+            "Description": "HS256 signing key of the staff API's tokens (MEDFLOW_JWT_SECRET): a random value",
+        }
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"MedFlow {stage}: ingest bucket, queues, tables and ingest wiring",
+        **({"Parameters": parameters} if ingest_function else {}),
         "Resources": resources,
         "Outputs": {
             "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},

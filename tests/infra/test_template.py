@@ -14,7 +14,7 @@ from infra.template import build_template
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == kind}
 
 
 def test_standalone_template_passes_cfn_lint(tmp_path: Path) -> None:
