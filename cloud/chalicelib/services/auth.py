@@ -1,4 +1,4 @@
-"""Staff login: email + password → access token. Every attempt is audited; only the audit log tells failures apart.
+"""Staff login: email + password → a new session (access + refresh token). Every attempt is audited.
 
 Attempts are counted per email (its fingerprint) and fixed window, whether the account exists or
 not, so throttling says nothing about which emails exist. Past `login_max_attempts` in a window
