@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Blueprint
@@ -38,10 +37,10 @@ def login(call: Call) -> dict[str, Any]:
 def refresh(call: Call) -> dict[str, Any]:
     """The refresh token is the credential here (no Bearer header): it is spent and replaced."""
     body = call.body(RefreshRequest)
-    return sessions.refresh(body.refresh_token, now=datetime.now(UTC)).body()
+    return sessions.refresh(body.refresh_token).body()
 
 
 @endpoint(bp, "/auth/logout", permission=Permission.SESSION_END, methods=("POST",))
 def logout(call: Call) -> dict[str, Any]:
-    ended = sessions.end(call.caller, now=datetime.now(UTC))
+    ended = sessions.end(call.caller)
     return {"status": "logged_out" if ended else "already_ended"}

@@ -6,7 +6,7 @@ begin with `CLINIC#`. The email itself is never stored, only its fingerprint.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chalicelib.db import keys
 from chalicelib.db.tables import LoginThrottleItem, bound
@@ -29,8 +29,3 @@ def forget(fingerprint: str, window: int) -> None:
     only update items)."""
     bound()
     LoginThrottleItem(*_key(fingerprint, window)).update(actions=[LoginThrottleItem.attempts.set(0)])
-
-
-def expiry(window_end: datetime, window: timedelta) -> datetime:
-    """When DynamoDB may delete a window's item: one window after it ends (TTL deletion is lazy anyway)."""
-    return window_end + window

@@ -6,10 +6,12 @@ token carries it), so their partition does not begin with `CLINIC#`; the item na
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -74,40 +76,42 @@ def get(session_id: str) -> Session | None:
 def rotate(session: Session, new_sha256: str, *, at: datetime, event: AuditEvent) -> bool:
     """Replaces the refresh secret, only if it is still `session.secret_sha256` and the session has
     not ended (False: a concurrent refresh or logout won)."""
-    bound()
-    row = SessionItem(_pk(session.session_id), SK)
     actions: list[Action] = [
         SessionItem.secret_sha256.set(new_sha256),
         SessionItem.previous_sha256.set(session.secret_sha256),
         SessionItem.refreshed_at.set(at),
     ]
     condition = (SessionItem.secret_sha256 == session.secret_sha256) & SessionItem.ended_at.does_not_exist()
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(row, actions=actions, condition=condition)
-            tx.save(audit.to_item(event))
-    except TransactWriteError:
-        # Cancelled: the condition (a concurrent refresh or logout) or a real failure.
-        now = get(session.session_id)
-        if now is None or now.secret_sha256 != session.secret_sha256 or now.ended_at is not None:
-            return False
-        raise
-    return True
+    return _update(
+        session.session_id, actions, condition, event,
+        lost=lambda now: now is None or now.secret_sha256 != session.secret_sha256 or now.ended_at is not None,
+    )  # fmt: skip
 
 
 def end(session_id: str, reason: str, *, at: datetime, event: AuditEvent) -> bool:
     """Ends the session (no refresh works after); False when it had ended already or does not exist."""
-    bound()
-    row = SessionItem(_pk(session_id), SK)
     actions: list[Action] = [SessionItem.ended_at.set(at), SessionItem.end_reason.set(reason)]
     condition = SessionItem.pk.exists() & SessionItem.ended_at.does_not_exist()
+    return _update(session_id, actions, condition, event, lost=lambda now: now is None or now.ended_at is not None)
+
+
+def _update(
+    session_id: str,
+    actions: list[Action],
+    condition: Condition,
+    event: AuditEvent,
+    *,
+    lost: Callable[[Session | None], bool],
+) -> bool:
+    """The conditional update and its audit entry in one transaction. False when the condition
+    failed, which `lost(the session as stored now)` tells apart from a real failure (re-raised)."""
+    bound()
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(row, actions=actions, condition=condition)
+            tx.update(SessionItem(_pk(session_id), SK), actions=actions, condition=condition)
             tx.save(audit.to_item(event))
     except TransactWriteError:
-        now = get(session_id)
-        if now is None or now.ended_at is not None:
+        if lost(get(session_id)):
             return False
         raise
     return True

@@ -87,6 +87,5 @@ class _Window:
 
     def count(self, fingerprint: str) -> int:
         """This attempt counted; the attempts in the window so far, this one included."""
-        return login_throttle.count_attempt(
-            fingerprint, self.number, expires_at=login_throttle.expiry(self.end, self.length)
-        )
+        # DynamoDB may delete the counter one window after the window ends (TTL deletion is lazy anyway).
+        return login_throttle.count_attempt(fingerprint, self.number, expires_at=self.end + self.length)

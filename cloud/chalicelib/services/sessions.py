@@ -17,7 +17,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.db import sessions as sessions_repo
 from chalicelib.db import users as users_repo
@@ -60,8 +60,9 @@ def start(user: StaffUser, *, now: datetime, login_event_action: str) -> Tokens:
     return _tokens(user, session, secret, now)
 
 
-def refresh(refresh_token: str, *, now: datetime) -> Tokens:
+def refresh(refresh_token: str, *, now: datetime | None = None) -> Tokens:
     """New access and refresh tokens for a live session; `Unauthenticated` with a precise code otherwise."""
+    now = now or datetime.now(UTC)
     match = _TOKEN.match(refresh_token.strip())
     session = sessions_repo.get(match.group(1)) if match else None
     if match is None or session is None:
@@ -89,8 +90,9 @@ def refresh(refresh_token: str, *, now: datetime) -> Tokens:
     return _tokens(user, session, secret, now)
 
 
-def end(principal: tokens.Principal, *, now: datetime) -> bool:
+def end(principal: tokens.Principal, *, now: datetime | None = None) -> bool:
     """Logs out: the caller's session ends (its refresh token stops working). False if it had ended already."""
+    now = now or datetime.now(UTC)
     if principal.session_id is None:
         raise InvalidInput("this access token belongs to no session (it was not issued by a login)")
     session = sessions_repo.get(principal.session_id)
