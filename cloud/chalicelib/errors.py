@@ -8,9 +8,10 @@ class MedflowError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field  # the request field at fault, when one is
         if code:
             self.code = code
 
@@ -47,6 +48,28 @@ class TooManyAttempts(MedflowError):
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code)
         self.retry_after = retry_after
+
+
+class Locked(MedflowError):
+    """The account is locked for a while (too many wrong passwords): refused until `retry_after` seconds."""
+
+    code = "account_locked"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class Unavailable(MedflowError):
+    """A feature or dependency cannot serve now (not configured, or down)."""
+
+    code = "unavailable"
+
+
+class Upstream(MedflowError):
+    """An external service failed or timed out; nothing was changed."""
+
+    code = "upstream_error"
 
 
 class NotFound(MedflowError):

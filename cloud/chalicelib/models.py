@@ -103,13 +103,31 @@ class StaffUser(_Record):
 
 
 class AuditEvent(_Record):
-    """Who did what, when, to which ids. Never names, results, passwords or tokens."""
+    """Who did what, when, to which ids, from where. Never names, results, passwords or tokens."""
 
-    clinic_id: str | None  # None for events no clinic can be attributed to (login with an unknown email)
-    actor: str  # "user:<id>", "system:ingest", "cli", "anonymous"
-    action: str  # e.g. "auth.login", "envelope.ingested", "user.created"
-    outcome: str = "success"
-    target: dict[str, str] = Field(default_factory=dict)  # ids only
+    clinic_id: str | None = None  # None for events no clinic can be attributed to (login with an unknown email)
+    actor: str  # "user:<id>", "patient:<id>", "system:ingest", "cli", "anonymous"
+    action: str  # e.g. "auth.login", "patient.registered", "patient.read", "access.denied"
+    outcome: str = "success"  # success | failure | denied
+    role: str | None = None
+    resource: str | None = None  # e.g. "patient", "user", "clinic"
+    resource_id: str | None = None
+    request_id: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    target: dict[str, str] = Field(default_factory=dict)  # further ids only
+    at: datetime
+    id: str | None = None  # assigned when stored
+
+
+class DomainEvent(_Record):
+    """A state change, as the outbox keeps it for real-time delivery and notifications (ids, no PHI)."""
+
+    id: str  # sortable: time then randomness; `GET /events?after=ID` continues from it
+    clinic_id: str
+    type: str  # e.g. "patient.registered", "user.deactivated"
+    subject: dict[str, str]  # the ids the event is about
+    actor: str
     at: datetime
 
 

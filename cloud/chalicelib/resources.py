@@ -55,23 +55,30 @@ class TableSpec:
 
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
-        "readings",
-        "device readings, one item per reading: CLINIC#c#PATIENT#p / READING#captured#envelope#n",
-        indexes=(IndexSpec("by_kind", "local", "pk", "kind_sk"),),
+        "clinical",
+        "patient-scoped records of every domain: CLINIC#c#PATIENT#p / {DOMAIN}#...; by_type orders one type,"
+        " gsi1 serves each domain's clinic-level look-ups",
+        indexes=(IndexSpec("by_type", "local", "pk", "type_sk"), IndexSpec("gsi1", "global", "gsi1pk", "gsi1sk")),
     ),
     TableSpec(
-        "patients",
-        "latest demographics per patient, upserted from patient_update envelopes: CLINIC#c / PATIENT#p",
+        "directory",
+        "clinic-level records of every domain (clinics, users, patients, agents, quarantine, unmatched,"
+        " counters, search entries): CLINIC#c or ORG#o / {TYPE}#...; gsi1 serves look-ups (email, ...)",
+        indexes=(IndexSpec("gsi1", "global", "gsi1pk", "gsi1sk"),),
     ),
-    TableSpec("unmatched", "envelopes without a patient id: CLINIC#c / UNMATCHED#received#envelope"),
-    TableSpec("quarantine", "quarantine records: CLINIC#c / QUARANTINE#quarantined_at#sha256"),
-    TableSpec("agents", "edge agents, last heartbeat and counters: CLINIC#c / AGENT#agent"),
     TableSpec(
-        "users",
-        "staff users: CLINIC#c / USER#email; by_email answers login",
-        indexes=(IndexSpec("by_email", "global", "email"),),
+        "audit",
+        "audit log, no PHI: CLINIC#c#AUDIT / time#id; by_resource and by_user answer GET /audit",
+        indexes=(
+            IndexSpec("by_resource", "global", "res_pk", "res_sk"),
+            IndexSpec("by_user", "global", "user_pk", "user_sk"),
+        ),
     ),
-    TableSpec("audit", "audit log, no PHI: CLINIC#c#AUDIT#yyyy-mm-dd / at#event"),
+    TableSpec(
+        "events",
+        "domain events outbox, ids only: CLINIC#c#EVENTS / {time}-{random}, expired by TTL",
+        ttl_attribute="expires_at",
+    ),
     TableSpec("ingest_ledger", "idempotency, one item per ingested envelope: CLINIC#c#ENVELOPE#id / INGESTED"),
     TableSpec(
         "login_throttle",

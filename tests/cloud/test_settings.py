@@ -36,7 +36,7 @@ def test_environment_is_read() -> None:
     assert (settings.login_max_attempts, settings.login_window_minutes, settings.session_hours) == (6, 30, 8)
     assert settings.endpoint_url == "http://127.0.0.1:5100"
     assert settings.names.bucket == "acme-ingest"
-    assert settings.names.table("readings") == "medflow-prod-readings"
+    assert settings.names.table("clinical") == "medflow-prod-clinical"
 
 
 @pytest.mark.parametrize("secret", [None, LOCAL_JWT_SECRET, "short"])

@@ -199,4 +199,4 @@ def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalSt
     assert _readings(stack, renewed["access_token"], "00000033")
     assert stack.call("POST", "/auth/logout", {}, token=renewed["access_token"]) == (200, {"status": "logged_out"})
     status, body = stack.call("POST", "/auth/refresh", {"refresh_token": renewed["refresh_token"]})
-    assert (status, body["error"]) == (401, "session_ended")
+    assert (status, body["code"]) == (401, "session_ended")

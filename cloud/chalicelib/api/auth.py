@@ -2,45 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.models import Answer, RequestModel
 from chalicelib.services import auth, sessions
 from chalicelib.services.roles import Permission
 
 bp = Blueprint(__name__)
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class LoginRequest(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class RefreshRequest(RequestModel):
     refresh_token: str = Field(min_length=1, max_length=256)
 
 
-@endpoint(bp, "/auth/login", permission=None, methods=("POST",))
-def login(call: Call) -> dict[str, Any]:
-    body = call.body(LoginRequest)
-    return auth.login(body.email, body.password).body()
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
 
 
-@endpoint(bp, "/auth/refresh", permission=None, methods=("POST",))
-def refresh(call: Call) -> dict[str, Any]:
+@endpoint(bp, "POST", "/auth/login", permission=None, body=LoginRequest, response=TokenResponse)
+def login(call: Call) -> TokenResponse:
+    """Email and password → an access token and a refresh token (a new session)."""
+    body: LoginRequest = call.body
+    return TokenResponse.model_validate(auth.login(body.email, body.password).body())
+
+
+@endpoint(bp, "POST", "/auth/refresh", permission=None, body=RefreshRequest, response=TokenResponse)
+def refresh(call: Call) -> TokenResponse:
     """The refresh token is the credential here (no Bearer header): it is spent and replaced."""
-    body = call.body(RefreshRequest)
-    return sessions.refresh(body.refresh_token).body()
+    body: RefreshRequest = call.body
+    return TokenResponse.model_validate(sessions.refresh(body.refresh_token).body())
 
 
-@endpoint(bp, "/auth/logout", permission=Permission.SESSION_END, methods=("POST",))
-def logout(call: Call) -> dict[str, Any]:
+@endpoint(bp, "POST", "/auth/logout", permission=Permission.SESSION_END, response=Answer)
+def logout(call: Call) -> Answer:
+    """Ends the caller's session: its refresh and access tokens stop working at once."""
     ended = sessions.end(call.caller)
-    return {"status": "logged_out" if ended else "already_ended"}
+    return Answer(status="logged_out" if ended else "already_ended")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Blueprint
+from pydantic import BaseModel
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.settings import get_settings
@@ -12,6 +11,13 @@ from chalicelib.settings import get_settings
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/health", permission=None)
-def health(call: Call) -> dict[str, Any]:
-    return {"status": "ok", "service": "medflow-api", "stage": get_settings().stage}
+class Health(BaseModel):
+    status: str
+    service: str
+    stage: str
+
+
+@endpoint(bp, "GET", "/health", permission=None, response=Health)
+def health(call: Call) -> Health:
+    """Liveness of the API."""
+    return Health(status="ok", service="medflow-api", stage=get_settings().stage)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.paging import PageQuery
+from chalicelib.models import Page, QuarantineItem
 from chalicelib.services import views
 from chalicelib.services.roles import Permission
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/quarantine", permission=Permission.QUARANTINE_READ)
-def quarantine(call: Call) -> dict[str, Any]:
-    query = call.query(PageQuery)
-    return views.quarantine(call.caller, limit=query.limit, next_token=query.next).model_dump(mode="json")
+@endpoint(bp, "GET", "/quarantine", permission=Permission.QUARANTINE_READ, query=PageQuery,
+          response=Page[QuarantineItem])  # fmt: skip
+def quarantine(call: Call) -> Page[QuarantineItem]:
+    """Inputs the clinic's agents could not parse, newest first, with their reasons."""
+    return views.quarantine(call.scope, limit=call.query.limit, next_token=call.query.next)

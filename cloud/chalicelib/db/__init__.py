@@ -1,1 +1,1 @@
-"""DynamoDB access: PynamoDB models (`tables.py`) and one repository module per aggregate. PynamoDB stays in here."""
+"""DynamoDB access: the storage primitives (`store.py`) and one repository module per domain. PynamoDB stays in here."""

@@ -4,11 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.db import keys
-from chalicelib.db.tables import AgentItem, bound
+from chalicelib.db import keys, store
 from chalicelib.models import AgentStatus
+
+
+class AgentItem(store.DirectoryItem):
+    """Directory: `CLINIC#c` / `AGENT#{agent}`."""
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute()
+    version = UnicodeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    started_at = UTCDateTimeAttribute(null=True)
+    counts = JSONAttribute(null=True)
+    last_upload_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    # Maintained on write by the ingest handler (ADD), so GET /agents needs no aggregation.
+    envelopes_ingested = NumberAttribute(null=True)
+    readings_ingested = NumberAttribute(null=True)
+    unmatched_ingested = NumberAttribute(null=True)
+    quarantined = NumberAttribute(null=True)
+    last_ingest_at = UTCDateTimeAttribute(null=True)
+
+
+ITEMS = (AgentItem,)
 
 
 def _is_condition_failure(exc: PutError | UpdateError) -> bool:
@@ -21,7 +46,7 @@ def _set_or_remove(attribute: Any, value: Any) -> Any:
 
 
 def exists(clinic_id: str, agent_id: str) -> bool:
-    bound()
+    store.bound()
     try:
         AgentItem.get(keys.clinic_pk(clinic_id), keys.agent_sk(agent_id), attributes_to_get=["pk"])
     except AgentItem.DoesNotExist:
@@ -32,7 +57,7 @@ def exists(clinic_id: str, agent_id: str) -> bool:
 def record_heartbeat(status: AgentStatus) -> bool:
     """Stores the heartbeat unless a newer one is already stored (S3 events can arrive out of order).
     Counters kept by the ingest are left alone. Returns False when the heartbeat was older."""
-    bound()
+    store.bound()
     if status.sent_at is None:
         raise ValueError("a heartbeat needs sent_at")
     sent_at = status.sent_at
@@ -72,10 +97,9 @@ def counter_update(clinic_id: str, agent_id: str, at: Any, **increments: int) ->
     return item, actions
 
 
-def list_for_clinic(clinic_id: str, limit: int = 500) -> list[AgentStatus]:
-    bound()
-    rows = AgentItem.query(keys.clinic_pk(clinic_id), AgentItem.sk.startswith("AGENT#"), limit=limit)
-    return [_from_item(row) for row in rows]
+def list_for_clinic(clinic_id: str, *, limit: int, next_token: str | None) -> store.Page[AgentStatus]:
+    found = store.query_page(AgentItem, keys.clinic_pk(clinic_id), prefix="AGENT#", limit=limit, next_token=next_token)
+    return store.Page([_from_item(row) for row in found.items], found.next)
 
 
 def _from_item(row: AgentItem) -> AgentStatus:

@@ -54,8 +54,8 @@ def reading_kind_sk(kind: str, captured: str, envelope_id: str, index: int) -> s
     return f"{segment(kind)}#{captured}#{segment(envelope_id)}#{_rank(index)}"
 
 
-def unmatched_sk(received: str, envelope_id: str) -> str:
-    return f"UNMATCHED#{received}#{segment(envelope_id)}"
+def unmatched_sk(envelope_id: str) -> str:
+    return f"UNMATCHED#{segment(envelope_id)}"
 
 
 def quarantine_sk(quarantined: str, sha256: str) -> str:
@@ -68,12 +68,6 @@ def agent_sk(agent_id: str) -> str:
 
 def user_sk(email: str) -> str:
     return f"USER#{segment(email)}"
-
-
-def audit_pk(clinic_id: str | None, at: datetime) -> str:
-    # Events without a clinic (a login attempt with an unknown email) go to a SYSTEM partition.
-    owner = clinic_pk(clinic_id) if clinic_id is not None else "SYSTEM"
-    return f"{owner}#AUDIT#{at.astimezone(UTC).strftime('%Y-%m-%d')}"
 
 
 def ledger_pk(clinic_id: str, envelope_id: str) -> str:

@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from chalicelib.db import agents, audit, keys
-from chalicelib.db.tables import LedgerItem, bound, connection
+from chalicelib.db import agents, audit, keys, store
 from chalicelib.models import AuditEvent
 
 
+class LedgerItem(store.Item):
+    TABLE = "ingest_ledger"
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    envelope_id = UnicodeAttribute()
+    s3_key = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # "matched" | "unmatched" | "no_readings" | "patient_updated" | "patient_stale"
+    readings = NumberAttribute()
+    ingested_at = UTCDateTimeAttribute()
+
+
+ITEMS = (LedgerItem,)
+
+
 def is_ingested(clinic_id: str, envelope_id: str) -> bool:
-    bound()
-    try:
-        LedgerItem.get(keys.ledger_pk(clinic_id, envelope_id), keys.LEDGER_SK, consistent_read=True)
-    except LedgerItem.DoesNotExist:
-        return False
-    return True
+    return store.get(LedgerItem, keys.ledger_pk(clinic_id, envelope_id), keys.LEDGER_SK) is not None
 
 
 def commit(
@@ -38,7 +48,6 @@ def commit(
     event: AuditEvent,
 ) -> bool:
     """Records the envelope as ingested. Returns False when another delivery committed it first."""
-    bound()
     entry = LedgerItem(
         keys.ledger_pk(clinic_id, envelope_id),
         keys.LEDGER_SK,
@@ -58,13 +67,10 @@ def commit(
         unmatched_ingested=1 if outcome == "unmatched" else 0,
     )
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(entry, condition=LedgerItem.pk.does_not_exist())
-            tx.update(agent_item, actions=actions)
-            tx.save(audit.to_item(event))
-    except TransactWriteError:
-        # Cancelled: either the ledger condition (a concurrent duplicate) or a real failure.
-        if is_ingested(clinic_id, envelope_id):
-            return False
-        raise
+        with store.unit() as unit:
+            unit.save(entry, condition=LedgerItem.pk.does_not_exist())
+            unit.update(agent_item, actions=actions)
+            unit.save(audit.to_item(event))
+    except store.ConditionFailed:  # a concurrent duplicate committed first
+        return False
     return True

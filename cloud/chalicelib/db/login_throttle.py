@@ -8,8 +8,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.db import keys
-from chalicelib.db.tables import LoginThrottleItem, bound
+from pynamodb.attributes import NumberAttribute, TTLAttribute
+
+from chalicelib.db import keys, store
+
+
+class LoginThrottleItem(store.Item):
+    TABLE = "login_throttle"
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    attempts = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+ITEMS = (LoginThrottleItem,)
 
 
 def _key(fingerprint: str, window: int) -> tuple[str, str]:
@@ -18,7 +32,7 @@ def _key(fingerprint: str, window: int) -> tuple[str, str]:
 
 def count_attempt(fingerprint: str, window: int, *, expires_at: datetime) -> int:
     """Adds one attempt to the window's counter (created at 1) and returns the count, atomically."""
-    bound()
+    store.bound()
     row = LoginThrottleItem(*_key(fingerprint, window))
     row.update(actions=[LoginThrottleItem.attempts.add(1), LoginThrottleItem.expires_at.set(expires_at)])
     return int(row.attempts)
@@ -27,5 +41,5 @@ def count_attempt(fingerprint: str, window: int, *, expires_at: datetime) -> int
 def forget(fingerprint: str, window: int) -> None:
     """A successful login clears its window's count (an update, not a delete: the API's role may
     only update items)."""
-    bound()
+    store.bound()
     LoginThrottleItem(*_key(fingerprint, window)).update(actions=[LoginThrottleItem.attempts.set(0)])

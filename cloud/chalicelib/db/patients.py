@@ -9,9 +9,34 @@ from datetime import datetime
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.db import keys
-from chalicelib.db.tables import PatientItem, bound
+from pynamodb.attributes import JSONAttribute, UnicodeAttribute
+
+from chalicelib.db import keys, store
 from chalicelib.models import PatientRecord
+
+
+class PatientItem(store.DirectoryItem):
+    """Directory: `CLINIC#c` / `PATIENT#{patient}`."""
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    id_source = UnicodeAttribute(null=True)
+    family_name = UnicodeAttribute(null=True)
+    given_name = UnicodeAttribute(null=True)
+    birth_date = UnicodeAttribute(null=True)
+    sex = UnicodeAttribute(null=True)
+    other_ids = JSONAttribute(null=True)
+    updated_at = UnicodeAttribute()  # ISO text as the sender wrote it (HL7 times often lack an offset)
+    # `{sortable updated_at}#{envelope_id}`: the upsert condition compares it, so an older update loses.
+    update_order = UnicodeAttribute()
+    envelope_id = UnicodeAttribute()
+    event = UnicodeAttribute(null=True)  # HL7 trigger of the last update: A01, A03, A04, A08
+
+
+ITEMS = (PatientItem,)
 
 
 def update_order(updated_at: datetime, envelope_id: str) -> str:
@@ -25,7 +50,7 @@ def upsert(record: PatientRecord) -> bool:
 
     Returns False when the stored update is newer. A redelivery of the stored envelope rewrites the
     same values (`<=`), so a retry after a crash before the ledger commit still succeeds."""
-    bound()
+    store.bound()
     order = update_order(record.updated_at, record.envelope_id)
     item = PatientItem(
         keys.clinic_pk(record.clinic_id),
@@ -53,7 +78,7 @@ def upsert(record: PatientRecord) -> bool:
 
 
 def get(clinic_id: str, patient_id: str) -> PatientRecord | None:
-    bound()
+    store.bound()
     try:
         row = PatientItem.get(keys.clinic_pk(clinic_id), keys.patient_sk(patient_id))
     except PatientItem.DoesNotExist:

@@ -1,32 +1,42 @@
-"""Quarantine repository: what the edge could not parse, per clinic, newest first; counted per agent on write."""
+"""Quarantine repository: what the edge could not parse, per clinic, newest first; counted per agent on write.
+
+Directory: `CLINIC#c` / `QUARANTINE#{quarantined_at}#{sha256}`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from chalicelib.db import agents, audit, keys, pagination
-from chalicelib.db.tables import QuarantineItemRow, bound, connection
+from chalicelib.db import agents, audit, keys, store
 from chalicelib.models import AuditEvent, Page, QuarantineItem
+
+
+class QuarantineItemRow(store.DirectoryItem):
+    class Meta:
+        table_name = store.UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute()
+    sha256 = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    detail = UnicodeAttribute()
+    adapter = UnicodeAttribute(null=True)
+    quarantined_at = UTCDateTimeAttribute()
+    source = JSONAttribute()
+    raw_key = UnicodeAttribute()
+
+
+ITEMS = (QuarantineItemRow,)
 
 
 def _keys(item: QuarantineItem) -> tuple[str, str]:
     return keys.clinic_pk(item.clinic_id), keys.quarantine_sk(keys.sortable_time(item.quarantined_at), item.sha256)
 
 
-def _exists(item: QuarantineItem) -> bool:
-    try:
-        QuarantineItemRow.get(*_keys(item), consistent_read=True, attributes_to_get=["pk"])
-    except QuarantineItemRow.DoesNotExist:
-        return False
-    return True
-
-
 def record(item: QuarantineItem, *, at: datetime, event: AuditEvent) -> bool:
     """Stores the record once (with its audit entry and the agent's counter). False for a repeated delivery."""
-    bound()
     pk, sk = _keys(item)
     row = QuarantineItemRow(
         pk,
@@ -43,28 +53,20 @@ def record(item: QuarantineItem, *, at: datetime, event: AuditEvent) -> bool:
     )
     agent_item, actions = agents.counter_update(item.clinic_id, item.agent_id, at, quarantined=1)
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(row, condition=QuarantineItemRow.pk.does_not_exist())
-            tx.update(agent_item, actions=actions)
-            tx.save(audit.to_item(event))
-    except TransactWriteError:
-        if _exists(item):
-            return False
-        raise
+        with store.unit() as unit:
+            unit.save(row, condition=QuarantineItemRow.pk.does_not_exist())
+            unit.update(agent_item, actions=actions)
+            unit.save(audit.to_item(event))
+    except store.ConditionFailed:
+        return False
     return True
 
 
 def list_for_clinic(clinic_id: str, *, limit: int, next_token: str | None) -> Page[QuarantineItem]:
-    bound()
-    pk = keys.clinic_pk(clinic_id)
-    rows = QuarantineItemRow.query(
-        pk,
-        QuarantineItemRow.sk.startswith("QUARANTINE#"),
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(next_token, pk, {"pk", "sk"}),
-    )
+    found = store.query_page(
+        QuarantineItemRow, keys.clinic_pk(clinic_id), prefix="QUARANTINE#", newest_first=True,
+        limit=limit, next_token=next_token,
+    )  # fmt: skip
     items = [
         QuarantineItem(
             clinic_id=row.clinic_id,
@@ -77,6 +79,6 @@ def list_for_clinic(clinic_id: str, *, limit: int, next_token: str | None) -> Pa
             source=row.source or {},
             raw_key=row.raw_key,
         )
-        for row in rows
+        for row in found.items
     ]
-    return Page[QuarantineItem](items=items, next=pagination.encode(rows.last_evaluated_key))
+    return Page[QuarantineItem](items=items, next=found.next)

@@ -4,9 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chalicelib.db import keys, pagination
-from chalicelib.db.tables import ReadingItem, bound
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+
+from chalicelib.db import keys, store
 from chalicelib.models import Page, StoredReading
+
+
+class ReadingItem(store.ClinicalItem):
+    """Clinical table: `CLINIC#c#PATIENT#p` / `READING#{captured}#{envelope}#{rank}`; `by_type` holds
+    `{kind}#{captured}#{envelope}#{rank}` for newest-first queries of one kind."""
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    by_type = store.ByType()
+    clinic_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    envelope_id = UnicodeAttribute()
+    index = NumberAttribute()
+    kind = UnicodeAttribute()
+    captured_at = UnicodeAttribute(null=True)  # ISO text as the device wrote it (may lack an offset)
+    received_at = UTCDateTimeAttribute()
+    agent_id = UnicodeAttribute()
+    adapter = JSONAttribute()
+    device = JSONAttribute()
+    raw_key = UnicodeAttribute()
+    reading = JSONAttribute()
+
+
+ITEMS = (ReadingItem,)
 
 
 def _to_item(reading: StoredReading) -> ReadingItem:
@@ -14,7 +40,7 @@ def _to_item(reading: StoredReading) -> ReadingItem:
     return ReadingItem(
         keys.patient_pk(reading.clinic_id, reading.patient_id),
         keys.reading_sk(captured, reading.envelope_id, reading.index),
-        kind_sk=keys.reading_kind_sk(reading.kind, captured, reading.envelope_id, reading.index),
+        type_sk=keys.reading_kind_sk(reading.kind, captured, reading.envelope_id, reading.index),
         clinic_id=reading.clinic_id,
         patient_id=reading.patient_id,
         envelope_id=reading.envelope_id,
@@ -51,7 +77,7 @@ def _from_item(item: ReadingItem) -> StoredReading:
 
 def put_all(readings: Iterable[StoredReading]) -> int:
     """Writes the readings. Keys are derived from the envelope, so writing them twice leaves one copy."""
-    bound()
+    store.bound()
     count = 0
     with ReadingItem.batch_write() as batch:
         for reading in readings:
@@ -63,27 +89,14 @@ def put_all(readings: Iterable[StoredReading]) -> int:
 def list_for_patient(
     clinic_id: str, patient_id: str, *, kind: str | None, limit: int, next_token: str | None
 ) -> Page[StoredReading]:
-    bound()
     pk = keys.patient_pk(clinic_id, patient_id)
     if kind is None:
-        start = pagination.decode(next_token, pk, {"pk", "sk"})
-        rows = ReadingItem.query(
-            pk,
-            ReadingItem.sk.startswith("READING#"),
-            scan_index_forward=False,
-            limit=limit,
-            page_size=limit,
-            last_evaluated_key=start,
+        found = store.query_page(
+            ReadingItem, pk, prefix="READING#", newest_first=True, limit=limit, next_token=next_token
         )
     else:
-        start = pagination.decode(next_token, pk, {"pk", "sk", "kind_sk"})
-        rows = ReadingItem.by_kind.query(
-            pk,
-            ReadingItem.kind_sk.startswith(keys.segment(kind) + "#"),
-            scan_index_forward=False,
-            limit=limit,
-            page_size=limit,
-            last_evaluated_key=start,
-        )
-    items = [_from_item(row) for row in rows]
-    return Page[StoredReading](items=items, next=pagination.encode(rows.last_evaluated_key))
+        found = store.query_page(
+            ReadingItem, pk, index="by_type", prefix=keys.segment(kind) + "#", newest_first=True,
+            limit=limit, next_token=next_token,
+        )  # fmt: skip
+    return Page[StoredReading](items=[_from_item(row) for row in found.items], next=found.next)

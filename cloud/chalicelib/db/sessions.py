@@ -10,14 +10,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.db import audit
-from chalicelib.db.tables import SessionItem, bound, connection
+from chalicelib.db import audit, store
 from chalicelib.models import AuditEvent
+
+
+class SessionItem(store.Item):
+    TABLE = "sessions"
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    clinic_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()  # with clinic_id, the user's key (re-read at every refresh)
+    secret_sha256 = UnicodeAttribute()  # the current refresh token's secret, hashed
+    previous_sha256 = UnicodeAttribute(null=True)  # the one it replaced: presented again, it ends the session
+    created_at = UTCDateTimeAttribute()
+    refreshed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+    ended_at = UTCDateTimeAttribute(null=True)
+    end_reason = UnicodeAttribute(null=True)  # logout | refresh_reuse
+
+
+ITEMS = (SessionItem,)
 
 SK = "SESSION"
 
@@ -39,7 +58,7 @@ def _pk(session_id: str) -> str:
 
 
 def create(session: Session, *, at: datetime, event: AuditEvent) -> None:
-    bound()
+    store.bound()
     row = SessionItem(
         _pk(session.session_id),
         SK,
@@ -50,13 +69,13 @@ def create(session: Session, *, at: datetime, event: AuditEvent) -> None:
         created_at=at,
         expires_at=session.expires_at,
     )
-    with TransactWrite(connection=connection()) as tx:
-        tx.save(row, condition=SessionItem.pk.does_not_exist())
-        tx.save(audit.to_item(event))
+    with store.unit() as unit:
+        unit.save(row, condition=SessionItem.pk.does_not_exist())
+        unit.save(audit.to_item(event))
 
 
 def get(session_id: str) -> Session | None:
-    bound()
+    store.bound()
     try:
         row = SessionItem.get(_pk(session_id), SK, consistent_read=True)
     except SessionItem.DoesNotExist:
@@ -105,12 +124,12 @@ def _update(
 ) -> bool:
     """The conditional update and its audit entry in one transaction. False when the condition
     failed, which `lost(the session as stored now)` tells apart from a real failure (re-raised)."""
-    bound()
+    store.bound()
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(SessionItem(_pk(session_id), SK), actions=actions, condition=condition)
-            tx.save(audit.to_item(event))
-    except TransactWriteError:
+        with store.unit() as unit:
+            unit.update(SessionItem(_pk(session_id), SK), actions=actions, condition=condition)
+            unit.save(audit.to_item(event))
+    except store.ConditionFailed:
         if lost(get(session_id)):
             return False
         raise

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.transactions import TransactWrite
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from chalicelib.db import audit, keys
-from chalicelib.db.tables import UserItem, bound, connection
+from chalicelib.db import audit, keys, store
 from chalicelib.models import AuditEvent, StaffUser
+
+
+class UserItem(store.DirectoryItem):
+    """Directory: `CLINIC#c` / `USER#{email}`; gsi1 `EMAIL#{email}` / `CLINIC#c` answers login."""
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    gsi1 = store.Gsi1()
+    email = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    active = BooleanAttribute(default=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+ITEMS = (UserItem,)
 
 
 def _from_item(row: UserItem) -> StaffUser:
@@ -25,12 +44,12 @@ def _from_item(row: UserItem) -> StaffUser:
 
 def find_by_email(email: str) -> list[StaffUser]:
     """Every account with this (normalised) email; more than one means the login is ambiguous."""
-    bound()
-    return [_from_item(row) for row in UserItem.by_email.query(email, limit=5)]
+    store.bound()
+    return [_from_item(row) for row in UserItem.gsi1.query(f"EMAIL#{email}", limit=5)]
 
 
 def get(clinic_id: str, email: str) -> StaffUser | None:
-    bound()
+    store.bound()
     try:
         return _from_item(UserItem.get(keys.clinic_pk(clinic_id), keys.user_sk(email), consistent_read=True))
     except UserItem.DoesNotExist:
@@ -39,10 +58,12 @@ def get(clinic_id: str, email: str) -> StaffUser | None:
 
 def save(user: StaffUser, *, at: datetime, event: AuditEvent) -> None:
     """Creates or replaces the user together with its audit entry."""
-    bound()
+    store.bound()
     row = UserItem(
         keys.clinic_pk(user.clinic_id),
         keys.user_sk(user.email),
+        gsi1pk=f"EMAIL#{user.email}",
+        gsi1sk=keys.clinic_pk(user.clinic_id),
         email=user.email,
         user_id=user.user_id,
         clinic_id=user.clinic_id,
@@ -52,14 +73,14 @@ def save(user: StaffUser, *, at: datetime, event: AuditEvent) -> None:
         created_at=user.created_at,
         updated_at=at,
     )
-    with TransactWrite(connection=connection()) as tx:
-        tx.save(row)
-        tx.save(audit.to_item(event))
+    with store.unit() as unit:
+        unit.save(row)
+        unit.save(audit.to_item(event))
 
 
 def set_password_hash(user: StaffUser, password_hash: str, *, at: datetime) -> None:
     """Replaces the stored hash (a rehash after a parameter upgrade, at login)."""
-    bound()
+    store.bound()
     UserItem(keys.clinic_pk(user.clinic_id), keys.user_sk(user.email)).update(
         actions=[UserItem.password_hash.set(password_hash), UserItem.updated_at.set(at)],
         condition=UserItem.pk.exists(),

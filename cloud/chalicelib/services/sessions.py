@@ -124,3 +124,15 @@ def _tokens(user: StaffUser, session: Session, secret: str, now: datetime) -> To
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_live(principal: tokens.Principal, *, now: datetime) -> None:
+    """An access token works only while its session does: a logout or an ended session stops it at once
+    (one consistent GetItem per request; tokens minted by tools carry no session and are not checked)."""
+    if principal.session_id is None:
+        return
+    session = sessions_repo.get(principal.session_id)
+    if session is None or session.ended_at is not None or now >= session.expires_at:
+        raise Unauthenticated("the session has ended; log in again", code="session_ended")
+    if session.user_id != principal.user_id:  # the clinic may differ: switch-clinic keeps the session
+        raise Unauthenticated("the access token is not valid", code="invalid_token")

@@ -27,6 +27,8 @@ class Principal:
     role: Role
     token_id: str
     session_id: str | None = None  # the login this token came from (absent in tokens minted by tools)
+    org_id: str | None = None  # the clinic's organisation
+    org_admin: bool = False  # may create clinics and users anywhere in the organisation
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ def issue(
     settings: Settings,
     now: datetime | None = None,
     session_id: str | None = None,
+    org_id: str | None = None,
+    org_admin: bool = False,
 ) -> AccessToken:
     now = now or datetime.now(UTC)
     lifetime = timedelta(minutes=settings.access_token_minutes)
@@ -60,6 +64,10 @@ def issue(
     }
     if session_id is not None:
         claims["sid"] = session_id
+    if org_id is not None:
+        claims["org"] = org_id
+    if org_admin:
+        claims["org_admin"] = True
     token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
     return AccessToken(token=token, expires_in=int(lifetime.total_seconds()))
 
@@ -87,10 +95,13 @@ def verify(token: str, settings: Settings) -> Principal:
     except ValueError:
         raise Unauthenticated("the access token is not valid", code="invalid_token") from None
     sid = claims.get("sid")
+    org = claims.get("org")
     return Principal(
         user_id=str(claims["sub"]),
         clinic_id=claims["clinic_id"],
         role=role,
         token_id=str(claims["jti"]),
         session_id=sid if isinstance(sid, str) else None,
+        org_id=org if isinstance(org, str) else None,
+        org_admin=claims.get("org_admin") is True,
     )

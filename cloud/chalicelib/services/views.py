@@ -1,4 +1,5 @@
-"""Read models for staff: patients, readings, unmatched envelopes, quarantine, agents; always the caller's clinic."""
+"""Read models for staff: patients, readings, unmatched envelopes, quarantine, agents — always within the scope's
+clinic; reads of a patient's record are audited (one entry per page)."""
 
 from __future__ import annotations
 
@@ -9,32 +10,38 @@ from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.errors import NotFound
 from chalicelib.models import AgentStatus, Page, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services.tokens import Principal
+from chalicelib.services import audit
+from chalicelib.services.scope import Scope
 
 
-def patient(principal: Principal, patient_id: str) -> PatientRecord:
-    record = patients_repo.get(principal.clinic_id, patient_id)
+def patient(scope: Scope, patient_id: str) -> PatientRecord:
+    record = patients_repo.get(scope.clinic_id, scope.patient(patient_id))
     if record is None:
         # The same answer whether the id is unknown or another clinic's: existence must not leak.
         raise NotFound("no patient with this id in your clinic", code="not_found")
+    audit.read(scope, "patient", [patient_id])
     return record
 
 
 def patient_readings(
-    principal: Principal, patient_id: str, *, kind: str | None, limit: int, next_token: str | None
+    scope: Scope, patient_id: str, *, kind: str | None, limit: int, next_token: str | None
 ) -> Page[StoredReading]:
-    return readings_repo.list_for_patient(
-        principal.clinic_id, patient_id, kind=kind, limit=limit, next_token=next_token
+    page = readings_repo.list_for_patient(
+        scope.clinic_id, scope.patient(patient_id), kind=kind, limit=limit, next_token=next_token
     )
+    if page.items:
+        audit.read(scope, "patient", [patient_id])
+    return page
 
 
-def unmatched(principal: Principal, *, limit: int, next_token: str | None) -> Page[UnmatchedEnvelope]:
-    return unmatched_repo.list_for_clinic(principal.clinic_id, limit=limit, next_token=next_token)
+def unmatched(scope: Scope, *, limit: int, next_token: str | None) -> Page[UnmatchedEnvelope]:
+    return unmatched_repo.list_for_clinic(scope.clinic_id, limit=limit, next_token=next_token)
 
 
-def quarantine(principal: Principal, *, limit: int, next_token: str | None) -> Page[QuarantineItem]:
-    return quarantine_repo.list_for_clinic(principal.clinic_id, limit=limit, next_token=next_token)
+def quarantine(scope: Scope, *, limit: int, next_token: str | None) -> Page[QuarantineItem]:
+    return quarantine_repo.list_for_clinic(scope.clinic_id, limit=limit, next_token=next_token)
 
 
-def agents(principal: Principal) -> list[AgentStatus]:
-    return agents_repo.list_for_clinic(principal.clinic_id)
+def agents(scope: Scope, *, limit: int, next_token: str | None) -> Page[AgentStatus]:
+    page = agents_repo.list_for_clinic(scope.clinic_id, limit=limit, next_token=next_token)
+    return Page[AgentStatus](items=page.items, next=page.next)

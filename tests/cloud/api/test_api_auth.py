@@ -12,7 +12,7 @@ from chalice.test import Client
 from pydantic import SecretStr
 
 from chalicelib.db import audit as audit_repo
-from chalicelib.db.tables import LoginThrottleItem
+from chalicelib.db.login_throttle import LoginThrottleItem
 from chalicelib.errors import TooManyAttempts, Unauthenticated
 from chalicelib.resources import ResourceNames
 from chalicelib.services import audit, auth, tokens
@@ -52,7 +52,7 @@ def test_wrong_credentials_get_one_generic_401(cloud: ResourceNames, api: Client
     status, body = login(api, email, password)
 
     assert status == 401
-    assert body == {"error": "invalid_credentials", "message": "the email or password is incorrect"}
+    assert body == {"code": "invalid_credentials", "message": "the email or password is incorrect"}
 
 
 def test_login_attempts_are_audited_without_secrets(cloud: ResourceNames, api: Client) -> None:
@@ -84,7 +84,7 @@ def test_login_attempts_are_audited_without_secrets(cloud: ResourceNames, api: C
 def test_bad_login_bodies_are_4xx(cloud: ResourceNames, api: Client, body: str, status: int, code: str) -> None:
     response = api.http.post("/auth/login", headers=JSON, body=body)
     assert response.status_code == status
-    assert response.json_body["error"] == code
+    assert response.json_body["code"] == code
     assert response.json_body["message"]
 
 
@@ -96,7 +96,7 @@ def test_missing_field_is_named_in_the_message(cloud: ResourceNames, api: Client
 def test_no_token_is_401(cloud: ResourceNames, api: Client) -> None:
     response = api.http.get("/patients/P-1/readings")
     assert response.status_code == 401
-    assert response.json_body["error"] == "missing_token"
+    assert response.json_body["code"] == "missing_token"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -104,14 +104,14 @@ def test_no_token_is_401(cloud: ResourceNames, api: Client) -> None:
 def test_malformed_token_is_401(cloud: ResourceNames, api: Client, header: str) -> None:
     response = api.http.get("/readings/unmatched", headers={"Authorization": header})
     assert response.status_code == 401
-    assert response.json_body["error"] == "invalid_token"
+    assert response.json_body["code"] == "invalid_token"
 
 
 def test_token_signed_with_another_key_is_401(cloud: ResourceNames, api: Client) -> None:
     forged = get_settings().model_copy(update={"jwt_secret": SecretStr("an-attacker-s-own-secret-0123456789abcdef")})
     response = api.http.get("/agents", headers=bearer("demo", settings=forged))
     assert response.status_code == 401
-    assert response.json_body["error"] == "invalid_token"
+    assert response.json_body["code"] == "invalid_token"
 
 
 def test_expired_token_is_401(cloud: ResourceNames, api: Client) -> None:
@@ -124,7 +124,7 @@ def test_expired_token_is_401(cloud: ResourceNames, api: Client) -> None:
     )
     response = api.http.get("/agents", headers={"Authorization": f"Bearer {old.token}"})
     assert response.status_code == 401
-    assert response.json_body["error"] == "token_expired"
+    assert response.json_body["code"] == "token_expired"
 
 
 def test_token_of_another_stage_is_401(cloud: ResourceNames, api: Client) -> None:
@@ -157,7 +157,7 @@ def test_past_the_limit_even_the_right_password_gets_429_until_the_window_ends(
     )
 
     assert response.status_code == 429
-    assert response.json_body["error"] == "login_throttled"
+    assert response.json_body["code"] == "login_throttled"
     retry_after = int(response.headers["Retry-After"])
     assert 0 < retry_after <= 15 * 60
     assert response.json_body["message"] == (

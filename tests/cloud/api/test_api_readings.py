@@ -65,7 +65,7 @@ def test_another_clinic_sees_nothing_of_clinic_a(clinic_a: ResourceNames, api: C
     headers = bearer("other-clinic", Role.ADMIN)
     assert api.http.get("/patients/P-1001/readings", headers=headers).json_body == {"items": [], "next": None}
     assert api.http.get("/readings/unmatched", headers=headers).json_body == {"items": [], "next": None}
-    assert api.http.get("/agents", headers=headers).json_body == {"items": []}
+    assert api.http.get("/agents", headers=headers).json_body == {"items": [], "next": None}
     assert api.http.get("/quarantine", headers=headers).json_body == {"items": [], "next": None}
 
 
@@ -84,7 +84,7 @@ def test_a_page_token_cannot_cross_clinics(clinic_a: ResourceNames, api: Client)
     token = api.http.get("/patients/P-1001/readings?limit=1", headers=bearer("demo")).json_body["next"]
     response = api.http.get(f"/patients/P-1001/readings?next={token}", headers=bearer("other-clinic"))
     assert response.status_code == 422
-    assert response.json_body["error"] == "invalid_page_token"
+    assert response.json_body["code"] == "invalid_page_token"
 
 
 def test_kind_filter(clinic_a: ResourceNames, api: Client) -> None:
@@ -100,7 +100,7 @@ def test_kind_filter(clinic_a: ResourceNames, api: Client) -> None:
 def test_bad_query_parameters_are_422(clinic_a: ResourceNames, api: Client, query: str) -> None:
     response = api.http.get(f"/patients/P-1001/readings?{query}", headers=bearer("demo"))
     assert response.status_code == 422, response.body
-    assert set(response.json_body) == {"error", "message"}
+    assert {"code", "message"} <= set(response.json_body) <= {"code", "message", "field"}
 
 
 def test_unmatched_agents_and_quarantine(clinic_a: ResourceNames, api: Client) -> None:
@@ -119,7 +119,7 @@ def test_unmatched_agents_and_quarantine(clinic_a: ResourceNames, api: Client) -
 def test_roles_without_clinical_access_get_403(clinic_a: ResourceNames, api: Client, role: Role) -> None:
     response = api.http.get("/patients/P-1001/readings", headers=bearer("demo", role))
     assert response.status_code == 403
-    assert response.json_body["error"] == "forbidden"
+    assert response.json_body["code"] == "forbidden"
 
 
 def test_manager_sees_agents_but_not_readings(clinic_a: ResourceNames, api: Client) -> None:

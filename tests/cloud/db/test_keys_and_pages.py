@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.db import keys, pagination
+from chalicelib.db import audit as audit_repo
+from chalicelib.db import cursor, keys
 from chalicelib.errors import InvalidInput
 
 
@@ -15,7 +16,7 @@ def test_every_partition_key_starts_with_the_clinic() -> None:
     for pk in (
         keys.clinic_pk("demo"),
         keys.patient_pk("demo", "P1"),
-        keys.audit_pk("demo", at),
+        audit_repo.partition("demo"),
         keys.ledger_pk("demo", "abc"),
     ):
         assert pk.startswith("CLINIC#demo")
@@ -34,20 +35,38 @@ def test_sortable_time_normalises_offsets_to_utc() -> None:
 
 def test_page_token_round_trip() -> None:
     last = {"pk": {"S": "CLINIC#demo"}, "sk": {"S": "UNMATCHED#x"}}
-    token = pagination.encode(last)
+    token = cursor.encode(last, "directory//CLINIC#demo")
     assert token is not None
-    assert pagination.decode(token, "CLINIC#demo", {"pk", "sk"}) == last
-    assert pagination.encode(None) is None
-    assert pagination.decode(None, "CLINIC#demo", {"pk", "sk"}) is None
+    assert cursor.decode(token, "directory//CLINIC#demo") == last
+    assert cursor.encode(None, "directory//CLINIC#demo") is None
+    assert cursor.decode(None, "directory//CLINIC#demo") is None
 
 
-@pytest.mark.parametrize("token", ["%%%", "bm90IGpzb24", "W10", "x" * 3000])
+@pytest.mark.parametrize("token", ["%%%", "bm90IGpzb24", "W10", "x" * 3000, "", "A" * 40])
 def test_garbage_tokens_are_invalid_input(token: str) -> None:
+    if not token:
+        assert cursor.decode(token, "directory//CLINIC#demo") is None
+        return
     with pytest.raises(InvalidInput):
-        pagination.decode(token, "CLINIC#demo", {"pk", "sk"})
+        cursor.decode(token, "directory//CLINIC#demo")
 
 
-def test_token_of_another_partition_is_refused() -> None:
-    token = pagination.encode({"pk": {"S": "CLINIC#a"}, "sk": {"S": "x"}})
+def test_token_of_another_partition_or_index_is_refused() -> None:
+    token = cursor.encode({"pk": {"S": "CLINIC#a"}, "sk": {"S": "x"}}, "directory//CLINIC#a")
+    for other in ("directory//CLINIC#b", "directory/gsi1/CLINIC#a", "clinical//CLINIC#a"):
+        with pytest.raises(InvalidInput):
+            cursor.decode(token, other)
+
+
+def test_a_forged_start_key_is_refused() -> None:
+    """Unsigned, any sort-key value (empty, oversized) would reach DynamoDB; signed, none does."""
+    import base64
+    import json
+
+    genuine = cursor.encode({"pk": {"S": "CLINIC#a"}, "sk": {"S": "x"}}, "directory//CLINIC#a")
+    assert genuine is not None
+    raw = base64.urlsafe_b64decode(genuine + "=" * (-len(genuine) % 4))
+    forged_payload = json.dumps({"pk": "CLINIC#a", "sk": "y" * 1500}).encode()
+    forged = base64.urlsafe_b64encode(raw[:16] + forged_payload).decode().rstrip("=")
     with pytest.raises(InvalidInput):
-        pagination.decode(token, "CLINIC#b", {"pk", "sk"})
+        cursor.decode(forged, "directory//CLINIC#a")

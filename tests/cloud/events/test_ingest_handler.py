@@ -64,7 +64,7 @@ def test_duplicate_delivery_gives_one_record(cloud: ResourceNames) -> None:
     assert len(patient_readings()) == 4
     ingested = [e for e in audit_repo.list_day("demo", datetime.now(UTC)) if e.action == "envelope.ingested"]
     assert len(ingested) == 1
-    [agent] = agents_repo.list_for_clinic("demo")
+    [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
     assert agent.envelopes_ingested == 1
     assert agent.readings_ingested == 4
 
@@ -99,7 +99,7 @@ def test_envelope_without_patient_id_becomes_unmatched(cloud: ResourceNames) -> 
     page = unmatched_repo.list_for_clinic("demo", limit=10, next_token=None)
     assert [u.envelope_id for u in page.items] == [envelope.envelope_id]
     assert len(page.items[0].readings) == 4
-    [agent] = agents_repo.list_for_clinic("demo")
+    [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
     assert (agent.unmatched_ingested, agent.readings_ingested) == (1, 0)
 
 
@@ -138,7 +138,7 @@ def test_quarantine_record_is_stored_once(cloud: ResourceNames) -> None:
 
     page = quarantine_repo.list_for_clinic("demo", limit=10, next_token=None)
     assert [(q.reason, q.sha256) for q in page.items] == [("unknown_format", record.raw.sha256)]
-    [agent] = agents_repo.list_for_clinic("demo")
+    [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
     assert agent.quarantined == 1
 
 
@@ -150,7 +150,7 @@ def test_heartbeat_updates_the_agent_and_ignores_older_ones(cloud: ResourceNames
     put_object(cloud, key, older.model_dump_json().encode())
     assert failed_ids(handle(s3_notification(cloud.bucket, key))) == []
 
-    [agent] = agents_repo.list_for_clinic("demo")
+    [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
     assert agent.agent_id == "agent-1"
     assert agent.sent_at == newer.sent_at
     assert agent.counts == {"uploaded": 7, "quarantined": 1, "received": 0}

@@ -67,7 +67,7 @@ def test_duplicate_delivery_gives_one_record_and_one_audit_entry(cloud: Resource
     assert handle(body) == []
 
     assert len(ingested_events()) == 1
-    [agent] = agents_repo.list_for_clinic("demo")
+    [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
     assert (agent.envelopes_ingested, agent.readings_ingested, agent.unmatched_ingested) == (1, 0, 0)
 
 
@@ -113,7 +113,7 @@ def test_patient_update_without_an_id_is_unmatched(cloud: ResourceNames) -> None
     assert [u.envelope_id for u in page.items] == [envelope.envelope_id]
     [event] = ingested_events()
     assert event.outcome == "unmatched" and "patient_id" not in event.target
-    [agent] = agents_repo.list_for_clinic("demo")
+    [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
     assert agent.unmatched_ingested == 1
 
 

@@ -78,11 +78,17 @@ def test_clinical_roles_and_reception_read_patients(role: Role) -> None:
     assert allows(role, Permission.PATIENTS_READ)
 
 
-@pytest.mark.parametrize(
-    "role", [Role.PATIENT, Role.CASHIER, Role.ACCOUNTANT, Role.PHARMACIST, Role.SECRETARY, Role.MANAGER]
-)
+@pytest.mark.parametrize("role", [Role.PATIENT, Role.ACCOUNTANT, Role.MANAGER])
 def test_other_roles_do_not_read_patients(role: Role) -> None:
     assert not allows(role, Permission.PATIENTS_READ)
+
+
+@pytest.mark.parametrize("role", [Role.CASHIER, Role.PHARMACIST, Role.SECRETARY])
+def test_desk_roles_find_patients_but_read_no_clinical_results(role: Role) -> None:
+    """Cashiers, pharmacists and secretaries look patients up to serve them; results stay clinical."""
+    assert allows(role, Permission.PATIENTS_READ)
+    assert not allows(role, Permission.READINGS_READ)
+    assert not allows(role, Permission.UNMATCHED_READ)
 
 
 @pytest.mark.parametrize("role", list(Role))

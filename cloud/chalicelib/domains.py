@@ -1,0 +1,63 @@
+"""The domain registry: one line per domain. The app registers its blueprints, `db.store` binds its items,
+the local bootstrap and `infra/` create the tables its items use, OpenAPI documents its routes and the
+authorization-matrix test exercises them — all from this list. Adding a domain is its three modules
+(`api/<d>.py`, `services/<d>.py`, `db/<d>.py`) and one line here; see docs/cloud.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from chalicelib.api import agents as agents_api
+from chalicelib.api import audit as audit_api
+from chalicelib.api import auth as auth_api
+from chalicelib.api import docs as docs_api
+from chalicelib.api import events as events_api
+from chalicelib.api import health as health_api
+from chalicelib.api import patients as patients_api
+from chalicelib.api import quarantine as quarantine_api
+from chalicelib.api import readings as readings_api
+from chalicelib.db import agents, audit, events, ledger, login_throttle, patients, quarantine, readings, sessions
+from chalicelib.db import unmatched, users
+from chalicelib.resources import TABLES, TableSpec
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    api: ModuleType | None  # its blueprint module (`bp`); None for back-end-only domains (ingest)
+    db: tuple[ModuleType, ...] = ()  # its repositories; each lists its PynamoDB classes in `ITEMS`
+
+
+DOMAINS: tuple[Domain, ...] = (
+    Domain("health", health_api),
+    Domain("docs", docs_api),
+    Domain("auth", auth_api, (sessions, login_throttle, users)),
+    Domain("audit", audit_api, (audit,)),
+    Domain("events", events_api, (events,)),
+    Domain("patients", patients_api, (patients,)),
+    Domain("readings", readings_api, (readings, unmatched)),
+    Domain("agents", agents_api, (agents,)),
+    Domain("quarantine", quarantine_api, (quarantine,)),
+    Domain("ingest", None, (ledger,)),
+)
+
+
+def blueprints() -> Iterator[Any]:
+    for domain in DOMAINS:
+        if domain.api is not None:
+            yield domain.api.bp
+
+
+def items() -> list[Any]:
+    """Every PynamoDB item class of every domain (what `db.store.bound()` binds)."""
+    return [item for domain in DOMAINS for module in domain.db for item in module.ITEMS]
+
+
+def tables() -> tuple[TableSpec, ...]:
+    """The table specs the registered domains use, in resources.TABLES order."""
+    used = {item.TABLE for item in items()}
+    return tuple(spec for spec in TABLES if spec.key in used)
