@@ -25,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     if not port_in_use(settings.aws_port):
         print(f"medflow: no local AWS on {settings.aws_url}; start the stack first with `make run`", file=sys.stderr)
         return 1
-    bootstrap(settings)
+    try:
+        bootstrap(settings)
+    except Exception as exc:  # noqa: BLE001 - an operator command answers with one line, never a traceback
+        message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+        print(f"medflow: could not create the admin: {message}", file=sys.stderr)
+        return 1
     print(f"admin {settings.admin_email} ready in clinic {settings.clinic_id}")
     return 0
 

@@ -180,7 +180,24 @@ Try it:
   4. A lab analyzer: .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} \\
         ../shared/corpus/hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
+
+Staff of each role (the admin is an organisation admin: it may also POST /clinics):
+  curl -s -X POST {s.api_url}/users -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{{"email": "nurse@{s.clinic_id}.clinic", "password": "a-long-nurse-password", "role": "nurse", "name": "Nurse"}}'
+  roles: {", ".join(_STAFF_ROLES)}
+  who may do what: docs/roles.md; every route: {s.api_url}/openapi.json
+  register a patient (receptionist or admin):
+  curl -s -X POST {s.api_url}/patients -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{{"first_name": "Amani", "last_name": "Okello", "sex": "FEMALE", "age": 34, "phone": "+254712345678", "insurance_type": "CASH"}}'
+  find them: curl -s -H "Authorization: Bearer $TOKEN" '{s.api_url}/patients?q=oke'
+  audit trail (admin, manager): {s.api_url}/audit     state changes: {s.api_url}/events
 """
+
+
+_STAFF_ROLES = (
+    "admin", "ophthalmologist", "doctor", "nurse", "receptionist", "pharmacist", "lab_technician",
+    "optician", "accountant", "cashier", "secretary", "manager",
+)  # fmt: skip
 
 
 def run(settings: LocalSettings) -> int:
