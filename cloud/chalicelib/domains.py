@@ -11,17 +11,33 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from chalicelib.api import account as account_api
 from chalicelib.api import agents as agents_api
 from chalicelib.api import audit as audit_api
 from chalicelib.api import auth as auth_api
+from chalicelib.api import clinics as clinics_api
 from chalicelib.api import docs as docs_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
-from chalicelib.db import agents, audit, events, ledger, login_throttle, patients, quarantine, readings, sessions
-from chalicelib.db import unmatched, users
+from chalicelib.api import users as users_api
+from chalicelib.db import (
+    agents,
+    audit,
+    events,
+    ledger,
+    lockout,
+    login_throttle,
+    patients,
+    quarantine,
+    readings,
+    sessions,
+    unmatched,
+    users,
+)
+from chalicelib.db import clinics as clinics_db
 from chalicelib.resources import TABLES, TableSpec
 
 
@@ -35,7 +51,10 @@ class Domain:
 DOMAINS: tuple[Domain, ...] = (
     Domain("health", health_api),
     Domain("docs", docs_api),
-    Domain("auth", auth_api, (sessions, login_throttle, users)),
+    Domain("auth", auth_api, (sessions, login_throttle)),
+    Domain("account", account_api),
+    Domain("clinics", clinics_api, (clinics_db,)),
+    Domain("users", users_api, (users, lockout)),
     Domain("audit", audit_api, (audit,)),
     Domain("events", events_api, (events,)),
     Domain("patients", patients_api, (patients,)),

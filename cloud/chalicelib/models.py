@@ -100,6 +100,9 @@ class StaffUser(_Record):
     password_hash: str = Field(repr=False, exclude=True)
     active: bool = True
     created_at: datetime
+    name: str = ""
+    org_id: str | None = None
+    org_admin: bool = False
 
 
 class AuditEvent(_Record):

@@ -11,6 +11,7 @@
 | MEDFLOW_SESSION_HOURS | 12 | a login's lifetime: refresh tokens work until then (one clinic shift) |
 | MEDFLOW_LOGIN_MAX_ATTEMPTS | 10 | login attempts per email and window; more get 429 until the window ends |
 | MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | that window |
+| MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings(BaseModel):
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     login_max_attempts: int = Field(default=10, ge=1, le=1000)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    org_id: str = Field(default="medflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     @model_validator(mode="after")
     def _secret_fits_stage(self) -> Settings:
@@ -93,9 +95,10 @@ _ENV_NAMES = {
     "session_hours": "MEDFLOW_SESSION_HOURS",
     "login_max_attempts": "MEDFLOW_LOGIN_MAX_ATTEMPTS",
     "login_window_minutes": "MEDFLOW_LOGIN_WINDOW_MINUTES",
+    "org_id": "MEDFLOW_ORG",
 }
 # Read from the environment only when set (else the field's default).
-_OPTIONAL_NUMBERS = ("access_token_minutes", "session_hours", "login_max_attempts", "login_window_minutes")
+_OPTIONAL_NUMBERS = ("access_token_minutes", "session_hours", "login_max_attempts", "login_window_minutes", "org_id")
 
 
 def _describe(exc: ValidationError) -> str:

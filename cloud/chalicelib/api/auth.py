@@ -16,6 +16,7 @@ bp = Blueprint(__name__)
 class LoginRequest(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
+    clinic_id: str | None = Field(default=None, min_length=1, max_length=64)  # needed when the account has several
 
 
 class RefreshRequest(RequestModel):
@@ -34,7 +35,7 @@ class TokenResponse(BaseModel):
 def login(call: Call) -> TokenResponse:
     """Email and password → an access token and a refresh token (a new session)."""
     body: LoginRequest = call.body
-    return TokenResponse.model_validate(auth.login(body.email, body.password).body())
+    return TokenResponse.model_validate(auth.login(body.email, body.password, clinic_id=body.clinic_id).body())
 
 
 @endpoint(bp, "POST", "/auth/refresh", permission=None, body=RefreshRequest, response=TokenResponse)

@@ -134,3 +134,16 @@ def _update(
             return False
         raise
     return True
+
+
+def switch_clinic(session: Session, clinic_id: str, new_sha256: str, *, at: datetime, event: AuditEvent) -> bool:
+    """Moves the live session to another clinic of its user with a new refresh secret (the old one
+    counts as replaced). False when the session ended or was refreshed meanwhile."""
+    actions: list[Action] = [
+        SessionItem.clinic_id.set(clinic_id),
+        SessionItem.secret_sha256.set(new_sha256),
+        SessionItem.previous_sha256.set(session.secret_sha256),
+        SessionItem.refreshed_at.set(at),
+    ]
+    condition = (SessionItem.secret_sha256 == session.secret_sha256) & SessionItem.ended_at.does_not_exist()
+    return _update(session.session_id, actions, condition, event, lost=lambda now: True)

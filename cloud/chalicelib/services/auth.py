@@ -14,7 +14,7 @@ from chalicelib.db import audit as audit_repo
 from chalicelib.db import login_throttle
 from chalicelib.db import users as users_repo
 from chalicelib.errors import TooManyAttempts, Unauthenticated
-from chalicelib.services import audit, passwords, sessions
+from chalicelib.services import audit, lockout, passwords, sessions, users
 from chalicelib.settings import get_settings
 
 LOGIN_ACTION = "auth.login"
@@ -25,7 +25,13 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def login(email: str, password: str, *, now: datetime | None = None) -> sessions.Tokens:
+def login(
+    email: str,
+    password: str,
+    *,
+    clinic_id: str | None = None,
+    now: datetime | None = None,
+) -> sessions.Tokens:
     """Access and refresh tokens of a new session (see `services.sessions`); `Unauthenticated` or
     `TooManyAttempts` otherwise."""
     now = now or datetime.now(UTC)
@@ -40,21 +46,24 @@ def login(email: str, password: str, *, now: datetime | None = None) -> sessions
             retry_after=wait,
             code="login_throttled",
         )
+    lockout.check(email, now)
     matches = users_repo.find_by_email(email)
-    user = matches[0] if len(matches) == 1 else None
+    user = matches[0] if matches else None  # one account per email; one entry per clinic it belongs to
     if user is None:
         passwords.burn_time(password)
-        _audit_failure(
-            None, "anonymous", now, reason="unknown_email" if not matches else "ambiguous_email", email=email
-        )
+        _audit_failure(None, "anonymous", now, reason="unknown_email", email=email)
+        lockout.failed(email, now)
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
     if not passwords.verify(user.password_hash, password):
         _audit_failure(user.clinic_id, audit.user_actor(user.user_id), now, reason="wrong_password")
+        lockout.failed(email, now, clinic_id=user.clinic_id, user_id=user.user_id)
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
     if not user.active:
         _audit_failure(user.clinic_id, audit.user_actor(user.user_id), now, reason="inactive")
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
+    user = users.choose_clinic(matches, clinic_id)
     login_throttle.forget(fingerprint, window.number)
+    lockout.cleared(email)
     if passwords.needs_rehash(user.password_hash):
         users_repo.set_password_hash(user, passwords.hash_password(password), at=now)
     return sessions.start(user, now=now, login_event_action=LOGIN_ACTION)

@@ -16,11 +16,28 @@ MAX_LENGTH = 1024  # bounds the hashing work an attacker can request
 _hasher = PasswordHasher()  # argon2id
 
 
-def check_policy(password: str) -> None:
+def check_policy(password: str, *, email: str | None = None) -> None:
+    """422 `weak_password` (field `password`) naming the rule broken: at least `MIN_LENGTH` characters,
+    not all of one class (letters / digits / other), not the email address or its local part."""
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"the password must have at least {MIN_LENGTH} characters", code="weak_password")
+        raise InvalidInput(
+            f"the password must have at least {MIN_LENGTH} characters", code="weak_password", field="password"
+        )
     if len(password) > MAX_LENGTH:
-        raise InvalidInput(f"the password must have at most {MAX_LENGTH} characters", code="invalid_password")
+        raise InvalidInput(
+            f"the password must have at most {MAX_LENGTH} characters", code="invalid_password", field="password"
+        )
+    classes = {"letter" if c.isalpha() else "digit" if c.isdigit() else "other" for c in password}
+    if len(classes) < 2:
+        raise InvalidInput(
+            "the password must mix at least two kinds of characters (letters, digits, spaces or symbols)",
+            code="weak_password",
+            field="password",
+        )
+    if email:
+        lowered, local = password.strip().lower(), email.lower().split("@", 1)[0]
+        if lowered in (email.lower(), local) or email.lower() in lowered:
+            raise InvalidInput("the password must not be the email address", code="weak_password", field="password")
 
 
 def hash_password(password: str) -> str:

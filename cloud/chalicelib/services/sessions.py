@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.db import sessions as sessions_repo
 from chalicelib.db import users as users_repo
 from chalicelib.db.sessions import Session
-from chalicelib.errors import InvalidInput, Unauthenticated
+from chalicelib.errors import InvalidInput, NotFound, Unauthenticated
 from chalicelib.models import StaffUser
 from chalicelib.services import audit, tokens
 from chalicelib.settings import get_settings
@@ -117,6 +117,8 @@ def _tokens(user: StaffUser, session: Session, secret: str, now: datetime) -> To
         settings=get_settings(),
         now=now,
         session_id=session.session_id,
+        org_id=user.org_id,
+        org_admin=user.org_admin,
     )
     remaining = int((session.expires_at - now).total_seconds())
     return Tokens(access, f"{session.session_id}.{secret}", remaining)
@@ -136,3 +138,23 @@ def check_live(principal: tokens.Principal, *, now: datetime) -> None:
         raise Unauthenticated("the session has ended; log in again", code="session_ended")
     if session.user_id != principal.user_id:  # the clinic may differ: switch-clinic keeps the session
         raise Unauthenticated("the access token is not valid", code="invalid_token")
+
+
+SWITCH_ACTION = "auth.switch_clinic"
+
+
+def switch_clinic(principal: tokens.Principal, clinic_id: str, *, now: datetime | None = None) -> Tokens:
+    """New tokens of the caller's session for another clinic the account belongs to (404 otherwise)."""
+    now = now or datetime.now(UTC)
+    session = sessions_repo.get(principal.session_id) if principal.session_id else None
+    if session is None or session.ended_at is not None or session.user_id != principal.user_id:
+        raise Unauthenticated("the session has ended; log in again", code="session_ended")
+    user = users_repo.get(clinic_id, session.email)
+    if user is None or user.user_id != principal.user_id:
+        raise NotFound("no such clinic", code="not_found", field="clinic_id")
+    secret = secrets.token_urlsafe(32)
+    event = audit.event(SWITCH_ACTION, clinic_id=clinic_id, actor=audit.user_actor(user.user_id), at=now,
+                        session=session.session_id, previous_clinic=session.clinic_id)  # fmt: skip
+    if not sessions_repo.switch_clinic(session, clinic_id, _digest(secret), at=now, event=event):
+        raise Unauthenticated("the session has ended; log in again", code="session_ended")
+    return _tokens(user, session, secret, now)

@@ -14,7 +14,9 @@ from chalicelib.db import audit as audit_repo
 from chalicelib.db import users as users_repo
 from chalicelib.errors import Unauthenticated
 from chalicelib.resources import ResourceNames
-from chalicelib.services import audit, auth, sessions
+from chalicelib.services import auth, sessions, users
+from chalicelib.services.roles import Role
+from chalicelib.services.scope import Scope
 from chalicelib.settings import get_settings, use_settings
 from tests.cloud.builders import PASSWORD, bearer, make_user
 
@@ -119,13 +121,12 @@ def test_a_deactivated_account_gets_no_new_token_and_a_new_role_takes_effect(clo
     tokens = log_in(api)
     user = users_repo.get("demo", "admin@demo.clinic")
     assert user is not None
-    now = datetime.now(UTC)
-    event = audit.event("users.update", clinic_id="demo", actor="system:test", at=now)
-    users_repo.save(user.model_copy(update={"role": "nurse"}), at=now, event=event)
+    admin = Scope.system("demo", "system:test")
+    users.update(admin, user.user_id, role=Role.NURSE)
     status, body = post(api, "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
     assert status == 200 and jwt.decode(body["access_token"], options={"verify_signature": False})["role"] == "nurse"
 
-    users_repo.save(user.model_copy(update={"role": "nurse", "active": False}), at=now, event=event)
+    users.deactivate(admin, user.user_id)
     status, body = post(api, "/auth/refresh", {"refresh_token": body["refresh_token"]})
     assert (status, body["code"]) == (401, "session_ended")
 

@@ -7,7 +7,8 @@ import pytest
 from chalicelib.db import users as users_repo
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.resources import ResourceNames
-from chalicelib.services import auth
+from chalicelib.services import auth, clinics
+from chalicelib.services.scope import Scope
 from chalicelib.services.users import ensure_admin
 from tests.cloud.builders import PASSWORD
 
@@ -31,10 +32,15 @@ def test_password_is_stored_as_argon2id(cloud: ResourceNames) -> None:
     assert PASSWORD not in repr(user)
 
 
-def test_an_email_belongs_to_one_clinic(cloud: ResourceNames) -> None:
+def test_an_email_belongs_to_one_organisation_and_may_join_several_of_its_clinics(cloud: ResourceNames) -> None:
+    # The contract changed: an account may belong to several clinics of its organisation (issue 11 §2).
     ensure_admin("demo", "admin@demo.clinic", PASSWORD)
+    ensure_admin("branch", "admin@demo.clinic", PASSWORD)
+    assert [u.clinic_id for u in users_repo.find_by_email("admin@demo.clinic")] == ["branch", "demo"]
+    elsewhere = Scope.system("acme-hq", "cli", org_id="acme", org_admin=True)
+    clinics.create(elsewhere, name="Acme", clinic_id="acme-1")
     with pytest.raises(Conflict):
-        ensure_admin("other", "admin@demo.clinic", PASSWORD)
+        ensure_admin("acme-1", "admin@demo.clinic", PASSWORD)
 
 
 @pytest.mark.parametrize(
