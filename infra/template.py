@@ -30,7 +30,8 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     TABLES,
     ResourceNames,
     TableSpec,
-    queue_policy,
+    account_queue_policy,
+    bucket_policy,
     table_definition,
 )
 
@@ -95,7 +96,19 @@ def build_template(
         },
         "IngestQueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
-            "Properties": {"Queues": [{"Ref": "IngestQueue"}], "PolicyDocument": queue_policy(queue_arn, names.bucket)},
+            "Properties": {
+                "Queues": [{"Ref": "IngestQueue"}],
+                "PolicyDocument": account_queue_policy(queue_arn, names.bucket, {"Ref": "AWS::AccountId"}),
+            },
+        },
+        "IngestBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "IngestBucket"},
+                "PolicyDocument": bucket_policy(
+                    {"Fn::GetAtt": ["IngestBucket", "Arn"]}, {"Fn::Sub": "${IngestBucket.Arn}/*"}
+                ),
+            },
         },
         "IngestBucket": {
             "Type": "AWS::S3::Bucket",
