@@ -34,9 +34,19 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     bucket_policy,
     table_definition,
 )
+from infra.policies import (  # noqa: E402
+    FUNCTION_TABLES,
+    LOGICAL_IDS,
+    log_group_logical_id,
+    policies,
+    policy_file,
+    table_logical_id,
+)
 
-INGEST_FUNCTION = "Ingest"  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
-API_FUNCTION = "APIHandler"  # the logical id of Chalice's REST API function
+INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
+API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
+LOG_RETENTION_DAYS = 365  # the logs carry ids, never PHI (see docs/cloud.md)
+CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
 LAYER = "SharedModelsLayer"
 LAYER_ZIP = "shared-models.zip"  # built by layers/build.py; `make package` copies it beside the template
@@ -44,8 +54,9 @@ JWT_PARAMETER = "JwtSecret"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what `chalice package` gives the functions
 
 
-def _logical(key: str) -> str:
-    return "".join(part.capitalize() for part in key.split("_")) + "Table"
+def function_name(stage: str, function: str) -> str:
+    """Named, not generated: each function's log group (and so its role's log permission) is known in advance."""
+    return f"medflow-{stage}-{function}"
 
 
 def _table(spec: TableSpec, name: str) -> dict[str, Any]:
@@ -161,7 +172,7 @@ def build_template(
         },
     }
     for spec in TABLES:
-        resources[_logical(spec.key)] = _table(spec, names.table(spec.key))
+        resources[table_logical_id(spec.key)] = _table(spec, names.table(spec.key))
     if ingest_function:
         # shared_models reaches both functions as a layer (Chalice packages only app.py and chalicelib/);
         # Chalice's --merge-template merges these partial functions into the ones it generates.
@@ -177,12 +188,23 @@ def build_template(
         }
         # Both functions read the settings, which refuse to start outside stage `local` without the
         # JWT secret: it comes from a NoEcho parameter, never from a file in the repository.
-        for function in (ingest_function, API_FUNCTION):
-            resources[function] = {
+        for function, logical_id in (("ingest", ingest_function), ("api", API_FUNCTION)):
+            resources[logical_id] = {
                 "Properties": {
+                    "FunctionName": function_name(stage, function),
                     "Layers": [{"Ref": LAYER}],
                     "Environment": {"Variables": {"MEDFLOW_JWT_SECRET": {"Ref": JWT_PARAMETER}}},
                 }
+            }
+            # Created here, so the role may write to this one group and need not create any.
+            resources[log_group_logical_id(function)] = {
+                "Type": "AWS::Logs::LogGroup",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {
+                    "LogGroupName": f"/aws/lambda/{function_name(stage, function)}",
+                    "RetentionInDays": LOG_RETENTION_DAYS,
+                },
             }
         resources["IngestEventSourceMapping"] = {
             "Type": "AWS::Lambda::EventSourceMapping",
@@ -214,15 +236,28 @@ def build_template(
     }
 
 
+def write_policies(directory: Path) -> list[Path]:
+    """Writes each function's IAM policy where `.chalice/config.json` names it (the same for every stage)."""
+    written = []
+    for function, document in policies(FUNCTION_TABLES).items():
+        path = directory / policy_file(function)
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--bucket", help="ingest bucket name (S3 names are global)")
     parser.add_argument("--out", type=Path, default=REPO / "var" / "infra" / "resources.json")
+    parser.add_argument("--policies-dir", type=Path, default=CHALICE_DIR, help="where config.json finds the policies")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(build_template(args.stage, bucket=args.bucket), indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
+    for path in write_policies(args.policies_dir):
+        print(f"wrote {path}")
     return 0
 
 

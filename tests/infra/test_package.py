@@ -78,3 +78,18 @@ def test_the_merged_sam_template_passes_cfn_lint(package: Path) -> None:
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.integration
+def test_each_function_runs_under_its_own_role_with_its_generated_policy(package: Path) -> None:
+    from infra.policies import FUNCTION_TABLES, LOGICAL_IDS, policies
+
+    resources = json.loads((package / "sam.json").read_text(encoding="utf-8"))["Resources"]
+    documents = policies(FUNCTION_TABLES)
+    roles = set()
+    for function, logical_id in LOGICAL_IDS.items():
+        role = resources[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        roles.add(role)
+        assert [p["PolicyDocument"] for p in resources[role]["Properties"]["Policies"]] == [documents[function]]
+        assert resources[logical_id]["Properties"]["FunctionName"] == f"medflow-prod-{function}"
+    assert len(roles) == len(LOGICAL_IDS)

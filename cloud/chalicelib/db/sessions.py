@@ -1,6 +1,7 @@
 """Staff sessions repository: one item per login holding its current refresh token's hash; expired by TTL.
 
-Every write goes in one transaction with its audit entry. Sessions are found by id (the refresh
+Every write goes in one transaction with its audit entry, which may only be added, never replace
+another (IAM cannot require that condition of the roles: see infra/policies.py). Sessions are found by id (the refresh
 token carries it), so their partition does not begin with `CLINIC#`; the item names its clinic.
 """
 
@@ -16,7 +17,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.db import audit
-from chalicelib.db.tables import SessionItem, bound, connection
+from chalicelib.db.tables import AuditItem, SessionItem, bound, connection
 from chalicelib.models import AuditEvent
 
 SK = "SESSION"
@@ -52,7 +53,7 @@ def create(session: Session, *, at: datetime, event: AuditEvent) -> None:
     )
     with TransactWrite(connection=connection()) as tx:
         tx.save(row, condition=SessionItem.pk.does_not_exist())
-        tx.save(audit.to_item(event))
+        tx.save(audit.to_item(event), condition=AuditItem.pk.does_not_exist())
 
 
 def get(session_id: str) -> Session | None:
@@ -109,7 +110,7 @@ def _update(
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.update(SessionItem(_pk(session_id), SK), actions=actions, condition=condition)
-            tx.save(audit.to_item(event))
+            tx.save(audit.to_item(event), condition=AuditItem.pk.does_not_exist())
     except TransactWriteError:
         if lost(get(session_id)):
             return False
