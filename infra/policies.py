@@ -45,6 +45,8 @@ AUDIT_ATTRIBUTES = ("pk", "sk", "clinic_id", "actor", "action", "outcome", "targ
 # Chalice's names: the function's key in config.json's `lambda_functions` and its logical id in the template.
 CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest"}
 LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest"}
+# The template parameter naming the SSM SecureString that holds the JWT signing key.
+JWT_SECRET_PARAMETER = "JwtSecretParameter"  # noqa: S105 - a parameter name, not a secret
 
 READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
@@ -124,15 +126,39 @@ def _table_statements(function: str, tables: Sequence[str]) -> list[dict[str, An
     return statements
 
 
+def _secret_statements(parameter: str) -> list[dict[str, Any]]:
+    """Read the one SSM parameter named by template parameter `parameter`, and decrypt it only through SSM."""
+    arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{parameter}}}"}
+    return [
+        _statement("ReadJwtSecret", ["ssm:GetParameter"], [arn]),
+        _statement(
+            "DecryptJwtSecretThroughSsm",
+            ["kms:Decrypt"],
+            [{"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}],
+            Condition={
+                "StringEquals": {
+                    "kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"},
+                    "kms:EncryptionContext:PARAMETER_ARN": arn,
+                }
+            },
+        ),
+    ]
+
+
 def policies(
     function_tables: Mapping[str, Sequence[str]],
     *,
     ingest_function: str = "ingest",
+    secret_reader: str = "api",  # noqa: S107 - a function name
+    secret_parameter: str = JWT_SECRET_PARAMETER,
 ) -> dict[str, dict[str, Any]]:
     """The IAM policy document of each function in `function_tables` (function name → table keys it uses).
 
     Every function may write its own log group (created by the template, so no logs:CreateLogGroup);
-    `ingest_function` alone may consume the ingest queue and read the objects the bucket announces.
+    `ingest_function` alone may consume the ingest queue and read the objects the bucket announces;
+    `secret_reader` alone may read the JWT signing key (the SSM parameter that template parameter
+    `secret_parameter` names; `kms:Decrypt` matters for a customer-managed key, the default aws/ssm
+    key's own policy already allows use through SSM).
     """
     documents: dict[str, dict[str, Any]] = {}
     for function, tables in function_tables.items():
@@ -155,6 +181,8 @@ def policies(
             statements.append(
                 _statement("ConsumeIngestQueue", INGEST_QUEUE_ACTIONS, [{"Fn::GetAtt": ["IngestQueue", "Arn"]}])
             )
+        if function == secret_reader:
+            statements += _secret_statements(secret_parameter)
         documents[function] = {"Version": "2012-10-17", "Statement": statements}
     return documents
 

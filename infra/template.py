@@ -5,7 +5,8 @@ It holds what Chalice cannot package itself: the ingest bucket (encrypted, versi
 access blocked) and its notification to the ingest queue, the queue and its DLQ, the DynamoDB
 tables (point-in-time recovery, encryption, TTL where a table has one), the `ingest` event source
 mapping with ReportBatchItemFailures (Chalice's `on_sqs_message` cannot set it), a DLQ alarm, the
-shared-models layer both functions need, and the JWT secret as a NoEcho parameter. It is merged
+shared-models layer both functions need, each function's log group, and the name of the SSM SecureString
+holding the JWT signing key (read by the API alone). Each function's role comes from infra/policies.py. It is merged
 into Chalice's SAM template: `make package STAGE=prod` runs `chalice package --merge-template`
 with it, so `Ingest` and `APIHandler` below are the Chalice-built functions.
 """
@@ -36,6 +37,7 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
 )
 from infra.policies import (  # noqa: E402
     FUNCTION_TABLES,
+    JWT_SECRET_PARAMETER,
     LOGICAL_IDS,
     log_group_logical_id,
     policies,
@@ -50,7 +52,6 @@ CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
 LAYER = "SharedModelsLayer"
 LAYER_ZIP = "shared-models.zip"  # built by layers/build.py; `make package` copies it beside the template
-JWT_PARAMETER = "JwtSecret"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what `chalice package` gives the functions
 
 
@@ -186,16 +187,15 @@ def build_template(
                 "RetentionPolicy": "Retain",
             },
         }
-        # Both functions read the settings, which refuse to start outside stage `local` without the
-        # JWT secret: it comes from a NoEcho parameter, never from a file in the repository.
+        # Only the API signs and checks tokens: it alone is told where the key is (an SSM SecureString,
+        # read at its cold start), and only its role may read it. The key is in no environment.
         for function, logical_id in (("ingest", ingest_function), ("api", API_FUNCTION)):
             resources[logical_id] = {
-                "Properties": {
-                    "FunctionName": function_name(stage, function),
-                    "Layers": [{"Ref": LAYER}],
-                    "Environment": {"Variables": {"MEDFLOW_JWT_SECRET": {"Ref": JWT_PARAMETER}}},
-                }
+                "Properties": {"FunctionName": function_name(stage, function), "Layers": [{"Ref": LAYER}]}
             }
+            if function == "api":
+                variables = {"MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER}}
+                resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
             # Created here, so the role may write to this one group and need not create any.
             resources[log_group_logical_id(function)] = {
                 "Type": "AWS::Logs::LogGroup",
@@ -217,11 +217,12 @@ def build_template(
             },
         }
     parameters = {
-        JWT_PARAMETER: {
+        JWT_SECRET_PARAMETER: {
             "Type": "String",
-            "NoEcho": True,
-            "MinLength": 32,
-            "Description": "HS256 signing key of the staff API's tokens (MEDFLOW_JWT_SECRET): a random value",
+            "Default": f"/medflow/{stage}/jwt-secret",
+            "AllowedPattern": r"^/[A-Za-z0-9_.\-/]+$",
+            "Description": "name of the SSM SecureString holding the HS256 signing key of the staff API's tokens "
+            "(create it before deploying: CloudFormation cannot create a SecureString)",
         }
     }
     return {

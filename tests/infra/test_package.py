@@ -30,15 +30,17 @@ def _functions(template: dict) -> dict[str, dict]:
 
 
 @pytest.mark.integration
-def test_every_function_gets_the_shared_models_layer_and_the_jwt_secret(package: Path) -> None:
+def test_every_function_gets_the_shared_models_layer_and_only_the_api_the_jwt_key_s_name(package: Path) -> None:
     template = json.loads((package / "sam.json").read_text(encoding="utf-8"))
     functions = _functions(template)
     assert set(functions) == {"APIHandler", "Ingest"}
     assert all(f["Properties"]["Layers"] == [{"Ref": "SharedModelsLayer"}] for f in functions.values())
-    for function in functions.values():  # Chalice's variables kept, the secret from a NoEcho parameter added
-        variables = function["Properties"]["Environment"]["Variables"]
-        assert variables["MEDFLOW_STAGE"] == "prod" and variables["MEDFLOW_JWT_SECRET"] == {"Ref": "JwtSecret"}
-    assert template["Parameters"]["JwtSecret"]["NoEcho"] is True
+    api, ingest = (functions[name]["Properties"]["Environment"]["Variables"] for name in ("APIHandler", "Ingest"))
+    assert api["MEDFLOW_STAGE"] == ingest["MEDFLOW_STAGE"] == "prod"  # Chalice's variables kept
+    assert api["MEDFLOW_JWT_SECRET_PARAM"] == {"Ref": "JwtSecretParameter"}
+    assert not {"MEDFLOW_JWT_SECRET", "MEDFLOW_JWT_SECRET_PARAM"} & set(ingest)
+    assert "MEDFLOW_JWT_SECRET" not in api  # the key itself is in no environment
+    assert template["Parameters"]["JwtSecretParameter"]["Default"] == "/medflow/prod/jwt-secret"
     layer = template["Resources"]["SharedModelsLayer"]["Properties"]
     assert (package / layer["ContentUri"]).is_file()
     assert layer["CompatibleRuntimes"] == [functions["APIHandler"]["Properties"]["Runtime"]]

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from chalicelib.resources import TABLE_KEYS
-from infra.policies import AUDIT_DENIED, FUNCTION_TABLES, policies, policy_file, table_logical_id
+from infra.policies import (
+    AUDIT_DENIED,
+    FUNCTION_TABLES,
+    JWT_SECRET_PARAMETER,
+    policies,
+    policy_file,
+    table_logical_id,
+)
 from infra.template import CHALICE_DIR, build_template, write_policies
 
 POLICIES = policies(FUNCTION_TABLES)
@@ -107,11 +114,31 @@ def test_no_wildcard_account_region_or_resource_and_each_role_logs_to_its_own_gr
 
 
 def test_every_resource_a_policy_names_is_in_the_template() -> None:
-    resources = build_template("prod")["Resources"]
+    template = build_template("prod")
     for document in POLICIES.values():
         for statement in document["Statement"]:
             for reference in statement["Resource"]:
-                assert _logical_id(reference).split("/")[0] in resources
+                if "Fn::Sub" in reference and reference["Fn::Sub"].startswith("arn:${AWS::Partition}:"):
+                    continue  # an ARN built from the account and region (the SSM parameter, KMS keys)
+                assert _logical_id(reference).split("/")[0] in template["Resources"]
+    assert JWT_SECRET_PARAMETER in template["Parameters"]
+
+
+def test_only_the_api_may_read_the_jwt_key_and_decrypt_it_only_through_ssm() -> None:
+    statements = {s["Sid"]: s for s in POLICIES["api"]["Statement"]}
+    [parameter] = statements["ReadJwtSecret"]["Resource"]
+    assert statements["ReadJwtSecret"]["Action"] == ["ssm:GetParameter"]
+    assert parameter == {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${JwtSecretParameter}"
+    }
+    decrypt = statements["DecryptJwtSecretThroughSsm"]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"]["StringEquals"] == {
+        "kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"},
+        "kms:EncryptionContext:PARAMETER_ARN": parameter,
+    }
+    ingest = json.dumps(POLICIES["ingest"])
+    assert "ssm:" not in ingest and "kms:" not in ingest
 
 
 def test_the_policy_files_chalice_reads_are_the_generated_ones(tmp_path: Path) -> None:
