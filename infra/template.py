@@ -52,6 +52,13 @@ CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
 LAYER = "SharedModelsLayer"
 LAYER_ZIP = "shared-models.zip"  # built by layers/build.py; `make package` copies it beside the template
+# API Gateway throttling (requests per second and burst, for all callers together), checked before
+# the function runs: the stage as a whole, and tighter on the unauthenticated auth routes, each of
+# which may cost an argon2 hash. The app's own per-address and overall login limits come after.
+API_THROTTLE = {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+AUTH_ROUTE_THROTTLE = {"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10}
+AUTH_ROUTES = ("/auth/login", "/auth/refresh")
+REST_API = "RestAPI"  # the logical id of Chalice's REST API
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what `chalice package` gives the functions
 
 
@@ -76,6 +83,15 @@ def _table(spec: TableSpec, name: str) -> dict[str, Any]:
         "UpdateReplacePolicy": "Retain",
         "Properties": props,
     }
+
+
+def method_settings() -> list[dict[str, Any]]:
+    """The API stage's throttling: every method, then the auth routes (a path's `/` written `~1`)."""
+    settings: list[dict[str, Any]] = [{"ResourcePath": "/*", "HttpMethod": "*", **API_THROTTLE}]
+    for route in AUTH_ROUTES:
+        path = "/" + route.replace("/", "~1")
+        settings.append({"ResourcePath": path, "HttpMethod": "POST", **AUTH_ROUTE_THROTTLE})
+    return settings
 
 
 def build_template(
@@ -206,6 +222,7 @@ def build_template(
                     "RetentionInDays": LOG_RETENTION_DAYS,
                 },
             }
+        resources[REST_API] = {"Properties": {"MethodSettings": method_settings()}}
         resources["IngestEventSourceMapping"] = {
             "Type": "AWS::Lambda::EventSourceMapping",
             "Properties": {

@@ -10,8 +10,12 @@
 | MEDFLOW_ACCESS_TOKEN_MINUTES | 15 | access token lifetime |
 | MEDFLOW_INGEST_BUCKET | medflow-{stage}-ingest | bucket name override (S3 names are global) |
 | MEDFLOW_SESSION_HOURS | 12 | a login's lifetime: refresh tokens work until then (one clinic shift) |
-| MEDFLOW_LOGIN_MAX_ATTEMPTS | 10 | login attempts per email and window; more get 429 until the window ends |
-| MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | that window |
+| MEDFLOW_LOGIN_MAX_ATTEMPTS | 5 | failed logins per email before each further attempt must wait |
+| MEDFLOW_LOGIN_DELAY_SECONDS | 30 | the first such wait, doubled with every further failure ... |
+| MEDFLOW_LOGIN_MAX_DELAY_MINUTES | 15 | ... up to this |
+| MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | the window of the two limits below |
+| MEDFLOW_LOGIN_IP_ATTEMPTS | 100 | login attempts per source IP and window |
+| MEDFLOW_LOGIN_GLOBAL_ATTEMPTS | 2000 | login attempts in all per window |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
 given neither key (the ingest function: it never signs or checks a token) starts without
@@ -79,8 +83,12 @@ class Settings(BaseModel):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     ingest_bucket: str | None = None
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
-    login_max_attempts: int = Field(default=10, ge=1, le=1000)
+    login_max_attempts: int = Field(default=5, ge=1, le=1000)
+    login_delay_seconds: int = Field(default=30, ge=1, le=3600)
+    login_max_delay_minutes: int = Field(default=15, ge=1, le=24 * 60)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_ip_attempts: int = Field(default=100, ge=1, le=1_000_000)
+    login_global_attempts: int = Field(default=2000, ge=1, le=10_000_000)
 
     @property
     def local_emulator(self) -> bool:
@@ -94,8 +102,8 @@ class Settings(BaseModel):
         secret = self.jwt_secret.get_secret_value()
         if secret == LOCAL_JWT_SECRET and not self.local_emulator:
             raise ValueError(
-                f"MEDFLOW_JWT_SECRET: the published local key is accepted only on stage {LOCAL_STAGE!r} with AWS_ENDPOINT_URL on a "
-                "loopback address (an emulator); set a random value"
+                f"MEDFLOW_JWT_SECRET: the published local key is accepted only on stage {LOCAL_STAGE!r} "
+                "with AWS_ENDPOINT_URL on a loopback address (an emulator); set a random value"
             )
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"MEDFLOW_JWT_SECRET must be a random value of at least {MIN_SECRET_LENGTH} characters")
@@ -154,10 +162,23 @@ _ENV_NAMES = {
     "ingest_bucket": "MEDFLOW_INGEST_BUCKET",
     "session_hours": "MEDFLOW_SESSION_HOURS",
     "login_max_attempts": "MEDFLOW_LOGIN_MAX_ATTEMPTS",
+    "login_delay_seconds": "MEDFLOW_LOGIN_DELAY_SECONDS",
+    "login_max_delay_minutes": "MEDFLOW_LOGIN_MAX_DELAY_MINUTES",
     "login_window_minutes": "MEDFLOW_LOGIN_WINDOW_MINUTES",
+    "login_ip_attempts": "MEDFLOW_LOGIN_IP_ATTEMPTS",
+    "login_global_attempts": "MEDFLOW_LOGIN_GLOBAL_ATTEMPTS",
 }
 # Read from the environment only when set (else the field's default).
-_OPTIONAL_NUMBERS = ("access_token_minutes", "session_hours", "login_max_attempts", "login_window_minutes")
+_OPTIONAL_NUMBERS = (
+    "access_token_minutes",
+    "session_hours",
+    "login_max_attempts",
+    "login_delay_seconds",
+    "login_max_delay_minutes",
+    "login_window_minutes",
+    "login_ip_attempts",
+    "login_global_attempts",
+)
 
 
 def _read_secure_parameter(name: str, ssm: Any) -> str:

@@ -19,7 +19,9 @@ PARAMETER = "/medflow/prod/jwt-secret"
 
 def test_local_defaults_against_a_local_emulator() -> None:
     settings = Settings.from_env(LOCAL)
-    assert (settings.login_max_attempts, settings.login_window_minutes, settings.session_hours) == (10, 15, 12)
+    assert (settings.login_max_attempts, settings.login_window_minutes, settings.session_hours) == (5, 15, 12)
+    assert (settings.login_delay_seconds, settings.login_max_delay_minutes) == (30, 15)
+    assert (settings.login_ip_attempts, settings.login_global_attempts) == (100, 2000)
     assert settings.stage == "local" and settings.local_emulator
     assert settings.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET
     assert settings.names.queue == "medflow-local-ingest"
@@ -78,8 +80,14 @@ def test_environment_is_read() -> None:
             "MEDFLOW_SESSION_HOURS": "8",
             "MEDFLOW_LOGIN_MAX_ATTEMPTS": "6",
             "MEDFLOW_LOGIN_WINDOW_MINUTES": "30",
+            "MEDFLOW_LOGIN_DELAY_SECONDS": "10",
+            "MEDFLOW_LOGIN_MAX_DELAY_MINUTES": "60",
+            "MEDFLOW_LOGIN_IP_ATTEMPTS": "40",
+            "MEDFLOW_LOGIN_GLOBAL_ATTEMPTS": "900",
         }
     )
+    assert (settings.login_delay_seconds, settings.login_max_delay_minutes) == (10, 60)
+    assert (settings.login_ip_attempts, settings.login_global_attempts) == (40, 900)
     assert (settings.stage, settings.region, settings.access_token_minutes) == ("prod", "eu-west-1", 5)
     assert (settings.login_max_attempts, settings.login_window_minutes, settings.session_hours) == (6, 30, 8)
     assert settings.endpoint_url == "http://127.0.0.1:5100"

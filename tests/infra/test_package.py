@@ -95,3 +95,12 @@ def test_each_function_runs_under_its_own_role_with_its_generated_policy(package
         assert [p["PolicyDocument"] for p in resources[role]["Properties"]["Policies"]] == [documents[function]]
         assert resources[logical_id]["Properties"]["FunctionName"] == f"medflow-prod-{function}"
     assert len(roles) == len(LOGICAL_IDS)
+
+
+@pytest.mark.integration
+def test_api_gateway_throttles_the_stage_and_the_auth_routes_harder(package: Path) -> None:
+    api = json.loads((package / "sam.json").read_text(encoding="utf-8"))["Resources"]["RestAPI"]["Properties"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    assert settings[("/*", "*")]["ThrottlingRateLimit"] > settings[("/~1auth~1login", "POST")]["ThrottlingRateLimit"]
+    assert settings[("/~1auth~1refresh", "POST")]["ThrottlingBurstLimit"] >= 1
+    assert api["StageName"] == "api" and "DefinitionBody" in api  # merged into Chalice's API, not replacing it

@@ -30,7 +30,9 @@ class RefreshRequest(BaseModel):
 @endpoint(bp, "/auth/login", permission=None, methods=("POST",))
 def login(call: Call) -> dict[str, Any]:
     body = call.body(LoginRequest)
-    return auth.login(body.email, body.password).body()
+    return auth.login(
+        body.email, body.password, source_ip=call.request.context.get("identity", {}).get("sourceIp")
+    ).body()
 
 
 @endpoint(bp, "/auth/refresh", permission=None, methods=("POST",))
