@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cloud"))
 
+from chalicelib.db.tables import AuditItem
 from chalicelib.resources import NOTIFY_PREFIXES, TABLE_KEYS
 
 # Which tables each function uses: the one place it is said (until the domain registry says it).
@@ -39,8 +40,9 @@ READ_ONLY: dict[str, tuple[str, ...]] = {"api": ("readings", "patients", "unmatc
 # Tables a function writes in batches (BatchWriteItem can delete as well as put: granted only here).
 BATCH_WRITES: dict[str, tuple[str, ...]] = {"ingest": ("readings",)}
 AUDIT_TABLE = "audit"
-# The attributes of an audit entry (db/tables.py AuditItem): a PutItem on the audit table writes these only.
-AUDIT_ATTRIBUTES = ("pk", "sk", "clinic_id", "actor", "action", "outcome", "target", "at")
+# The attributes of an audit entry, read from its model so a new one cannot be forgotten here:
+# a PutItem on the audit table may write these only.
+AUDIT_ATTRIBUTES = tuple(sorted(attribute.attr_name for attribute in AuditItem.get_attributes().values()))
 
 # Chalice's names: the function's key in config.json's `lambda_functions` and its logical id in the template.
 CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest"}

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chalicelib.db import audit as audit_repo
 from chalicelib.resources import TABLE_KEYS
+from chalicelib.services import audit
 from infra.policies import (
     AUDIT_DENIED,
     FUNCTION_TABLES,
@@ -83,7 +86,10 @@ def test_the_audit_put_may_write_only_an_entry_s_attributes_and_never_read_the_o
     [append] = [s for s in POLICIES["api"]["Statement"] if s["Sid"] == "AppendAudit"]
     assert append["Action"] == ["dynamodb:PutItem"]
     assert append["Condition"]["StringEqualsIfExists"] == {"dynamodb:ReturnValues": "NONE"}
-    assert "target" in append["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    written = append["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    assert {"pk", "sk", "actor", "action", "outcome", "target", "at"} <= set(written)
+    entry = audit_repo.to_item(audit.event("auth.login", clinic_id="demo", actor="system:test", at=datetime.now(UTC)))
+    assert set(entry.serialize()) <= set(written)  # what the repository writes is what the role may write
 
 
 def test_the_api_reads_device_data_but_writes_only_its_own_tables() -> None:
