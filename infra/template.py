@@ -5,7 +5,8 @@ It holds what Chalice cannot package itself: the ingest bucket (encrypted, versi
 access blocked) and its notification to the ingest queue, the queue and its DLQ, the DynamoDB
 tables (point-in-time recovery, encryption, TTL where a table has one), the `ingest` event source
 mapping with ReportBatchItemFailures (Chalice's `on_sqs_message` cannot set it), a DLQ alarm, the
-shared-models layer both functions need, and the JWT secret as a NoEcho parameter. It is merged
+shared-models layer both functions need, each function's log group, and the name of the SSM SecureString
+holding the JWT signing key (read by the API alone). Each function's role comes from infra/policies.py. It is merged
 into Chalice's SAM template: `make package STAGE=prod` runs `chalice package --merge-template`
 with it, so `Ingest` and `APIHandler` below are the Chalice-built functions.
 """
@@ -30,21 +31,40 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     TABLES,
     ResourceNames,
     TableSpec,
-    queue_policy,
+    account_queue_policy,
+    bucket_policy,
     table_definition,
 )
+from infra.policies import (  # noqa: E402
+    FUNCTION_TABLES,
+    JWT_SECRET_PARAMETER,
+    LOGICAL_IDS,
+    log_group_logical_id,
+    policies,
+    policy_file,
+    table_logical_id,
+)
 
-INGEST_FUNCTION = "Ingest"  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
-API_FUNCTION = "APIHandler"  # the logical id of Chalice's REST API function
+INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
+API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
+LOG_RETENTION_DAYS = 365  # the logs carry ids, never PHI (see docs/cloud.md)
+CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
 LAYER = "SharedModelsLayer"
 LAYER_ZIP = "shared-models.zip"  # built by layers/build.py; `make package` copies it beside the template
-JWT_PARAMETER = "JwtSecret"
+# API Gateway throttling (requests per second and burst, for all callers together), checked before
+# the function runs: the stage as a whole, and tighter on the unauthenticated auth routes, each of
+# which may cost an argon2 hash. The app's own per-address and overall login limits come after.
+API_THROTTLE = {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+AUTH_ROUTE_THROTTLE = {"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10}
+AUTH_ROUTES = ("/auth/login", "/auth/refresh")
+REST_API = "RestAPI"  # the logical id of Chalice's REST API
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what `chalice package` gives the functions
 
 
-def _logical(key: str) -> str:
-    return "".join(part.capitalize() for part in key.split("_")) + "Table"
+def function_name(stage: str, function: str) -> str:
+    """Named, not generated: each function's log group (and so its role's log permission) is known in advance."""
+    return f"medflow-{stage}-{function}"
 
 
 def _table(spec: TableSpec, name: str) -> dict[str, Any]:
@@ -63,6 +83,15 @@ def _table(spec: TableSpec, name: str) -> dict[str, Any]:
         "UpdateReplacePolicy": "Retain",
         "Properties": props,
     }
+
+
+def method_settings() -> list[dict[str, Any]]:
+    """The API stage's throttling: every method, then the auth routes (a path's `/` written `~1`)."""
+    settings: list[dict[str, Any]] = [{"ResourcePath": "/*", "HttpMethod": "*", **API_THROTTLE}]
+    for route in AUTH_ROUTES:
+        path = "/" + route.replace("/", "~1")
+        settings.append({"ResourcePath": path, "HttpMethod": "POST", **AUTH_ROUTE_THROTTLE})
+    return settings
 
 
 def build_template(
@@ -95,7 +124,19 @@ def build_template(
         },
         "IngestQueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
-            "Properties": {"Queues": [{"Ref": "IngestQueue"}], "PolicyDocument": queue_policy(queue_arn, names.bucket)},
+            "Properties": {
+                "Queues": [{"Ref": "IngestQueue"}],
+                "PolicyDocument": account_queue_policy(queue_arn, names.bucket, {"Ref": "AWS::AccountId"}),
+            },
+        },
+        "IngestBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "IngestBucket"},
+                "PolicyDocument": bucket_policy(
+                    {"Fn::GetAtt": ["IngestBucket", "Arn"]}, {"Fn::Sub": "${IngestBucket.Arn}/*"}
+                ),
+            },
         },
         "IngestBucket": {
             "Type": "AWS::S3::Bucket",
@@ -148,7 +189,7 @@ def build_template(
         },
     }
     for spec in TABLES:
-        resources[_logical(spec.key)] = _table(spec, names.table(spec.key))
+        resources[table_logical_id(spec.key)] = _table(spec, names.table(spec.key))
     if ingest_function:
         # shared_models reaches both functions as a layer (Chalice packages only app.py and chalicelib/);
         # Chalice's --merge-template merges these partial functions into the ones it generates.
@@ -162,15 +203,26 @@ def build_template(
                 "RetentionPolicy": "Retain",
             },
         }
-        # Both functions read the settings, which refuse to start outside stage `local` without the
-        # JWT secret: it comes from a NoEcho parameter, never from a file in the repository.
-        for function in (ingest_function, API_FUNCTION):
-            resources[function] = {
-                "Properties": {
-                    "Layers": [{"Ref": LAYER}],
-                    "Environment": {"Variables": {"MEDFLOW_JWT_SECRET": {"Ref": JWT_PARAMETER}}},
-                }
+        # Only the API signs and checks tokens: it alone is told where the key is (an SSM SecureString,
+        # read at its cold start), and only its role may read it. The key is in no environment.
+        for function, logical_id in (("ingest", ingest_function), ("api", API_FUNCTION)):
+            resources[logical_id] = {
+                "Properties": {"FunctionName": function_name(stage, function), "Layers": [{"Ref": LAYER}]}
             }
+            if function == "api":
+                variables = {"MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER}}
+                resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
+            # Created here, so the role may write to this one group and need not create any.
+            resources[log_group_logical_id(function)] = {
+                "Type": "AWS::Logs::LogGroup",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {
+                    "LogGroupName": f"/aws/lambda/{function_name(stage, function)}",
+                    "RetentionInDays": LOG_RETENTION_DAYS,
+                },
+            }
+        resources[REST_API] = {"Properties": {"MethodSettings": method_settings()}}
         resources["IngestEventSourceMapping"] = {
             "Type": "AWS::Lambda::EventSourceMapping",
             "Properties": {
@@ -182,11 +234,12 @@ def build_template(
             },
         }
     parameters = {
-        JWT_PARAMETER: {
+        JWT_SECRET_PARAMETER: {
             "Type": "String",
-            "NoEcho": True,
-            "MinLength": 32,
-            "Description": "HS256 signing key of the staff API's tokens (MEDFLOW_JWT_SECRET): a random value",
+            "Default": f"/medflow/{stage}/jwt-secret",
+            "AllowedPattern": r"^/[A-Za-z0-9_.\-/]+$",
+            "Description": "name of the SSM SecureString holding the HS256 signing key of the staff API's tokens "
+            "(create it before deploying: CloudFormation cannot create a SecureString)",
         }
     }
     return {
@@ -201,15 +254,28 @@ def build_template(
     }
 
 
+def write_policies(directory: Path) -> list[Path]:
+    """Writes each function's IAM policy where `.chalice/config.json` names it (the same for every stage)."""
+    written = []
+    for function, document in policies(FUNCTION_TABLES).items():
+        path = directory / policy_file(function)
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--bucket", help="ingest bucket name (S3 names are global)")
     parser.add_argument("--out", type=Path, default=REPO / "var" / "infra" / "resources.json")
+    parser.add_argument("--policies-dir", type=Path, default=CHALICE_DIR, help="where config.json finds the policies")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(build_template(args.stage, bucket=args.bucket), indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
+    for path in write_policies(args.policies_dir):
+        print(f"wrote {path}")
     return 0
 
 

@@ -46,6 +46,7 @@ class Domain:
     name: str
     api: ModuleType | None  # its blueprint module (`bp`); None for back-end-only domains (ingest)
     db: tuple[ModuleType, ...] = ()  # its repositories; each lists its PynamoDB classes in `ITEMS`
+    ingest: bool = False  # the ingest function writes its records too (its tables go in that role's policy)
 
 
 DOMAINS: tuple[Domain, ...] = (
@@ -55,13 +56,13 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("account", account_api),
     Domain("clinics", clinics_api, (clinics_db,)),
     Domain("users", users_api, (users, lockout)),
-    Domain("audit", audit_api, (audit,)),
-    Domain("events", events_api, (events,)),
-    Domain("patients", patients_api, (patients,)),
-    Domain("readings", readings_api, (readings, unmatched)),
-    Domain("agents", agents_api, (agents,)),
-    Domain("quarantine", quarantine_api, (quarantine,)),
-    Domain("ingest", None, (ledger,)),
+    Domain("audit", audit_api, (audit,), ingest=True),
+    Domain("events", events_api, (events,), ingest=True),
+    Domain("patients", patients_api, (patients,), ingest=True),
+    Domain("readings", readings_api, (readings, unmatched), ingest=True),
+    Domain("agents", agents_api, (agents,), ingest=True),
+    Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
+    Domain("ingest", None, (ledger,), ingest=True),
 )
 
 
@@ -74,6 +75,19 @@ def blueprints() -> Iterator[Any]:
 def items() -> list[Any]:
     """Every PynamoDB item class of every domain (what `db.store.bound()` binds)."""
     return [item for domain in DOMAINS for module in domain.db for item in module.ITEMS]
+
+
+def function_tables() -> dict[str, tuple[str, ...]]:
+    """The table keys each Lambda function uses, for its least-privilege policy (infra/policies.py): the API
+    every domain with routes, the ingest function the domains it writes."""
+    def keys(selected: list[Domain]) -> tuple[str, ...]:
+        used = {item.TABLE for domain in selected for module in domain.db for item in module.ITEMS}
+        return tuple(spec.key for spec in TABLES if spec.key in used)
+
+    return {
+        "api": keys([domain for domain in DOMAINS if domain.api is not None]),
+        "ingest": keys([domain for domain in DOMAINS if domain.ingest]),
+    }
 
 
 def tables() -> tuple[TableSpec, ...]:

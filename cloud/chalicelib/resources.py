@@ -7,12 +7,15 @@ Flow: the edge agent PUTs into the ingest bucket → ObjectCreated under `envelo
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import boto3
 from botocore.exceptions import ClientError
+
+_log = logging.getLogger(__name__)
 
 # Key prefixes the bucket announces to the ingest queue. `raw/` is deliberately absent: the raw
 # bytes are referenced by their envelope/quarantine record, which is written after them.
@@ -145,6 +148,50 @@ def queue_policy(queue_arn: str | dict[str, Any], bucket: str) -> dict[str, Any]
     }
 
 
+def account_queue_policy(queue_arn: str | dict[str, Any], bucket: str, account: str | dict[str, Any]) -> dict[str, Any]:
+    """`queue_policy`, also requiring the bucket to be in `account`: S3 bucket names are global, so a
+    bucket of that name in another account (ours deleted, the name taken) must not reach the queue."""
+    policy = queue_policy(queue_arn, bucket)
+    for statement in policy["Statement"]:
+        statement["Condition"]["StringEquals"] = {"aws:SourceAccount": account}
+    return policy
+
+
+# Server-side encryption values S3 accepts on an upload (the edge agent sends AES256 or aws:kms).
+SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+def bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str, Any]) -> dict[str, Any]:
+    """The ingest bucket's policy (ARNs may be CloudFormation references): every request over TLS, and
+    every upload asks for server-side encryption (the bucket encrypts by default anyway; this refuses a
+    client that does not say so, e.g. one misconfigured to send elsewhere what it sends here).
+
+    Deny only: who may do what is the IAM roles' business. A negated condition matches when the key
+    is absent, so one statement refuses uploads without the header and with another value. Multipart
+    uploads would need the header on every part request: the edge agent uses single PUTs."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, objects_arn],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "EncryptedUploadsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": objects_arn,
+                "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": list(SSE_ALGORITHMS)}},
+            },
+        ],
+    }
+
+
 def notification_configuration(queue_arn: str) -> dict[str, Any]:
     return {
         "QueueConfigurations": [
@@ -210,6 +257,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
         },
     )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    apply_bucket_policy(s3, bucket)
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
@@ -219,6 +267,38 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
             "RestrictPublicBuckets": True,
         },
     )
+
+
+# Written and removed again by `apply_bucket_policy`; outside NOTIFY_PREFIXES, so no queue message.
+POLICY_PROBE_KEY = "_bootstrap/policy-probe"
+
+
+def apply_bucket_policy(s3: Any, bucket: str) -> bool:
+    """Puts `bucket_policy` on the bucket if the endpoint can live with it; True when it stays.
+
+    It stays on AWS. An endpoint that refuses a compliant upload once the policy is on cannot hold
+    it, and the policy is taken off again (with a warning) so the local stack keeps working: a
+    plain-HTTP endpoint is refused by TlsOnly, as it should be, and moto (5.2) also treats every
+    Deny statement with a Condition as matching, refusing every object request over any transport.
+    """
+    arn = f"arn:aws:s3:::{bucket}"
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(arn, f"{arn}/*")))
+    try:
+        probe = s3.put_object(Bucket=bucket, Key=POLICY_PROBE_KEY, Body=b"", ServerSideEncryption="AES256")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"403", "AccessDenied"}:
+            raise
+        s3.delete_bucket_policy(Bucket=bucket)
+        _log.warning(
+            "the endpoint refuses an encrypted upload under the ingest bucket's policy (plain HTTP, or an emulator "
+            "that ignores Deny conditions): bucket %s runs without it",
+            bucket,
+        )
+        return False
+    # The version itself, not a delete marker: the probe leaves nothing behind in the versioned bucket.
+    version = {"VersionId": probe["VersionId"]} if probe.get("VersionId") else {}
+    s3.delete_object(Bucket=bucket, Key=POLICY_PROBE_KEY, **version)
+    return True
 
 
 def _ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:

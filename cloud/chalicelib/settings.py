@@ -2,23 +2,41 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
-| MEDFLOW_STAGE | local | stage; names every resource `medflow-{stage}-...` |
+| MEDFLOW_STAGE | (required) | stage; names every resource `medflow-{stage}-...` (no default: see below) |
 | AWS_ENDPOINT_URL | (unset) | local AWS (moto server / LocalStack); unset means real AWS |
 | AWS_DEFAULT_REGION (or AWS_REGION) | us-east-1 | region |
-| MEDFLOW_JWT_SECRET | a fixed local-only value on stage `local` | HS256 signing key; required (≥ 32 chars) elsewhere |
+| MEDFLOW_JWT_SECRET_PARAM | (unset) | SSM SecureString with the HS256 key, read once (the API's cold start) |
+| MEDFLOW_JWT_SECRET | local-only value on `local` + loopback endpoint | the key itself (≥ 32 chars): local and tests |
 | MEDFLOW_ACCESS_TOKEN_MINUTES | 15 | access token lifetime |
 | MEDFLOW_INGEST_BUCKET | medflow-{stage}-ingest | bucket name override (S3 names are global) |
 | MEDFLOW_SESSION_HOURS | 12 | a login's lifetime: refresh tokens work until then (one clinic shift) |
-| MEDFLOW_LOGIN_MAX_ATTEMPTS | 10 | login attempts per email and window; more get 429 until the window ends |
-| MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | that window |
+| MEDFLOW_LOGIN_MAX_ATTEMPTS | 5 | failed logins per email before each further attempt must wait |
+| MEDFLOW_LOGIN_DELAY_SECONDS | 30 | the first such wait, doubled with every further failure ... |
+| MEDFLOW_LOGIN_MAX_DELAY_MINUTES | 15 | ... up to this |
+| MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | the window of the two limits below |
+| MEDFLOW_LOGIN_IP_ATTEMPTS | 100 | login attempts per source IP and window |
+| MEDFLOW_LOGIN_GLOBAL_ATTEMPTS | 2000 | login attempts in all per window |
+| MEDFLOW_LOCKOUT_FAILURES | 5 | wrong passwords within the lockout period that lock an account (seed 003); 0: no lockout |
+| MEDFLOW_LOCKOUT_MINUTES | 15 | that period, and how long the account stays locked |
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
+
+A deployment that forgot its stage must not become `local`: there is no default stage. A function
+given neither key (the ingest function: it never signs or checks a token) starts without
+one; using it raises `SettingsError`, so a misconfigured API refuses every token rather than
+inventing a key. The published local key is accepted only on stage `local` against an emulator on
+this machine (a loopback `AWS_ENDPOINT_URL`): a stack that talks to real AWS never trusts it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from chalicelib.resources import ResourceNames
@@ -33,28 +51,68 @@ class SettingsError(RuntimeError):
     """The environment does not describe a usable configuration; the message names the variable."""
 
 
+class MissingSecret(SecretStr):
+    """The key of a function that was given none: harmless until used, then a loud error (never a made-up key)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def get_secret_value(self) -> str:
+        raise SettingsError(
+            "this function has no JWT signing key: set MEDFLOW_JWT_SECRET_PARAM (deployed) or MEDFLOW_JWT_SECRET"
+        )
+
+
+def is_loopback(url: str | None) -> bool:
+    """True when `url` names this machine (an emulator), by address or as `localhost`."""
+    host = urlsplit(url).hostname if url else None
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    stage: str = Field(default=LOCAL_STAGE, pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    stage: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
     region: str = "us-east-1"
     endpoint_url: str | None = None
-    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    jwt_secret: SecretStr = Field(default_factory=MissingSecret)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     ingest_bucket: str | None = None
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
-    login_max_attempts: int = Field(default=10, ge=1, le=1000)
+    login_max_attempts: int = Field(default=5, ge=1, le=1000)
+    login_delay_seconds: int = Field(default=30, ge=1, le=3600)
+    login_max_delay_minutes: int = Field(default=15, ge=1, le=24 * 60)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_ip_attempts: int = Field(default=100, ge=1, le=1_000_000)
+    login_global_attempts: int = Field(default=2000, ge=1, le=10_000_000)
+    lockout_failures: int = Field(default=5, ge=0, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     org_id: str = Field(default="medflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    @property
+    def local_emulator(self) -> bool:
+        """Stage `local` against an emulator on this machine: the only place the published local key is trusted."""
+        return self.stage == LOCAL_STAGE and is_loopback(self.endpoint_url)
 
     @model_validator(mode="after")
     def _secret_fits_stage(self) -> Settings:
+        if isinstance(self.jwt_secret, MissingSecret):
+            return self
         secret = self.jwt_secret.get_secret_value()
-        if self.stage != LOCAL_STAGE and (secret == LOCAL_JWT_SECRET or len(secret) < MIN_SECRET_LENGTH):
+        if secret == LOCAL_JWT_SECRET and not self.local_emulator:
             raise ValueError(
-                f"MEDFLOW_JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} characters "
-                f"outside stage {LOCAL_STAGE!r}"
+                f"MEDFLOW_JWT_SECRET: the published local key is accepted only on stage {LOCAL_STAGE!r} "
+                "with AWS_ENDPOINT_URL on a loopback address (an emulator); set a random value"
             )
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(f"MEDFLOW_JWT_SECRET must be a random value of at least {MIN_SECRET_LENGTH} characters")
         return self
 
     @property
@@ -66,16 +124,32 @@ class Settings(BaseModel):
         return f"medflow/{self.stage}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, ssm: Any = None) -> Settings:
+        """The settings the environment describes; `ssm` (a boto3 client) is built when a parameter must be read."""
         env = os.environ if env is None else env
+        if not env.get("MEDFLOW_STAGE"):
+            raise SettingsError(
+                "invalid cloud settings: MEDFLOW_STAGE is not set (every deployment names its stage; "
+                f"the local tooling sets {LOCAL_STAGE!r})"
+            )
         values: dict[str, object] = {
-            "stage": env.get("MEDFLOW_STAGE") or LOCAL_STAGE,
+            "stage": env["MEDFLOW_STAGE"],
             "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "ingest_bucket": env.get("MEDFLOW_INGEST_BUCKET") or None,
         }
-        if env.get("MEDFLOW_JWT_SECRET"):
+        parameter = env.get("MEDFLOW_JWT_SECRET_PARAM")
+        if parameter and env.get("MEDFLOW_JWT_SECRET"):
+            raise SettingsError("invalid cloud settings: set MEDFLOW_JWT_SECRET_PARAM or MEDFLOW_JWT_SECRET, not both")
+        if parameter:
+            region, endpoint = str(values["region"]), values["endpoint_url"]
+            values["jwt_secret"] = _read_secure_parameter(
+                parameter, ssm or boto3.client("ssm", region, endpoint_url=endpoint)
+            )
+        elif env.get("MEDFLOW_JWT_SECRET"):
             values["jwt_secret"] = env["MEDFLOW_JWT_SECRET"]
+        elif values["stage"] == LOCAL_STAGE and is_loopback(env.get("AWS_ENDPOINT_URL")):
+            values["jwt_secret"] = LOCAL_JWT_SECRET
         for field_name, variable in _ENV_NAMES.items():
             if field_name in _OPTIONAL_NUMBERS and env.get(variable):
                 values[field_name] = env[variable]
@@ -94,11 +168,42 @@ _ENV_NAMES = {
     "ingest_bucket": "MEDFLOW_INGEST_BUCKET",
     "session_hours": "MEDFLOW_SESSION_HOURS",
     "login_max_attempts": "MEDFLOW_LOGIN_MAX_ATTEMPTS",
+    "login_delay_seconds": "MEDFLOW_LOGIN_DELAY_SECONDS",
+    "login_max_delay_minutes": "MEDFLOW_LOGIN_MAX_DELAY_MINUTES",
     "login_window_minutes": "MEDFLOW_LOGIN_WINDOW_MINUTES",
+    "login_ip_attempts": "MEDFLOW_LOGIN_IP_ATTEMPTS",
+    "login_global_attempts": "MEDFLOW_LOGIN_GLOBAL_ATTEMPTS",
+    "lockout_failures": "MEDFLOW_LOCKOUT_FAILURES",
+    "lockout_minutes": "MEDFLOW_LOCKOUT_MINUTES",
     "org_id": "MEDFLOW_ORG",
 }
 # Read from the environment only when set (else the field's default).
-_OPTIONAL_NUMBERS = ("access_token_minutes", "session_hours", "login_max_attempts", "login_window_minutes", "org_id")
+_OPTIONAL_NUMBERS = (
+    "access_token_minutes",
+    "session_hours",
+    "login_max_attempts",
+    "login_delay_seconds",
+    "login_max_delay_minutes",
+    "login_window_minutes",
+    "login_ip_attempts",
+    "login_global_attempts",
+    "lockout_failures",
+    "lockout_minutes",
+    "org_id",
+)
+
+
+def _read_secure_parameter(name: str, ssm: Any) -> str:
+    """The decrypted value of SSM SecureString `name`; `SettingsError` naming it (never its value) otherwise."""
+    try:
+        parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except (ClientError, BotoCoreError) as exc:
+        raise SettingsError(
+            f"invalid cloud settings: MEDFLOW_JWT_SECRET_PARAM {name!r} cannot be read ({exc})"
+        ) from None
+    if parameter.get("Type") != "SecureString":
+        raise SettingsError(f"invalid cloud settings: MEDFLOW_JWT_SECRET_PARAM {name!r} must be a SecureString")
+    return str(parameter["Value"])
 
 
 def _describe(exc: ValidationError) -> str:

@@ -30,15 +30,17 @@ def _functions(template: dict) -> dict[str, dict]:
 
 
 @pytest.mark.integration
-def test_every_function_gets_the_shared_models_layer_and_the_jwt_secret(package: Path) -> None:
+def test_every_function_gets_the_shared_models_layer_and_only_the_api_the_jwt_key_s_name(package: Path) -> None:
     template = json.loads((package / "sam.json").read_text(encoding="utf-8"))
     functions = _functions(template)
     assert set(functions) == {"APIHandler", "Ingest"}
     assert all(f["Properties"]["Layers"] == [{"Ref": "SharedModelsLayer"}] for f in functions.values())
-    for function in functions.values():  # Chalice's variables kept, the secret from a NoEcho parameter added
-        variables = function["Properties"]["Environment"]["Variables"]
-        assert variables["MEDFLOW_STAGE"] == "prod" and variables["MEDFLOW_JWT_SECRET"] == {"Ref": "JwtSecret"}
-    assert template["Parameters"]["JwtSecret"]["NoEcho"] is True
+    api, ingest = (functions[name]["Properties"]["Environment"]["Variables"] for name in ("APIHandler", "Ingest"))
+    assert api["MEDFLOW_STAGE"] == ingest["MEDFLOW_STAGE"] == "prod"  # Chalice's variables kept
+    assert api["MEDFLOW_JWT_SECRET_PARAM"] == {"Ref": "JwtSecretParameter"}
+    assert not {"MEDFLOW_JWT_SECRET", "MEDFLOW_JWT_SECRET_PARAM"} & set(ingest)
+    assert "MEDFLOW_JWT_SECRET" not in api  # the key itself is in no environment
+    assert template["Parameters"]["JwtSecretParameter"]["Default"] == "/medflow/prod/jwt-secret"
     layer = template["Resources"]["SharedModelsLayer"]["Properties"]
     assert (package / layer["ContentUri"]).is_file()
     assert layer["CompatibleRuntimes"] == [functions["APIHandler"]["Properties"]["Runtime"]]
@@ -78,3 +80,27 @@ def test_the_merged_sam_template_passes_cfn_lint(package: Path) -> None:
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.integration
+def test_each_function_runs_under_its_own_role_with_its_generated_policy(package: Path) -> None:
+    from infra.policies import FUNCTION_TABLES, LOGICAL_IDS, policies
+
+    resources = json.loads((package / "sam.json").read_text(encoding="utf-8"))["Resources"]
+    documents = policies(FUNCTION_TABLES)
+    roles = set()
+    for function, logical_id in LOGICAL_IDS.items():
+        role = resources[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        roles.add(role)
+        assert [p["PolicyDocument"] for p in resources[role]["Properties"]["Policies"]] == [documents[function]]
+        assert resources[logical_id]["Properties"]["FunctionName"] == f"medflow-prod-{function}"
+    assert len(roles) == len(LOGICAL_IDS)
+
+
+@pytest.mark.integration
+def test_api_gateway_throttles_the_stage_and_the_auth_routes_harder(package: Path) -> None:
+    api = json.loads((package / "sam.json").read_text(encoding="utf-8"))["Resources"]["RestAPI"]["Properties"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    assert settings[("/*", "*")]["ThrottlingRateLimit"] > settings[("/~1auth~1login", "POST")]["ThrottlingRateLimit"]
+    assert settings[("/~1auth~1refresh", "POST")]["ThrottlingBurstLimit"] >= 1
+    assert api["StageName"] == "api" and "DefinitionBody" in api  # merged into Chalice's API, not replacing it

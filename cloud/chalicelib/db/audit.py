@@ -89,6 +89,11 @@ def to_item(event: AuditEvent) -> AuditItem:
     return item
 
 
+def add(unit: store.Unit, event: AuditEvent) -> None:
+    """Adds the entry to a transaction, as a new item only (an entry is never overwritten)."""
+    unit.save(to_item(event), condition=AuditItem.pk.does_not_exist())
+
+
 def record(event: AuditEvent) -> None:
     """Stores one entry on its own (auth events, reads, denials); writes carry theirs in their transaction."""
     store.bound()

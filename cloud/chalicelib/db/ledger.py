@@ -70,7 +70,7 @@ def commit(
         with store.unit() as unit:
             unit.save(entry, condition=LedgerItem.pk.does_not_exist())
             unit.update(agent_item, actions=actions)
-            unit.save(audit.to_item(event))
+            audit.add(unit, event)
     except store.ConditionFailed:  # a concurrent duplicate committed first
         return False
     return True

@@ -56,7 +56,7 @@ def record(item: QuarantineItem, *, at: datetime, event: AuditEvent) -> bool:
         with store.unit() as unit:
             unit.save(row, condition=QuarantineItemRow.pk.does_not_exist())
             unit.update(agent_item, actions=actions)
-            unit.save(audit.to_item(event))
+            audit.add(unit, event)
     except store.ConditionFailed:
         return False
     return True

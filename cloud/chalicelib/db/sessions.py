@@ -71,7 +71,7 @@ def create(session: Session, *, at: datetime, event: AuditEvent) -> None:
     )
     with store.unit() as unit:
         unit.save(row, condition=SessionItem.pk.does_not_exist())
-        unit.save(audit.to_item(event))
+        audit.add(unit, event)
 
 
 def get(session_id: str) -> Session | None:
@@ -128,7 +128,7 @@ def _update(
     try:
         with store.unit() as unit:
             unit.update(SessionItem(_pk(session_id), SK), actions=actions, condition=condition)
-            unit.save(audit.to_item(event))
+            audit.add(unit, event)
     except store.ConditionFailed:
         if lost(get(session_id)):
             return False

@@ -115,7 +115,7 @@ def change(
     with store.unit() as unit:
         work = Change(unit, scope, at)
         yield work
-        unit.save(audit_repo.to_item(entry(scope, action, at=at, resource=resource, resource_id=resource_id, **target)))
+        audit_repo.add(unit, entry(scope, action, at=at, resource=resource, resource_id=resource_id, **target))
         for domain_event in work.events:
             unit.save(events_repo.to_item(domain_event))
 

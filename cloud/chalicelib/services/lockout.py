@@ -12,12 +12,19 @@ from datetime import datetime, timedelta
 
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import lockout as lockout_repo
+from chalicelib.db import login_throttle
 from chalicelib.errors import Locked
 from chalicelib.services import audit
 from chalicelib.services.scope import Scope
+from chalicelib.settings import get_settings
 
-MAX_FAILURES = 5
-LOCK = timedelta(minutes=15)
+
+
+def _policy() -> tuple[int, timedelta]:
+    """(failures that lock, how long): MEDFLOW_LOCKOUT_FAILURES (5; 0 turns lockout off) and _MINUTES (15)."""
+    settings = get_settings()
+    return settings.lockout_failures, timedelta(minutes=settings.lockout_minutes)
+
 LOCKED_ACTION = "auth.account_locked"
 
 
@@ -34,14 +41,17 @@ def check(email: str, now: datetime) -> None:
 
 
 def failed(email: str, now: datetime, *, clinic_id: str | None = None, user_id: str | None = None) -> None:
-    """Counts a wrong password (or an unknown email); the fifth within `LOCK` locks the account."""
+    """Counts a wrong password (or an unknown email); the fifth within the lock period locks the account."""
     fingerprint = audit.email_fingerprint(email)
     state = lockout_repo.get(fingerprint)
-    restart = state is None or state.since is None or now - state.since >= LOCK or not state.failures
-    if lockout_repo.add_failure(fingerprint, now=now, restart=restart) >= MAX_FAILURES:
-        lockout_repo.lock(fingerprint, until=now + LOCK)
+    max_failures, lock = _policy()
+    if not max_failures:
+        return
+    restart = state is None or state.since is None or now - state.since >= lock or not state.failures
+    if lockout_repo.add_failure(fingerprint, now=now, restart=restart) >= max_failures:
+        lockout_repo.lock(fingerprint, until=now + lock)
         actor = audit.user_actor(user_id) if user_id else "anonymous"
-        minutes = str(int(LOCK.total_seconds() // 60))
+        minutes = str(int(lock.total_seconds() // 60))
         entry = audit.event(LOCKED_ACTION, clinic_id=clinic_id, actor=actor, at=now, outcome="failure",
                             email_sha256=fingerprint, minutes=minutes)  # fmt: skip
         audit_repo.record(entry)
@@ -53,5 +63,7 @@ def cleared(email: str) -> None:
 
 def unlock(scope: Scope, user_id: str, email: str, *, now: datetime) -> None:
     """An admin lifts the lock (and the count) of a user of its clinic; audited."""
+    fingerprint = audit.email_fingerprint(email)
     with audit.change(scope, "user.unlocked", resource="user", resource_id=user_id, at=now) as change:
-        change.update(lockout_repo.ref(audit.email_fingerprint(email)), actions=lockout_repo.reset_actions())
+        change.update(lockout_repo.ref(fingerprint), actions=lockout_repo.reset_actions())
+    login_throttle.clear_email(fingerprint, now=now)  # and the login delay: the admin vouched for the user

@@ -1,9 +1,14 @@
 """Staff sessions: a login starts one; its refresh token, replaced at every use, gets new access tokens until it ends.
 
 A refresh token is `{session_id}.{secret}`; only the secret's SHA-256 is stored. Each refresh
-replaces the secret, and presenting a replaced one again (a copied token, or a client replaying
-an old one) ends the session at once, for whoever holds it: everyone logs in again (refresh
-token rotation with reuse detection, as the OAuth 2.0 security best practice describes).
+replaces the secret, and any secret but the current one presented for a live session ends the
+session at once, for whoever holds it: everyone logs in again (refresh token rotation with reuse
+detection, as the OAuth 2.0 security best practice describes). Not only the one replaced secret
+the item remembers: a thief who refreshed twice (T1 → T2 → T3) leaves the victim holding T1,
+which is no longer the previous secret but must still end the session. The session id is 128
+random bits that only its tokens carry, so a wrong secret for it is a leaked token, not a guess.
+The loser of two refreshes racing with the same token is treated the same way: one of the two
+callers holds a copy.
 The user is read again at every refresh: a deactivated account gets no new access token and a
 changed role takes effect. Access tokens stay stateless: one issued before a logout keeps
 working until it expires (`access_token_minutes`, 15 by default).
@@ -18,6 +23,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from chalicelib.db import sessions as sessions_repo
 from chalicelib.db import users as users_repo
@@ -71,13 +77,10 @@ def refresh(refresh_token: str, *, now: datetime | None = None) -> Tokens:
         raise Unauthenticated("the session has ended; log in again", code="session_ended")
     presented = _digest(match.group(2))
     actor = audit.user_actor(session.user_id)
-    if session.previous_sha256 and hmac.compare_digest(presented, session.previous_sha256):
-        _end(session, "refresh_reuse", now, actor, outcome="failure")
-        raise Unauthenticated(
-            "this refresh token was already used, so the session has ended; log in again", code="refresh_token_reused"
-        )
     if not hmac.compare_digest(presented, session.secret_sha256):
-        raise Unauthenticated("the refresh token is not valid; log in again", code="invalid_refresh_token")
+        # The replaced secret is told apart in the audit only: any other one is as much a copy.
+        spent = session.previous_sha256 is not None and hmac.compare_digest(presented, session.previous_sha256)
+        _reused(session, "refresh_reuse" if spent else "refresh_unknown_secret", now, actor)
     user = users_repo.get(session.clinic_id, session.email)
     if user is None or not user.active or user.user_id != session.user_id:
         _end(session, "account_inactive", now, actor, outcome="failure")
@@ -85,8 +88,12 @@ def refresh(refresh_token: str, *, now: datetime | None = None) -> Tokens:
     secret = secrets.token_urlsafe(32)
     event = audit.event(REFRESH_ACTION, clinic_id=user.clinic_id, actor=actor, at=now, session=session.session_id)
     if not sessions_repo.rotate(session, _digest(secret), at=now, event=event):
-        # Another refresh with this token (or a logout) won the race: this token is spent.
-        raise Unauthenticated("the refresh token is not valid; log in again", code="invalid_refresh_token")
+        # Another refresh with this same token won the race (or a logout ended the session): two
+        # holders of one token means a copy, so the session ends unless it has ended already.
+        current = sessions_repo.get(session.session_id)
+        if current is None or current.ended_at is not None:
+            raise Unauthenticated("the session has ended; log in again", code="session_ended")
+        _reused(current, "refresh_race", now, actor)
     return _tokens(user, session, secret, now)
 
 
@@ -99,6 +106,14 @@ def end(principal: tokens.Principal, *, now: datetime | None = None) -> bool:
     if session is None or (session.clinic_id, session.user_id) != (principal.clinic_id, principal.user_id):
         return False  # nothing of the caller's to end
     return _end(session, "logout", now, audit.user_actor(principal.user_id))
+
+
+def _reused(session: Session, reason: str, now: datetime, actor: str) -> NoReturn:
+    """Ends the session because a refresh token that is not its current one was presented (audited)."""
+    _end(session, reason, now, actor, outcome="failure")
+    raise Unauthenticated(
+        "this refresh token was already used, so the session has ended; log in again", code="refresh_token_reused"
+    )
 
 
 def _end(session: Session, reason: str, now: datetime, actor: str, *, outcome: str = "success") -> bool:

@@ -11,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.db import audit as audit_repo
+from chalicelib.db import sessions as sessions_repo
 from chalicelib.db import users as users_repo
 from chalicelib.errors import Unauthenticated
 from chalicelib.resources import ResourceNames
@@ -105,15 +106,63 @@ def test_bad_refresh_tokens_are_4xx_never_500(cloud: ResourceNames, api: Client,
     assert body["code"] in {"invalid_refresh_token", "invalid_request"} and body["message"]
 
 
-def test_a_right_session_id_with_a_wrong_secret_is_refused_and_does_not_end_the_session(
-    cloud: ResourceNames, api: Client
-) -> None:
+def logout_reasons() -> list[tuple[str, str]]:
+    ends = [e for e in audit_repo.list_day("demo", datetime.now(UTC)) if e.action == "auth.logout"]
+    return [(e.outcome, e.target["reason"]) for e in ends]
+
+
+def test_a_right_session_id_with_a_wrong_secret_ends_the_session(cloud: ResourceNames, api: Client) -> None:
     make_user("demo", "admin@demo.clinic")
     tokens = log_in(api)
     sid = tokens["refresh_token"].split(".")[0]
+
     status, body = post(api, "/auth/refresh", {"refresh_token": f"{sid}.{'B' * 43}"})
-    assert (status, body["code"]) == (401, "invalid_refresh_token")
-    assert post(api, "/auth/refresh", {"refresh_token": tokens["refresh_token"]})[0] == 200
+
+    assert (status, body["code"]) == (401, "refresh_token_reused")
+    status, body = post(api, "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert (status, body["code"]) == (401, "session_ended")
+    assert logout_reasons() == [("failure", "refresh_unknown_secret")]
+
+
+def test_an_older_token_than_the_previous_one_still_ends_the_session(cloud: ResourceNames, api: Client) -> None:
+    """A thief holding T1 refreshes twice (T1 → T2 → T3): the victim's T1 must end the session on T3."""
+    make_user("demo", "admin@demo.clinic")
+    t1 = log_in(api)
+    _, t2 = post(api, "/auth/refresh", {"refresh_token": t1["refresh_token"]})
+    _, t3 = post(api, "/auth/refresh", {"refresh_token": t2["refresh_token"]})
+
+    status, body = post(api, "/auth/refresh", {"refresh_token": t1["refresh_token"]})
+
+    assert (status, body["code"]) == (401, "refresh_token_reused")
+    status, body = post(api, "/auth/refresh", {"refresh_token": t3["refresh_token"]})
+    assert (status, body["code"]) == (401, "session_ended")
+    assert logout_reasons() == [("failure", "refresh_unknown_secret")]
+
+
+def test_the_loser_of_two_concurrent_refreshes_ends_the_session(
+    cloud: ResourceNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both callers read the session before either rotates it: the second rotation fails its condition."""
+    make_user("demo", "admin@demo.clinic")
+    now = datetime.now(UTC)
+    token = auth.login("admin@demo.clinic", PASSWORD, now=now).refresh_token
+    sid = token.split(".")[0]
+    before = sessions_repo.get(sid)
+    winner = sessions.refresh(token, now=now)  # the other caller got in first
+    reads = iter([before])  # the loser read the session before the winner rotated it
+    real_get = sessions_repo.get
+    monkeypatch.setattr(sessions_repo, "get", lambda session_id: next(reads, None) or real_get(session_id))
+
+    with pytest.raises(Unauthenticated) as caught:
+        sessions.refresh(token, now=now)
+
+    assert caught.value.code == "refresh_token_reused"
+    stored = real_get(sid)
+    assert stored is not None and stored.ended_at is not None
+    with pytest.raises(Unauthenticated) as caught:
+        sessions.refresh(winner.refresh_token, now=now)
+    assert caught.value.code == "session_ended"
+    assert logout_reasons() == [("failure", "refresh_race")]
 
 
 def test_a_deactivated_account_gets_no_new_token_and_a_new_role_takes_effect(cloud: ResourceNames, api: Client) -> None:

@@ -1,0 +1,191 @@
+"""One least-privilege IAM policy per Lambda function, generated from the tables each function uses.
+
+`make infra` writes them to `cloud/.chalice/policy-{function}.json`, which `.chalice/config.json`
+names per function (`autogen_policy: false`), and `chalice package` puts them on each function's
+role. They name resources by their logical ids in the merged template (`${IngestBucket.Arn}`,
+`Fn::GetAtt ReadingsTable.Arn`), so they hold no account, region or stage: they are the same
+for every stage, and they work only in the packaged template (`chalice deploy` would send the
+references to IAM as they are, and IAM refuses them: deploy with `make package`).
+
+The audit log is append-only for both roles. IAM cannot require a request's ConditionExpression
+(`attribute_not_exists(pk)`), so it cannot stop a PutItem from replacing an existing entry; what it
+can do is done here: PutItem is the one write allowed on the audit table (a TransactWriteItems Put
+is authorised as PutItem), it may write only the audit entry's attributes and never return the old
+item, and UpdateItem, DeleteItem, BatchWriteItem and the PartiQL writes are explicitly denied. An
+entry's sort key ends in a random id and neither role may read the audit table, so a role cannot
+name an existing entry to overwrite it; point-in-time recovery keeps every earlier state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cloud"))
+
+from chalicelib import domains
+from chalicelib.db.audit import AuditItem
+from chalicelib.resources import NOTIFY_PREFIXES, TABLE_KEYS
+
+# Which tables each function uses: read from the domain registry, so a new domain needs no edit here.
+FUNCTION_TABLES: dict[str, tuple[str, ...]] = domains.function_tables()
+# Tables a function only reads (the rest of its tables it reads and writes).
+READ_ONLY: dict[str, tuple[str, ...]] = {}
+# Tables a function writes in batches (BatchWriteItem can delete as well as put: granted only here):
+# device readings, as ingest stores them and as staff assign unmatched captures.
+BATCH_WRITES: dict[str, tuple[str, ...]] = {"ingest": ("clinical",), "api": ("clinical",)}
+AUDIT_TABLE = "audit"
+# The attributes of an audit entry, read from its model so a new one cannot be forgotten here:
+# a PutItem on the audit table may write these only.
+AUDIT_ATTRIBUTES = tuple(sorted(attribute.attr_name for attribute in AuditItem.get_attributes().values()))
+
+# Chalice's names: the function's key in config.json's `lambda_functions` and its logical id in the template.
+CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest"}
+LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest"}
+# The template parameter naming the SSM SecureString that holds the JWT signing key.
+JWT_SECRET_PARAMETER = "JwtSecretParameter"  # noqa: S105 - a parameter name, not a secret
+
+READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+AUDIT_DENIED = (
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+INGEST_QUEUE_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+
+
+def table_logical_id(key: str) -> str:
+    """The logical id infra/template.py gives a table (`ingest_ledger` → `IngestLedgerTable`)."""
+    return "".join(part.capitalize() for part in key.split("_")) + "Table"
+
+
+def log_group_logical_id(function: str) -> str:
+    return f"{function.capitalize()}LogGroup"
+
+
+def _table_arns(keys: Sequence[str], *, indexes: bool) -> list[Any]:
+    arns: list[Any] = []
+    for key in keys:
+        arns.append({"Fn::GetAtt": [table_logical_id(key), "Arn"]})
+        if indexes:
+            arns.append({"Fn::Sub": f"${{{table_logical_id(key)}.Arn}}/index/*"})
+    return arns
+
+
+def _statement(sid: str, actions: Sequence[str], resources: list[Any], **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources, **extra}
+
+
+def _table_statements(function: str, tables: Sequence[str]) -> list[dict[str, Any]]:
+    unknown = sorted(set(tables) - set(TABLE_KEYS))
+    if unknown:
+        raise ValueError(f"function {function!r} names unknown tables {unknown}; known: {', '.join(TABLE_KEYS)}")
+    read_only = set(READ_ONLY.get(function, ()))
+    plain = [key for key in tables if key != AUDIT_TABLE]
+    written = [key for key in plain if key not in read_only]
+    statements = []
+    if plain:
+        statements.append(_statement("ReadTables", READ, _table_arns(plain, indexes=True)))
+    if written:
+        statements.append(_statement("WriteTables", WRITE, _table_arns(written, indexes=False)))
+    batched = [key for key in BATCH_WRITES.get(function, ()) if key in written]
+    if batched:
+        statements.append(
+            _statement("BatchWriteTables", ["dynamodb:BatchWriteItem"], _table_arns(batched, indexes=False))
+        )
+    if AUDIT_TABLE in tables:
+        audit = _table_arns([AUDIT_TABLE], indexes=False)
+        statements.append(
+            _statement(
+                "AppendAudit",
+                ["dynamodb:PutItem"],
+                audit,
+                Condition={
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": list(AUDIT_ATTRIBUTES)},
+                    "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+                },
+            )
+        )
+    # Denied whatever else the role is given, also if a later statement grants the table more.
+    audit_arns = _table_arns([AUDIT_TABLE], indexes=False)
+    statements.append(
+        {"Sid": "AuditIsAppendOnly", "Effect": "Deny", "Action": list(AUDIT_DENIED), "Resource": audit_arns}
+    )
+    return statements
+
+
+def _secret_statements(parameter: str) -> list[dict[str, Any]]:
+    """Read the one SSM parameter named by template parameter `parameter`, and decrypt it only through SSM."""
+    arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{parameter}}}"}
+    return [
+        _statement("ReadJwtSecret", ["ssm:GetParameter"], [arn]),
+        _statement(
+            "DecryptJwtSecretThroughSsm",
+            ["kms:Decrypt"],
+            [{"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}],
+            Condition={
+                "StringEquals": {
+                    "kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"},
+                    "kms:EncryptionContext:PARAMETER_ARN": arn,
+                }
+            },
+        ),
+    ]
+
+
+def policies(
+    function_tables: Mapping[str, Sequence[str]],
+    *,
+    ingest_function: str = "ingest",
+    secret_reader: str = "api",  # noqa: S107 - a function name
+    secret_parameter: str = JWT_SECRET_PARAMETER,
+) -> dict[str, dict[str, Any]]:
+    """The IAM policy document of each function in `function_tables` (function name → table keys it uses).
+
+    Every function may write its own log group (created by the template, so no logs:CreateLogGroup);
+    `ingest_function` alone may consume the ingest queue and read the objects the bucket announces;
+    `secret_reader` alone may read the JWT signing key (the SSM parameter that template parameter
+    `secret_parameter` names; `kms:Decrypt` matters for a customer-managed key, the default aws/ssm
+    key's own policy already allows use through SSM).
+    """
+    documents: dict[str, dict[str, Any]] = {}
+    for function, tables in function_tables.items():
+        statements = [
+            _statement(
+                "OwnLogGroup",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [{"Fn::GetAtt": [log_group_logical_id(function), "Arn"]}],
+            ),
+            *_table_statements(function, tables),
+        ]
+        if function == ingest_function:
+            statements.append(
+                _statement(
+                    "ReadAnnouncedObjects",
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [{"Fn::Sub": f"${{IngestBucket.Arn}}/{prefix}*"} for prefix in NOTIFY_PREFIXES],
+                )
+            )
+            statements.append(
+                _statement("ConsumeIngestQueue", INGEST_QUEUE_ACTIONS, [{"Fn::GetAtt": ["IngestQueue", "Arn"]}])
+            )
+        if function == secret_reader:
+            statements += _secret_statements(secret_parameter)
+        documents[function] = {"Version": "2012-10-17", "Statement": statements}
+    return documents
+
+
+def policy_file(function: str) -> str:
+    """The file name under cloud/.chalice/ that config.json names for `function`."""
+    return f"policy-{function}.json"
