@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api lock clean layers infra package
+.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp lock clean layers infra package
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
