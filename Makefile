@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema admin bench bench-parse bench-mllp lock clean layers infra package
+.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp lock clean layers infra package
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ check: lint typecheck test ## lint + typecheck + test
 
 schema: $(STAMP) ## Export the envelope JSON Schema to docs/schema/
 	$(BIN)/python -m shared_models.export docs/schema
+
+roles-doc: $(STAMP) ## Write docs/roles.md (who may do what, and each route's permission) from the code
+	cd cloud && ../$(BIN)/python -m chalicelib.roles_doc ../docs/roles.md
 
 admin: $(STAMP) ## Create or reset a staff admin on the running local stack (MEDFLOW_ADMIN_EMAIL, _PASSWORD, MEDFLOW_CLINIC)
 	$(BIN)/python -m localdev admin

@@ -118,11 +118,19 @@ class Stack:
         config = agent_config(s, bucket)
         env = s.cloud_env()
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CLOUD_DIR), os.environ.get("PYTHONPATH", "")])
-        bindir = Path(sys.executable).parent
-        chalice = str(bindir / "chalice")
         api = self._spawn(
             "api",
-            [chalice, "local", "--host", s.api_host, "--port", str(s.api_port), "--stage", s.stage, "--no-autoreload"],
+            [
+                sys.executable,
+                "-m",
+                "localdev.api_server",
+                "--host",
+                s.api_host,
+                "--port",
+                str(s.api_port),
+                "--stage",
+                s.stage,
+            ],
             CLOUD_DIR,
             env,
         )

@@ -42,9 +42,22 @@ def make_user(clinic_id: str, email: str, role: Role = Role.ADMIN) -> str:
 
 
 def bearer(
-    clinic_id: str, role: Role = Role.ADMIN, user_id: str = "u-test", settings: Settings | None = None
+    clinic_id: str,
+    role: Role = Role.ADMIN,
+    user_id: str = "u-test",
+    settings: Settings | None = None,
+    *,
+    org_id: str | None = None,
+    org_admin: bool = False,
 ) -> dict[str, str]:
-    token = tokens.issue(user_id=user_id, clinic_id=clinic_id, role=role.value, settings=settings or get_settings())
+    token = tokens.issue(
+        user_id=user_id,
+        clinic_id=clinic_id,
+        role=role.value,
+        settings=settings or get_settings(),
+        org_id=org_id,
+        org_admin=org_admin,
+    )
     return {"Authorization": f"Bearer {token.token}"}
 
 

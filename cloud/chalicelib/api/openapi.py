@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.api import params
 from chalicelib.api.endpoint import ROUTES, RouteSpec
 from chalicelib.api.errors import ErrorBody
 
@@ -25,11 +26,13 @@ _ERRORS = {
 
 
 def document(title: str = "MedFlow API", version: str = "1") -> dict[str, Any]:
-    models = _models()
-    _, schemas = models_json_schema([(model, mode) for model, mode in models], ref_template=REF)
+    # pydantic names generic models' schemas itself (`Page[AgentStatus]` becomes `Page_AgentStatus_`):
+    # every $ref comes from its mapping, never from the class name.
+    refs, schemas = models_json_schema(_models(), ref_template=REF)
+    ref = dict(refs)
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, ref)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -51,27 +54,29 @@ def _models() -> list[tuple[type[BaseModel], Any]]:
     return list(found)
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF.format(model=model.__name__)}
+Refs = dict[tuple[Any, Any], Any]
 
 
-def _operation(route: RouteSpec) -> dict[str, Any]:
+def _operation(route: RouteSpec, ref: Refs) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{route.domain}_{route.view}",
         "summary": route.summary,
         "tags": [route.domain],
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            {"name": name, "in": "path", "required": True, "schema": params.SCHEMAS.get(name, params.DEFAULT_SCHEMA)}
             for name in route.path_params
         ]
         + _query_parameters(route.query),
-        "responses": _responses(route),
+        "responses": _responses(route, ref),
     }
     if route.permission is not None:
         operation["security"] = [{"bearer": []}]
         operation["x-permission"] = route.permission.value
     if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(route.body)}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref[(route.body, "validation")]}},
+        }
     return operation
 
 
@@ -90,10 +95,10 @@ def _strip_title(schema: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in schema.items() if key != "title"}
 
 
-def _responses(route: RouteSpec) -> dict[str, Any]:
+def _responses(route: RouteSpec, ref: Refs) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "success"}
     if route.response is not None:
-        success["content"] = {"application/json": {"schema": _ref(route.response)}}
+        success["content"] = {"application/json": {"schema": ref[(route.response, "serialization")]}}
     responses: dict[str, Any] = {str(route.status): success}
     codes = ["400", "404", "409", "422", "423", "429"] if route.body is not None else ["404", "422"]
     if route.permission is not None:
@@ -103,6 +108,6 @@ def _responses(route: RouteSpec) -> dict[str, Any]:
     for code in sorted(set(codes)):
         responses[code] = {
             "description": _ERRORS[code],
-            "content": {"application/json": {"schema": _ref(ErrorBody)}},
+            "content": {"application/json": {"schema": ref[(ErrorBody, "serialization")]}},
         }
     return responses

@@ -8,6 +8,13 @@ from chalicelib.errors import InvalidInput
 
 MAX_PATIENT_ID = 128
 
+# How OpenAPI documents each path parameter (api/openapi.py). Ids are opaque; the pattern documents the
+# safe subset (printable ASCII, no surrounding spaces) of what `patient_id` accepts.
+SCHEMAS: dict[str, dict[str, object]] = {
+    "patient_id": {"type": "string", "minLength": 1, "maxLength": MAX_PATIENT_ID, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+}
+DEFAULT_SCHEMA: dict[str, object] = {"type": "string", "minLength": 1}
+
 
 def patient_id(raw: str) -> str:
     """The `{patient_id}` of a path: URL-decoded, stripped, 1-128 printable characters."""
