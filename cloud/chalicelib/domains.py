@@ -20,8 +20,20 @@ from chalicelib.api import health as health_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
-from chalicelib.db import agents, audit, events, ledger, login_throttle, patients, quarantine, readings, sessions
-from chalicelib.db import unmatched, users
+from chalicelib.db import (
+    agents,
+    audit,
+    events,
+    ledger,
+    login_throttle,
+    patient_index,
+    patients,
+    quarantine,
+    readings,
+    sessions,
+    unmatched,
+    users,
+)
 from chalicelib.resources import TABLES, TableSpec
 
 
@@ -38,7 +50,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("auth", auth_api, (sessions, login_throttle, users)),
     Domain("audit", audit_api, (audit,)),
     Domain("events", events_api, (events,)),
-    Domain("patients", patients_api, (patients,)),
+    Domain("patients", patients_api, (patients, patient_index)),
     Domain("readings", readings_api, (readings, unmatched)),
     Domain("agents", agents_api, (agents,)),
     Domain("quarantine", quarantine_api, (quarantine,)),
