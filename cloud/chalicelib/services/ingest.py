@@ -24,6 +24,7 @@ from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services import audit
 from chalicelib.services import patients as patients_service
+from chalicelib.services.assignment import path_hints
 from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
 from shared_models.s3keys import clinic_of
 
@@ -132,6 +133,10 @@ def _store_envelope(envelope: Envelope) -> Outcome:
                 readings=readings,
             )
         )
+        # Tokens of the source path that may name the patient: offered when such a patient exists.
+        hints = path_hints(envelope.source.model_dump(mode="json"), envelope.raw.original_name)
+        if hints:
+            unmatched_repo.put_hints(envelope.clinic_id, envelope.envelope_id, hints, source="path")
         return Outcome.UNMATCHED
     # One record per patient id: readings under an id nobody registered yet create a minimal one.
     patients_repo.ensure(envelope.clinic_id, patient_id, id_source=envelope.patient.id_source,
