@@ -80,6 +80,16 @@ class Conflict(MedflowError):
     code = "conflict"
 
 
+class Duplicate(Conflict):
+    """The record would duplicate an existing one (409 naming `existing_id`)."""
+
+    code = "duplicate_patient"
+
+    def __init__(self, message: str, *, existing_id: str, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.existing_id = existing_id
+
+
 class RejectedMessage(MedflowError):
     """An ingest message that can never succeed (bad JSON, invalid envelope, clinic mismatch).
 

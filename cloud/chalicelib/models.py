@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -45,6 +45,48 @@ class PatientRecord(_Record):
     updated_at: datetime  # the envelope's captured_at, else when the agent received it
     envelope_id: str  # the envelope these values came from
     event: str | None = None  # HL7 ADT trigger: A01 admit, A03 discharge, A04 register, A08 update
+
+
+class StoredPatient(_Record):
+    """Everything stored about one patient: registered (staff) fields and the last ADT values side by side;
+    `services/patients.py` merges them (PHI: never logged)."""
+
+    clinic_id: str
+    patient_id: str
+    id_source: str | None = None
+    first_seen_at: str | None = None
+    family_name: str | None = None  # ADT
+    given_name: str | None = None  # ADT
+    birth_date: str | None = None  # ADT
+    sex: str | None = None  # ADT (HL7 code: F, M, O, U, ...)
+    other_ids: list[str] = Field(default_factory=list)  # ADT
+    updated_at: str | None = None  # ADT
+    envelope_id: str | None = None  # ADT
+    event: str | None = None  # ADT
+    op_number: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    registered_sex: str | None = None
+    date_of_birth: str | None = None
+    age: int | None = None
+    phone: str | None = None
+    national_id: str | None = None
+    insurance_type: str | None = None
+    registration_type: str | None = None
+    registered_at: str | None = None
+    registered_by: str | None = None
+    edited_at: str | None = None
+    version: int = 0
+
+    @field_validator("age", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return None if value is None else int(value)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> int:
+        return int(value or 0)
 
 
 class UnmatchedEnvelope(_Record):

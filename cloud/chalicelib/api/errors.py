@@ -48,6 +48,7 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     field: str | None = None
+    existing_id: str | None = None  # 409 duplicate_patient: the patient it would duplicate
 
 
 def status_of(exc: MedflowError) -> int:
@@ -72,7 +73,10 @@ def error_response(exc: MedflowError) -> Response:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return Response(body=body_of(exc.code, exc.message, exc.field), status_code=status, headers=headers)
+    body: dict[str, str] = body_of(exc.code, exc.message, exc.field)
+    if getattr(exc, "existing_id", None):  # errors.Duplicate: the record it would duplicate
+        body["existing_id"] = exc.existing_id  # type: ignore[attr-defined]
+    return Response(body=body, status_code=status, headers=headers)
 
 
 def invalid_input(exc: ValidationError, what: str) -> InvalidInput:

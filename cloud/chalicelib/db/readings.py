@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
@@ -84,6 +85,25 @@ def put_all(readings: Iterable[StoredReading]) -> int:
             batch.save(_to_item(reading))
             count += 1
     return count
+
+
+def add(unit: Any, reading: StoredReading) -> None:
+    """Adds one reading's write to a service's transaction."""
+    unit.save(_to_item(reading))
+
+
+def remove(unit: Any, reading: StoredReading) -> None:
+    item = _to_item(reading)
+    unit.delete(ReadingItem(item.pk, item.sk))
+
+
+def delete_all(readings: Iterable[StoredReading]) -> None:
+    """Deletes the readings in batches (deleting an absent item is not an error: idempotent)."""
+    store.bound()
+    with ReadingItem.batch_write() as batch:
+        for reading in readings:
+            item = _to_item(reading)
+            batch.delete(ReadingItem(item.pk, item.sk))
 
 
 def list_for_patient(

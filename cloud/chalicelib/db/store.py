@@ -222,6 +222,11 @@ class ConditionFailed(Exception):
         self.reasons = reasons  # per item, in order: "ConditionalCheckFailed" or None
 
 
+class Contention(Exception):
+    """A transaction was cancelled because another one was writing the same item at the same time
+    (safe to retry)."""
+
+
 @contextmanager
 def unit() -> Iterator[Unit]:
     """`with unit() as u: u.save(...)`; raises `ConditionFailed` (with the per-item reasons) when a
@@ -234,6 +239,8 @@ def unit() -> Iterator[Unit]:
         reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
         if any(reason == "ConditionalCheckFailed" for reason in reasons):
             raise ConditionFailed(reasons) from None
+        if any(reason == "TransactionConflict" for reason in reasons):
+            raise Contention(reasons) from None
         raise
 
 

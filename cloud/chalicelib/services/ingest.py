@@ -23,6 +23,8 @@ from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services import audit
+from chalicelib.services import patients as patients_service
+from chalicelib.services.assignment import path_hints
 from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
 from shared_models.s3keys import clinic_of
 
@@ -101,7 +103,10 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
 
 
 def _patient_id(envelope: Envelope) -> str:
-    return (envelope.patient.id or "").strip()
+    """The id the envelope's readings/demographics attach to: a registered patient's id when the sender
+    used its OP number (lookup `OP#{op}`), else the id as sent."""
+    sent = (envelope.patient.id or "").strip()
+    return patients_service.resolve(envelope.clinic_id, sent) if sent else sent
 
 
 def _store_envelope(envelope: Envelope) -> Outcome:
@@ -128,7 +133,14 @@ def _store_envelope(envelope: Envelope) -> Outcome:
                 readings=readings,
             )
         )
+        # Tokens of the source path that may name the patient: offered when such a patient exists.
+        hints = path_hints(envelope.source.model_dump(mode="json"), envelope.raw.original_name)
+        if hints:
+            unmatched_repo.put_hints(envelope.clinic_id, envelope.envelope_id, hints, source="path")
         return Outcome.UNMATCHED
+    # One record per patient id: readings under an id nobody registered yet create a minimal one.
+    patients_repo.ensure(envelope.clinic_id, patient_id, id_source=envelope.patient.id_source,
+                         seen_at=envelope.captured_at or envelope.source.received_at)  # fmt: skip
     readings_repo.put_all(
         StoredReading(
             clinic_id=envelope.clinic_id,

@@ -4,23 +4,12 @@ clinic; reads of a patient's record are audited (one entry per page)."""
 from __future__ import annotations
 
 from chalicelib.db import agents as agents_repo
-from chalicelib.db import patients as patients_repo
 from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
-from chalicelib.errors import NotFound
-from chalicelib.models import AgentStatus, Page, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
+from chalicelib.models import AgentStatus, Page, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services import audit
 from chalicelib.services.scope import Scope
-
-
-def patient(scope: Scope, patient_id: str) -> PatientRecord:
-    record = patients_repo.get(scope.clinic_id, scope.patient(patient_id))
-    if record is None:
-        # The same answer whether the id is unknown or another clinic's: existence must not leak.
-        raise NotFound("no patient with this id in your clinic", code="not_found")
-    audit.read(scope, "patient", [patient_id])
-    return record
 
 
 def patient_readings(

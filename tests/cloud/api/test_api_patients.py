@@ -45,23 +45,33 @@ def test_clinical_roles_read_the_latest_demographics(clinic_a: ResourceNames, ap
 
     assert response.status_code == 200, response.body
     body = response.json_body
-    assert (body["patient_id"], body["clinic_id"], body["event"]) == ("P-1001", "demo", "A08")
-    assert (body["family_name"], body["given_name"], body["birth_date"], body["sex"]) == (
+    assert (body["id"], body["patient_id"], body["clinic_id"]) == ("P-1001", "P-1001", "demo")
+    assert (body["registered"], body["op_number"]) == (False, None)
+    # Not registered: the merged fields come from the last ADT update.
+    assert (body["last_name"], body["first_name"], body["date_of_birth"], body["sex"]) == (
+        "Otieno",
+        "Wanjiru",
+        "1984-02-29",
+        "FEMALE",
+    )
+    adt = body["adt"]
+    assert (adt["family_name"], adt["given_name"], adt["birth_date"], adt["sex"], adt["event"]) == (
         "Otieno",
         "Wanjiru",
         "1984-02-29",
         "F",
+        "A08",
     )
-    assert body["other_ids"] == ["NHIF-778812"]
-    assert body["updated_at"] == "2026-11-03T09:00:00Z"
-    assert body["envelope_id"] and body["id_source"] == "hl7_pid"
+    assert adt["other_ids"] == ["NHIF-778812"]
+    assert adt["updated_at"] == "2026-11-03T09:00:00Z"
+    assert adt["envelope_id"] and body["id_source"] == "hl7_pid"
     assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_an_id_with_separator_characters_is_found_url_encoded(clinic_a: ResourceNames, api: Client) -> None:
     response = api.http.get("/patients/P-7%231", headers=bearer("demo", Role.NURSE))
     assert response.status_code == 200
-    assert (response.json_body["patient_id"], response.json_body["family_name"]) == ("P-7#1", "Achieng")
+    assert (response.json_body["patient_id"], response.json_body["last_name"]) == ("P-7#1", "Achieng")
     assert api.http.get("/patients/P-7", headers=bearer("demo", Role.NURSE)).status_code == 404
 
 
