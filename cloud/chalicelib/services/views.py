@@ -4,9 +4,11 @@ clinic; reads of a patient's record are audited (one entry per page)."""
 from __future__ import annotations
 
 from chalicelib.db import agents as agents_repo
+from chalicelib.db import patients as patients_repo
 from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
+from chalicelib.errors import NotFound
 from chalicelib.models import AgentStatus, Page, QuarantineItem, StoredReading, UnmatchedEnvelope
 from chalicelib.services import audit
 from chalicelib.services.scope import Scope
@@ -15,9 +17,10 @@ from chalicelib.services.scope import Scope
 def patient_readings(
     scope: Scope, patient_id: str, *, kind: str | None, limit: int, next_token: str | None
 ) -> Page[StoredReading]:
-    page = readings_repo.list_for_patient(
-        scope.clinic_id, scope.patient(patient_id), kind=kind, limit=limit, next_token=next_token
-    )
+    if patients_repo.load(scope.clinic_id, scope.patient(patient_id)) is None:
+        # Unknown here, or another clinic's: the same 404, so existence does not leak.
+        raise NotFound("no patient with this id in your clinic", code="not_found")
+    page = readings_repo.list_for_patient(scope.clinic_id, patient_id, kind=kind, limit=limit, next_token=next_token)
     if page.items:
         audit.read(scope, "patient", [patient_id])
     return page
