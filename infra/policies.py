@@ -36,6 +36,9 @@ READ_ONLY: dict[str, tuple[str, ...]] = {}
 # Tables a function writes in batches (BatchWriteItem can delete as well as put: granted only here):
 # device readings, as ingest stores them and as staff assign unmatched captures.
 BATCH_WRITES: dict[str, tuple[str, ...]] = {"ingest": ("clinical",), "api": ("clinical",)}
+# Tables a function deletes items of (never audit): the API replaces search and look-up entries and takes
+# back an assignment of device readings the same day.
+DELETES: dict[str, tuple[str, ...]] = {"api": ("clinical", "directory")}
 AUDIT_TABLE = "audit"
 # The attributes of an audit entry, read from its model so a new one cannot be forgotten here:
 # a PutItem on the audit table may write these only.
@@ -104,6 +107,9 @@ def _table_statements(function: str, tables: Sequence[str]) -> list[dict[str, An
         statements.append(
             _statement("BatchWriteTables", ["dynamodb:BatchWriteItem"], _table_arns(batched, indexes=False))
         )
+    deleted = [key for key in DELETES.get(function, ()) if key in written]
+    if deleted:
+        statements.append(_statement("DeleteItems", ["dynamodb:DeleteItem"], _table_arns(deleted, indexes=False)))
     if AUDIT_TABLE in tables:
         audit = _table_arns([AUDIT_TABLE], indexes=False)
         statements.append(

@@ -35,6 +35,7 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     bucket_policy,
     table_definition,
 )
+from infra.gateway import gateway_responses  # noqa: E402
 from infra.policies import (  # noqa: E402
     FUNCTION_TABLES,
     JWT_SECRET_PARAMETER,
@@ -223,6 +224,8 @@ def build_template(
                 },
             }
         resources[REST_API] = {"Properties": {"MethodSettings": method_settings()}}
+        # API Gateway's own refusals (unknown route, throttling, ...) in the API's error shape.
+        resources.update(gateway_responses({"Ref": REST_API}))
         resources["IngestEventSourceMapping"] = {
             "Type": "AWS::Lambda::EventSourceMapping",
             "Properties": {

@@ -87,28 +87,33 @@ def test_the_audit_put_may_write_only_an_entry_s_attributes_and_never_read_the_o
     assert append["Action"] == ["dynamodb:PutItem"]
     assert append["Condition"]["StringEqualsIfExists"] == {"dynamodb:ReturnValues": "NONE"}
     written = append["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
-    assert {"pk", "sk", "actor", "action", "outcome", "target", "at"} <= set(written)
+    assert {"pk", "sk", "actor", "entry", "at"} <= set(written)
     entry = audit_repo.to_item(audit.event("auth.login", clinic_id="demo", actor="system:test", at=datetime.now(UTC)))
     assert set(entry.serialize()) <= set(written)  # what the repository writes is what the role may write
 
 
-def test_the_api_reads_device_data_but_writes_only_its_own_tables() -> None:
-    for key in ("readings", "patients", "unmatched", "quarantine", "agents"):
+def test_the_api_reads_and_writes_the_shared_tables_but_not_the_ingest_ledger() -> None:
+    for key in ("clinical", "directory"):
         assert allowed("api", "dynamodb:Query", table_logical_id(key))
-        assert not allowed("api", "dynamodb:PutItem", table_logical_id(key))
-        assert not allowed("api", "dynamodb:UpdateItem", table_logical_id(key))
-    for key in ("users", "sessions", "login_throttle"):
-        assert allowed("api", "dynamodb:UpdateItem", table_logical_id(key))
+        assert allowed("api", "dynamodb:Query", f"{table_logical_id(key)}/index/gsi1")
+        assert allowed("api", "dynamodb:PutItem", table_logical_id(key))
+        assert allowed("api", "dynamodb:DeleteItem", table_logical_id(key))  # look-ups replaced, assignments undone
+    for key in ("sessions", "login_throttle", "events"):
+        assert allowed("api", "dynamodb:UpdateItem", table_logical_id(key)) or allowed(
+            "api", "dynamodb:PutItem", table_logical_id(key)
+        )
     assert not allowed("api", "dynamodb:GetItem", table_logical_id("ingest_ledger"))
-    assert allowed("api", "dynamodb:Query", f"{table_logical_id('users')}/index/by_email")
+    assert not allowed("api", "dynamodb:DeleteItem", table_logical_id("sessions"))
 
 
-def test_ingest_writes_device_data_and_may_batch_only_readings() -> None:
-    assert allowed("ingest", "dynamodb:BatchWriteItem", table_logical_id("readings"))
-    assert not allowed("ingest", "dynamodb:BatchWriteItem", table_logical_id("patients"))
-    assert not allowed("ingest", "dynamodb:GetItem", table_logical_id("users"))
+def test_ingest_writes_device_data_may_batch_only_clinical_and_never_deletes() -> None:
+    assert allowed("ingest", "dynamodb:BatchWriteItem", table_logical_id("clinical"))
+    assert not allowed("ingest", "dynamodb:BatchWriteItem", table_logical_id("directory"))
+    assert allowed("ingest", "dynamodb:PutItem", table_logical_id("ingest_ledger"))
     assert not allowed("ingest", "dynamodb:GetItem", table_logical_id("sessions"))
-    assert not any(allowed(f, "dynamodb:DeleteItem", table_logical_id(k)) for f in POLICIES for k in TABLE_KEYS)
+    assert not allowed("ingest", "dynamodb:GetItem", table_logical_id("login_throttle"))
+    assert not any(allowed("ingest", "dynamodb:DeleteItem", table_logical_id(k)) for k in TABLE_KEYS)
+    assert not any(allowed(f, "dynamodb:DeleteItem", table_logical_id("audit")) for f in POLICIES)
 
 
 def test_no_wildcard_account_region_or_resource_and_each_role_logs_to_its_own_group() -> None:

@@ -75,3 +75,14 @@ def test_ingest_reports_partial_batch_failures() -> None:
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["FunctionName"] == {"Ref": "Ingest"}
     assert "IngestEventSourceMapping" not in build_template("prod", ingest_function=None)["Resources"]
+
+
+def test_api_gateway_answers_unknown_routes_404_in_the_api_error_shape() -> None:
+    """Deployed, an unknown route is API Gateway's MISSING_AUTHENTICATION_TOKEN: mapped to 404 `not_found`."""
+    resources = build_template("prod")["Resources"]
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
+                 if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}  # fmt: skip
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404" and missing["RestApiId"] == {"Ref": "RestAPI"}
+    assert '"code": "not_found"' in missing["ResponseTemplates"]["application/json"].replace('":"', '": "')
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)

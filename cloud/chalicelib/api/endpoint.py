@@ -148,6 +148,13 @@ def _parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel |
             name = sorted(params)[0]
             raise InvalidInput(f"unknown query parameter {name!r}", code="invalid_request", field=name)
         return None
+    known = {name for name, info in model.model_fields.items()} | {
+        info.alias for info in model.model_fields.values() if info.alias
+    }
+    unknown = sorted(set(params) - known)
+    if unknown and model.model_config.get("extra") == "forbid":
+        # Named before any other problem: a typo ("limt") is the likeliest cause of what follows.
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}", code="invalid_request", field=unknown[0])
     try:
         return model.model_validate(params)
     except ValidationError as exc:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.api import params
 from chalicelib.api.endpoint import Call, endpoint
@@ -40,12 +40,20 @@ def _birth(value: date | None) -> date | None:
 
 
 class NewPatient(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"first_name": "Amani", "last_name": "Okello", "sex": "FEMALE", "age": 34,
+                 "phone": "+254712345678", "insurance_type": "CASH"}
+            ]
+        }
+    )  # fmt: skip
     first_name: str = Name
     last_name: str = Name
     sex: Sex
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=0, le=130)
-    phone: str = Field(min_length=4, max_length=32)
+    phone: str = Field(min_length=4, max_length=32, examples=["+254712345678"])
     national_id: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9\- /]+$")
     insurance_type: Insurance
     registration_type: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Z_]+$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import cursor, keys
 from chalicelib.errors import InvalidInput
+from chalicelib.settings import Settings, use_settings
+from tests.cloud.builders import JWT_SECRET, REGION, STAGE
 
 
 def test_every_partition_key_starts_with_the_clinic() -> None:
@@ -31,6 +34,14 @@ def test_sortable_time_normalises_offsets_to_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
     assert keys.sortable_time(datetime(2026, 11, 3, 12, 0, tzinfo=plus_two)) == "2026-11-03T10:00:00.000000Z"
     assert keys.sortable_time(datetime(2026, 11, 3, 12, 0)) == "2026-11-03T12:00:00.000000"
+
+
+@pytest.fixture(autouse=True)
+def _settings() -> Iterator[None]:
+    """Page tokens are signed with a key derived from the stage's JWT secret."""
+    use_settings(Settings(stage=STAGE, region=REGION, jwt_secret=JWT_SECRET))
+    yield
+    use_settings(None)
 
 
 def test_page_token_round_trip() -> None:
