@@ -35,7 +35,9 @@ class TokenResponse(BaseModel):
 def login(call: Call) -> TokenResponse:
     """Email and password → an access token and a refresh token (a new session)."""
     body: LoginRequest = call.body
-    return TokenResponse.model_validate(auth.login(body.email, body.password, clinic_id=body.clinic_id).body())
+    return TokenResponse.model_validate(
+        auth.login(body.email, body.password, clinic_id=body.clinic_id, origin=call.origin).body()
+    )
 
 
 @endpoint(bp, "POST", "/auth/refresh", permission=None, body=RefreshRequest, response=TokenResponse)

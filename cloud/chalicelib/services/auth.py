@@ -15,6 +15,7 @@ from chalicelib.db import login_throttle
 from chalicelib.db import users as users_repo
 from chalicelib.errors import TooManyAttempts, Unauthenticated
 from chalicelib.services import audit, lockout, passwords, sessions, users
+from chalicelib.services.scope import Origin
 from chalicelib.settings import get_settings
 
 LOGIN_ACTION = "auth.login"
@@ -31,6 +32,7 @@ def login(
     *,
     clinic_id: str | None = None,
     now: datetime | None = None,
+    origin: Origin | None = None,
 ) -> sessions.Tokens:
     """Access and refresh tokens of a new session (see `services.sessions`); `Unauthenticated` or
     `TooManyAttempts` otherwise."""
@@ -66,7 +68,7 @@ def login(
     lockout.cleared(email)
     if passwords.needs_rehash(user.password_hash):
         users_repo.set_password_hash(user, passwords.hash_password(password), at=now)
-    return sessions.start(user, now=now, login_event_action=LOGIN_ACTION)
+    return sessions.start(user, now=now, login_event_action=LOGIN_ACTION, origin=origin)
 
 
 def _audit_failure(clinic_id: str | None, actor: str, now: datetime, *, reason: str, email: str | None = None) -> None:
