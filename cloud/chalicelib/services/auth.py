@@ -9,12 +9,14 @@ successful login clears the count.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import login_throttle
 from chalicelib.db import users as users_repo
 from chalicelib.errors import TooManyAttempts, Unauthenticated
 from chalicelib.services import audit, lockout, passwords, sessions, users
+from chalicelib.services import totp as second_factor
 from chalicelib.services.scope import Origin
 from chalicelib.settings import get_settings
 
@@ -33,6 +35,7 @@ def login(
     clinic_id: str | None = None,
     now: datetime | None = None,
     origin: Origin | None = None,
+    totp: str | None = None,
 ) -> sessions.Tokens:
     """Access and refresh tokens of a new session (see `services.sessions`); `Unauthenticated` or
     `TooManyAttempts` otherwise."""
@@ -64,6 +67,7 @@ def login(
         _audit_failure(user.clinic_id, audit.user_actor(user.user_id), now, reason="inactive")
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
     user = users.choose_clinic(matches, clinic_id)
+    second_factor.check_login(user, totp, now=now, origin=origin)  # TOTP when enrolled or required (services/totp)
     login_throttle.forget(fingerprint, window.number)
     lockout.cleared(email)
     if passwords.needs_rehash(user.password_hash):
@@ -72,7 +76,7 @@ def login(
 
 
 def _audit_failure(clinic_id: str | None, actor: str, now: datetime, *, reason: str, email: str | None = None) -> None:
-    target = {"reason": reason}
+    target: dict[str, Any] = {"reason": reason}
     if email is not None:
         target["email_sha256"] = audit.email_fingerprint(email)
     audit_repo.record(audit.event(LOGIN_ACTION, clinic_id=clinic_id, actor=actor, at=now, outcome="failure", **target))

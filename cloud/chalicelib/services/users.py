@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from chalicelib.db import clinics as clinics_repo
 from chalicelib.db import store
+from chalicelib.db import totp as totp_repo
 from chalicelib.db import users as users_repo
 from chalicelib.db.users import Account, Member, UserItem
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -281,7 +282,7 @@ def _write(scope: Scope, account: Account, action: str, *, new: bool, at: dateti
         with audit.change(
             scope, action, resource="user", resource_id=account.user_id, at=at, granted_role=role
         ) as change:
-            change.save(users_repo.account_item(account, at=at))
+            change.save(totp_repo.carry(users_repo.account_item(account, at=at)))  # an existing account keeps TOTP
             change.save(
                 users_repo.email_item(account),
                 condition=users_repo.email_is_free() if new else users_repo.email_holds(account.user_id),
