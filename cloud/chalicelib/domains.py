@@ -22,6 +22,8 @@ from chalicelib.api import health as health_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
+from chalicelib.api import totp as totp_api
+from chalicelib.api import user_sessions as user_sessions_api
 from chalicelib.api import users as users_api
 from chalicelib.db import (
     agents,
@@ -57,6 +59,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("account", account_api),
     Domain("clinics", clinics_api, (clinics_db,)),
     Domain("users", users_api, (users, lockout)),
+    Domain("user_sessions", user_sessions_api),
+    Domain("totp", totp_api),
     Domain("audit", audit_api, (audit,), ingest=True),
     Domain("events", events_api, (events,), ingest=True),
     Domain("patients", patients_api, (patients, patient_index), ingest=True),

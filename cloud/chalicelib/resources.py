@@ -91,7 +91,8 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "sessions",
         "staff sessions, one per login, with the hash of the current refresh token: SESSION#id / SESSION,"
-        " expired by TTL",
+        " expired by TTL; by_user lists a user's sessions (USER#uid / created#session)",
+        indexes=(IndexSpec("by_user", "global", "user_pk", "user_sk"),),
         ttl_attribute="expires_at",
     ),
 )

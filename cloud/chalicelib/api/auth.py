@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 from pydantic import BaseModel, Field
 
+from chalicelib.api import errors
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.models import Answer, RequestModel
-from chalicelib.services import auth, sessions
+from chalicelib.services import auth, sessions, totp
 from chalicelib.services.roles import Permission
 
 bp = Blueprint(__name__)
@@ -17,6 +18,7 @@ class LoginRequest(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
     clinic_id: str | None = Field(default=None, min_length=1, max_length=64)  # needed when the account has several
+    totp: str | None = Field(default=None, min_length=1, max_length=32)  # a TOTP code or a recovery code
 
 
 class RefreshRequest(RequestModel):
@@ -32,10 +34,22 @@ class TokenResponse(BaseModel):
 
 
 @endpoint(bp, "POST", "/auth/login", permission=None, body=LoginRequest, response=TokenResponse)
-def login(call: Call) -> TokenResponse:
+def login(call: Call) -> TokenResponse | Response:
     """Email and password → an access token and a refresh token (a new session)."""
     body: LoginRequest = call.body
-    return TokenResponse.model_validate(auth.login(body.email, body.password, clinic_id=body.clinic_id, source_ip=call.origin.source_ip).body())
+    try:
+        tokens = auth.login(body.email, body.password, clinic_id=body.clinic_id, origin=call.origin, totp=body.totp)
+    except totp.EnrolmentRequired as exc:
+        return enrolment_required(exc)
+    return TokenResponse.model_validate(tokens.body())
+
+
+def enrolment_required(exc: totp.EnrolmentRequired) -> Response:
+    """403 `totp_enrolment_required` with a short-lived token that only /auth/totp/enrol and /confirm accept."""
+    response = errors.error_response(exc)
+    body = {**response.body, "enrolment_token": exc.token.token, "token_type": "Bearer",
+            "expires_in": exc.token.expires_in, "scope": totp.ENROLMENT_SCOPE}  # fmt: skip
+    return Response(body=body, status_code=response.status_code, headers=response.headers)
 
 
 @endpoint(bp, "POST", "/auth/refresh", permission=None, body=RefreshRequest, response=TokenResponse)

@@ -52,6 +52,7 @@ class RouteSpec:
     response: type[BaseModel] | None = None
     status: int = 200
     path_params: tuple[str, ...] = field(default=())
+    token_scopes: frozenset[str] = frozenset()
 
 
 ROUTES: list[RouteSpec] = []
@@ -79,9 +80,10 @@ class Call:
 
 
 def origin_of(request: Request) -> Origin:
-    context = request.context or {}
-    identity = context.get("identity") or {}
-    agent = (request.headers or {}).get("user-agent")
+    context: dict[str, Any] = request.context or {}
+    identity: dict[str, Any] = context.get("identity") or {}
+    headers: Any = request.headers or {}
+    agent = headers.get("user-agent")
     return Origin(
         request_id=context.get("requestId"),
         source_ip=identity.get("sourceIp"),
@@ -132,7 +134,8 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:
 
 
 def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
-    data = parse_json(request.raw_body or b"")
+    raw = request.raw_body or b""
+    data = parse_json(raw.encode() if isinstance(raw, str) else raw)
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object", code="invalid_request")
     try:
@@ -161,7 +164,9 @@ def _parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel |
         raise errors.invalid_input(exc, "query parameters") from None
 
 
-def authenticate(request: Request, permission: Permission, origin: Origin) -> tokens.Principal:
+def authenticate(
+    request: Request, permission: Permission, origin: Origin, token_scopes: frozenset[str] = frozenset()
+) -> tokens.Principal:
     now = datetime.now(UTC)
     try:
         header = request.headers.get("authorization") if request.headers else None
@@ -170,7 +175,7 @@ def authenticate(request: Request, permission: Permission, origin: Origin) -> to
         match = _BEARER.match(header)
         if not match:
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'", code="invalid_token")
-        principal = tokens.verify(match.group(1), get_settings())
+        principal = tokens.verify(match.group(1), get_settings(), scopes=token_scopes)
     except Unauthenticated as exc:
         audit.denied("access.denied", clinic_id=None, actor="anonymous", role=None, origin=origin,
                      reason=exc.code, at=now)  # fmt: skip
@@ -198,8 +203,10 @@ def endpoint(
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
+    token_scopes: frozenset[str] = frozenset(),
 ) -> Callable[[View], View]:
-    """Registers `view(call, **path_params)` and records the route in `ROUTES`."""
+    """Registers `view(call, **path_params)` and records the route in `ROUTES`. `token_scopes`: restricted
+    tokens the route accepts besides full access tokens (e.g. TOTP enrolment)."""
 
     def register(view: View) -> View:
         @functools.wraps(view)
@@ -207,7 +214,7 @@ def endpoint(
             request = bp.current_request
             origin = origin_of(request)
             try:
-                principal = None if permission is None else authenticate(request, permission, origin)
+                principal = None if permission is None else authenticate(request, permission, origin, token_scopes)
                 parsed_query = _parse_query(request, query)
                 parsed_body = _parse_body(request, body) if body is not None else None
                 call = Call(request, principal, origin, parsed_body, parsed_query)
@@ -234,6 +241,7 @@ def endpoint(
                 response=response,
                 status=status,
                 path_params=tuple(re.findall(r"{(\w+)}", path)),
+                token_scopes=token_scopes,
             )
         )
         return view

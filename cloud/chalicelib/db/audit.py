@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -125,7 +126,7 @@ def page(
 ) -> store.Page[AuditEvent]:
     """Newest first, within [start, end]. Picks the index the filters allow; never a Scan."""
     low, high = keys.sortable_time(start), keys.sortable_time(end) + "~"
-    actor = None if user_id is None else AuditItem.actor == f"user:{user_id}"
+    actor: Any = None if user_id is None else AuditItem.actor == f"user:{user_id}"
     if resource is not None:
         pk, index = resource_partition(clinic_id, resource), "by_resource"
         if resource_id is not None:

@@ -136,7 +136,9 @@ def denied(
 ) -> None:
     """A refused request (401/403), audited before the answer goes out."""
     audit_repo.record(
-        event(action, clinic_id=clinic_id, actor=actor, at=at, outcome="denied", origin=origin, role=role, reason=reason)
+        event(
+            action, clinic_id=clinic_id, actor=actor, at=at, outcome="denied", origin=origin, role=role, reason=reason
+        )
     )
 
 

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import login_throttle
 from chalicelib.db import users as users_repo
 from chalicelib.errors import TooManyAttempts, Unauthenticated
 from chalicelib.services import audit, lockout, passwords, sessions, users
+from chalicelib.services import totp as second_factor
+from chalicelib.services.scope import Origin
 from chalicelib.settings import Settings, get_settings
 
 LOGIN_ACTION = "auth.login"
@@ -43,6 +46,8 @@ def login(
     clinic_id: str | None = None,
     source_ip: str | None = None,
     now: datetime | None = None,
+    origin: Origin | None = None,
+    totp: str | None = None,
 ) -> sessions.Tokens:
     """Access and refresh tokens of a new session (see `services.sessions`); `Unauthenticated` or
     `TooManyAttempts` otherwise."""
@@ -50,6 +55,7 @@ def login(
     settings = get_settings()
     email = normalise_email(email)
     fingerprint = audit.email_fingerprint(email)
+    source_ip = source_ip or (origin.source_ip if origin else None)
     _check_address_and_total(source_ip or UNKNOWN_IP, email, settings, now)
     lockout.check(email, now)  # a locked account says so (423) rather than "wait" (429)
     _claim_email_attempt(fingerprint, email, source_ip, settings, now)
@@ -68,11 +74,12 @@ def login(
         _audit_failure(user.clinic_id, audit.user_actor(user.user_id), now, reason="inactive")
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
     user = users.choose_clinic(matches, clinic_id)
+    second_factor.check_login(user, totp, now=now, origin=origin)  # TOTP when enrolled or required (services/totp)
     login_throttle.clear_email(fingerprint, now=now)
     lockout.cleared(email)
     if passwords.needs_rehash(user.password_hash):
         users_repo.set_password_hash(user, passwords.hash_password(password), at=now)
-    return sessions.start(user, now=now, login_event_action=LOGIN_ACTION)
+    return sessions.start(user, now=now, login_event_action=LOGIN_ACTION, origin=origin)
 
 
 def failure_delay(failures: int, settings: Settings) -> timedelta:

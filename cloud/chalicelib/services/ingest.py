@@ -79,7 +79,7 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
         return Outcome.DUPLICATE
     outcome = _store_envelope(envelope)
     # The audit names the patient whose record the envelope wrote (an id, never demographics).
-    patient = {"patient_id": _patient_id(envelope)} if outcome is Outcome.PATIENT_UPDATED else {}
+    patient: dict[str, Any] = {"patient_id": _patient_id(envelope)} if outcome is Outcome.PATIENT_UPDATED else {}
     committed = ledger.commit(
         clinic_id=envelope.clinic_id,
         agent_id=envelope.agent_id,

@@ -31,6 +31,7 @@ from chalicelib.db.sessions import Session
 from chalicelib.errors import InvalidInput, NotFound, Unauthenticated
 from chalicelib.models import StaffUser
 from chalicelib.services import audit, tokens
+from chalicelib.services.scope import Origin
 from chalicelib.settings import get_settings
 
 REFRESH_ACTION = "auth.refresh"
@@ -54,15 +55,18 @@ class Tokens:
         }
 
 
-def start(user: StaffUser, *, now: datetime, login_event_action: str) -> Tokens:
-    """A new session for `user`, stored with the login's audit entry (one transaction)."""
+def start(user: StaffUser, *, now: datetime, login_event_action: str, origin: Origin | None = None) -> Tokens:
+    """A new session for `user`, stored with the login's audit entry (one transaction); the session
+    records the login's device (user agent) and source IP."""
     session_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
     expires_at = now + timedelta(hours=get_settings().session_hours)
     session = Session(session_id, user.clinic_id, user.user_id, user.email, _digest(secret), None, expires_at, None)
     event = audit.event(
-        login_event_action, clinic_id=user.clinic_id, actor=audit.user_actor(user.user_id), at=now, session=session_id
-    )
-    sessions_repo.create(session, at=now, event=event)
+        login_event_action, clinic_id=user.clinic_id, actor=audit.user_actor(user.user_id), at=now, origin=origin,
+        session=session_id,
+    )  # fmt: skip
+    origin = origin or Origin()
+    sessions_repo.create(session, at=now, event=event, device=origin.user_agent, ip=origin.source_ip)
     return _tokens(user, session, secret, now)
 
 
@@ -153,6 +157,9 @@ def check_live(principal: tokens.Principal, *, now: datetime) -> None:
         raise Unauthenticated("the session has ended; log in again", code="session_ended")
     if session.user_id != principal.user_id:  # the clinic may differ: switch-clinic keeps the session
         raise Unauthenticated("the access token is not valid", code="invalid_token")
+    last = session.last_activity_at
+    if last is None or now - last >= sessions_repo.ACTIVITY_EVERY:
+        sessions_repo.touch(session.session_id, now)  # conditional: at most one write a minute per session
 
 
 SWITCH_ACTION = "auth.switch_clinic"

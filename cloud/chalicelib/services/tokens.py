@@ -29,6 +29,7 @@ class Principal:
     session_id: str | None = None  # the login this token came from (absent in tokens minted by tools)
     org_id: str | None = None  # the clinic's organisation
     org_admin: bool = False  # may create clinics and users anywhere in the organisation
+    token_scope: str | None = None  # a restricted token (e.g. "totp_enrolment"); None for a full access token
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,19 @@ def issue(
     session_id: str | None = None,
     org_id: str | None = None,
     org_admin: bool = False,
+    scope: str | None = None,
+    minutes: int | None = None,
 ) -> AccessToken:
+    """`scope` makes a restricted token (its own `typ`, so only routes that name the scope accept it)."""
     now = now or datetime.now(UTC)
-    lifetime = timedelta(minutes=settings.access_token_minutes)
+    lifetime = timedelta(minutes=minutes or settings.access_token_minutes)
     claims: dict[str, object] = {
         "iss": settings.issuer,
         "aud": AUDIENCE,
         "sub": user_id,
         "clinic_id": clinic_id,
         "role": role,
-        "typ": TOKEN_TYPE,
+        "typ": scope or TOKEN_TYPE,
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
@@ -68,12 +72,15 @@ def issue(
         claims["org"] = org_id
     if org_admin:
         claims["org_admin"] = True
+    if scope is not None:
+        claims["scope"] = scope
     token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
     return AccessToken(token=token, expires_in=int(lifetime.total_seconds()))
 
 
-def verify(token: str, settings: Settings) -> Principal:
-    """The principal of a valid token; `Unauthenticated` with a precise reason otherwise."""
+def verify(token: str, settings: Settings, *, scopes: frozenset[str] = frozenset()) -> Principal:
+    """The principal of a valid token; `Unauthenticated` with a precise reason otherwise. Restricted tokens
+    are refused unless their scope is in `scopes` (what the route accepts besides full access tokens)."""
     try:
         claims = jwt.decode(
             token,
@@ -88,7 +95,9 @@ def verify(token: str, settings: Settings) -> Principal:
         raise Unauthenticated("the access token has expired; log in again", code="token_expired") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("the access token is not valid", code="invalid_token") from None
-    if claims.get("typ") != TOKEN_TYPE or not isinstance(claims.get("clinic_id"), str):
+    typ, token_scope = claims.get("typ"), claims.get("scope")
+    restricted = typ != TOKEN_TYPE and typ == token_scope and token_scope in scopes
+    if (typ != TOKEN_TYPE and not restricted) or not isinstance(claims.get("clinic_id"), str):
         raise Unauthenticated("the access token is not valid", code="invalid_token")
     try:
         role = Role(str(claims.get("role")))
@@ -104,4 +113,5 @@ def verify(token: str, settings: Settings) -> Principal:
         session_id=sid if isinstance(sid, str) else None,
         org_id=org if isinstance(org, str) else None,
         org_admin=claims.get("org_admin") is True,
+        token_scope=str(token_scope) if restricted else None,
     )

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 
 from chalicelib.db import clinics as clinics_repo
 from chalicelib.db import store
+from chalicelib.db import totp as totp_repo
 from chalicelib.db import users as users_repo
 from chalicelib.db.users import Account, Member, UserItem
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from chalicelib.models import Page, StaffUser
-from chalicelib.services import audit, clinics, lockout, passwords
+from chalicelib.services import audit, clinics, lockout, passwords, user_sessions
 from chalicelib.services.roles import Role
 from chalicelib.services.scope import Scope
 from chalicelib.settings import get_settings
@@ -184,6 +185,7 @@ def reset_password(scope: Scope, user_id: str, password: str, *, now: datetime |
     _member, account = _member_account(scope, user_id)
     passwords.check_policy(password, email=account.email)
     _set_hash(scope, account, passwords.hash_password(password), "user.password_reset", now)
+    user_sessions.end_all(scope, user_id, "password_reset", now=now)
 
 
 def unlock(scope: Scope, user_id: str, *, now: datetime | None = None) -> None:
@@ -206,6 +208,7 @@ def change_password(scope: Scope, old_password: str, new_password: str, *, now: 
         raise InvalidInput("the new password must differ from the current one", code="weak_password",
                            field="new_password")  # fmt: skip
     _set_hash(scope, account, passwords.hash_password(new_password), "user.password_changed", now)
+    user_sessions.end_all(scope, account.user_id, "password_changed", now=now, keep=scope.session_id)
 
 
 def choose_clinic(matches: list[StaffUser], clinic_id: str | None) -> StaffUser:
@@ -234,7 +237,7 @@ def own_account(scope: Scope) -> Account:
     return account
 
 
-ON_DEACTIVATED: list[Callable[[Scope, str, datetime], None]] = []  # e.g. ending the user's sessions
+ON_DEACTIVATED: list[Callable[[Scope, str, datetime], None]] = [user_sessions.on_deactivated]
 
 
 def _set_hash(scope: Scope, account: Account, password_hash: str, action: str, now: datetime) -> None:
@@ -279,7 +282,7 @@ def _write(scope: Scope, account: Account, action: str, *, new: bool, at: dateti
         with audit.change(
             scope, action, resource="user", resource_id=account.user_id, at=at, granted_role=role
         ) as change:
-            change.save(users_repo.account_item(account, at=at))
+            change.save(totp_repo.carry(users_repo.account_item(account, at=at)))  # an existing account keeps TOTP
             change.save(
                 users_repo.email_item(account),
                 condition=users_repo.email_is_free() if new else users_repo.email_holds(account.user_id),
