@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from edge_agent.describe import Classified, Identity, describe
+from edge_agent.adapters.base import Adapter
 from edge_agent.errors import EdgeAgentError
+from edge_agent.identity import Identity
+from edge_agent.intake.describe import Classified, Context, describe
 from edge_agent.status import read_status
 from shared_models import SourceInfo
 
@@ -75,7 +77,14 @@ def _summary(path: Path, result: Classified) -> str:
     )
 
 
-def cmd_parse(paths: Sequence[str], *, as_json: bool, patterns: Sequence[str] = (), out: TextIO | None = None) -> int:
+def cmd_parse(
+    paths: Sequence[str],
+    *,
+    as_json: bool,
+    adapters: Sequence[Adapter],
+    patterns: Sequence[str] = (),
+    out: TextIO | None = None,
+) -> int:
     """Detection and parsing only: no network, no spool. Exit 0 all parsed, 3 any quarantined, 2 usage."""
     out = out or sys.stdout
     if not paths:
@@ -96,9 +105,8 @@ def cmd_parse(paths: Sequence[str], *, as_json: bool, patterns: Sequence[str] = 
             code = EXIT_USAGE
             continue
         source = SourceInfo(kind="cli", uri=path.resolve().as_uri(), received_at=datetime.now(UTC))
-        result = describe(
-            raw, ident=ident, name=path.name, source=source, relative_path=rel, patient_id_patterns=patterns
-        )
+        context = Context(source, relative_path=rel, patient_id_patterns=patterns)
+        result = describe(raw, path.name, context, ident=ident, adapters=adapters)
         if result.quarantine is not None and code == EXIT_OK:
             code = EXIT_QUARANTINED
         if not as_json:

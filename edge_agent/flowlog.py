@@ -4,7 +4,8 @@ An analyzer link can commit hundreds of times a second; a line per commit costs 
 time and floods the clinic PC's log. Each line carries the counts since the previous one (per
 source kind); what a burst leaves is written when its interval ends (a timer thread), so no
 count waits for the next message. Per-item lines stay at DEBUG; quarantines and duplicates keep
-their own INFO lines.
+their own INFO lines. Listens to `Intake.on_taken` (batched commits only); `close()` writes what
+is left and stops the timer, before the log's output closes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from edge_agent.intake.intake import Taken
 
 
 @dataclass
@@ -34,6 +37,15 @@ class FlowLog:
         self._pending: dict[str, _Counts] = {}  # per source kind, since the last line
         self._last = -math.inf  # when the last line was written
         self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def taken(self, taken: Sequence[Taken]) -> None:
+        """The `Intake.on_taken` listener: counts the parsed items of a batched commit."""
+        parsed = [t for t in taken if t.batched and not t.result.duplicate and not t.result.quarantined]
+        if parsed:
+            first, last = parsed[0], parsed[-1]
+            envelopes = sum(t.result.envelopes for t in parsed)
+            self.add(first.source_kind, len(parsed), first.result.item_id, last.result.item_id, envelopes)
 
     def add(self, source_kind: str, items: int, first_item_id: int, last_item_id: int, envelopes: int) -> None:
         """Counts one commit's parsed items; writes the line now if the last one is an interval old."""
@@ -45,7 +57,7 @@ class FlowLog:
             counts.items += items
             counts.envelopes += envelopes
             wait = self._interval - (self._clock() - self._last)
-            if wait <= 0:
+            if wait <= 0 or self._closed:
                 self._write()
             elif self._timer is None:
                 self._timer = threading.Timer(wait, self.flush)
@@ -60,6 +72,12 @@ class FlowLog:
                 self._timer = None
             if self._pending:
                 self._write()
+
+    def close(self) -> None:
+        """Writes what is counted and starts no timer from now on (the agent's stop, in order)."""
+        with self._lock:
+            self._closed = True
+        self.flush()
 
     def _write(self) -> None:
         for kind, c in self._pending.items():

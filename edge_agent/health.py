@@ -1,5 +1,6 @@
 """Local health endpoint of the running agent: `GET /healthz` (JSON; 503 on alarm) and `GET /metrics` (Prometheus).
 
+`Counters` listens to the intake (`on_taken`) and the uploader (`on_put`, `on_uploaded`).
 Standard library only (http.server in a thread). Bound to 127.0.0.1 unless `health_host` says
 otherwise; it serves counts, times and ids, never a file name, patient id or result.
 """
@@ -19,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__
-from edge_agent.config import CloudSection
 from edge_agent.errors import ConfigError
-from edge_agent.pipeline import Identity, Intake, IntakeResult
-from edge_agent.spool import Described, Incoming, ItemState, Ledger, NewItem, Origin
-from edge_agent.spool.uploader import ObjectWriter
+from edge_agent.intake.intake import Taken
+from edge_agent.spool import Ledger
 from edge_agent.status import StatusReport, snapshot
 
 log = logging.getLogger(__name__)
@@ -42,69 +41,29 @@ class Counters:
             self.values[name] += amount
 
     def item_uploaded(self, item_id: int) -> None:
-        """The uploader's `on_uploaded` callback."""
+        """The `Uploader.on_uploaded` listener."""
         self.add("items_uploaded")
 
-    def count_taken(self, source: str, result: IntakeResult) -> None:
-        outcome = "duplicate" if result.duplicate else "quarantined" if result.quarantined else "parsed"
+    def object_put(self, size: int, ok: bool) -> None:
+        """The `Uploader.on_put` listener: puts, failed puts and bytes put."""
         with self._lock:
-            self.taken[(source, outcome)] += 1
+            if ok:
+                self.values["objects_put"] += 1
+                self.values["bytes_put"] += size
+            else:
+                self.values["put_failures"] += 1
+
+    def inputs_taken(self, taken: Sequence[Taken]) -> None:
+        """The `Intake.on_taken` listener: inputs per source and outcome."""
+        with self._lock:
+            for t in taken:
+                r = t.result
+                outcome = "duplicate" if r.duplicate else "quarantined" if r.quarantined else "parsed"
+                self.taken[(t.source, outcome)] += 1
 
     def copy(self) -> tuple[Counter[str], Counter[tuple[str, str]]]:
         with self._lock:
             return Counter(self.values), Counter(self.taken)
-
-
-class CountingWriter(ObjectWriter):
-    """The uploader's writer, counting puts, failed puts and bytes put."""
-
-    def __init__(self, client: Any, cloud: CloudSection, counters: Counters) -> None:
-        super().__init__(client, cloud)
-        self.counters = counters
-
-    def put(self, key: str, body: bytes, content_type: str, sha256_hex: str | None = None) -> None:
-        try:
-            super().put(key, body, content_type, sha256_hex)
-        except Exception:
-            self.counters.add("put_failures")
-            raise
-        self.counters.add("objects_put")
-        self.counters.add("bytes_put", len(body))
-
-
-class CountingIntake:
-    """What one source sees of `Intake`: the same calls, counting what that source hands in."""
-
-    def __init__(self, intake: Intake, source: str, counters: Counters) -> None:
-        self._intake, self._source, self._counters = intake, source, counters
-
-    def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult:
-        result = self._intake.submit(raw, origin, siblings=siblings)
-        self._counters.count_taken(self._source, result)
-        return result
-
-    @property
-    def ident(self) -> Identity:
-        return self._intake.ident
-
-    def admit(self, raw: bytes, origin: Origin) -> NewItem | IntakeResult:
-        out = self._intake.admit(raw, origin)
-        if isinstance(out, IntakeResult):  # a duplicate, answered without a commit
-            self._counters.count_taken(self._source, out)
-        return out
-
-    def describe_new(self, new: NewItem, raw: bytes) -> Described:
-        return self._intake.describe_new(new, raw)
-
-    def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]:
-        outcomes = self._intake.store_many(batch)
-        for outcome in outcomes:
-            if isinstance(outcome, IntakeResult):
-                self._counters.count_taken(self._source, outcome)
-        return outcomes
-
-    def state(self, item_id: int) -> ItemState | None:
-        return self._intake.state(item_id)
 
 
 class _Server(ThreadingHTTPServer):

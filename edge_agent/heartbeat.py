@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edge_agent import __version__
-from edge_agent.pipeline import Identity
+from edge_agent.identity import Identity
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, describe_error
 from shared_models import AgentHeartbeat

@@ -19,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edge_agent.adapters.base import Adapter
-from edge_agent.describe import Identity, describe
+from edge_agent.identity import Identity
+from edge_agent.intake.describe import describe
+from edge_agent.intake.describer import context_of
 from edge_agent.spool import BlobStore, Item, ItemState, Ledger
-from shared_models import SourceInfo
+from edge_agent.spool.objects import spool_objects
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ def replay(
     blobs: BlobStore,
     ident: Identity,
     *,
-    adapters: Sequence[Adapter] | None = None,
+    adapters: Sequence[Adapter],
     reason: str | None = None,
     dry_run: bool = False,
     keep_quarantined_days: float = 0.0,
@@ -137,24 +139,21 @@ def _replay_one(
     ident: Identity,
     item: Item,
     raw: bytes,
-    adapters: Sequence[Adapter] | None,
+    adapters: Sequence[Adapter],
     dry_run: bool,
     report: ReplayReport,
 ) -> str:
     """Classifies the bytes as intake would have (same name, source, time, so the same keys) and
     re-queues the item when the outcome differs; returns "parsed" or the quarantine reason."""
-    source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
-    result = describe(
-        raw, ident=ident, name=item.original_name, source=source, relative_path=item.relative_path,
-        patient_id_patterns=item.patterns, adapters=adapters, sha256=item.sha256,
-    )  # fmt: skip
+    result = describe(raw, item.original_name, context_of(item), ident=ident, adapters=adapters)
     q = result.quarantine
     if q is not None and (q.reason.value, q.detail) == (item.reason, item.detail):
         report.still_quarantined[q.reason.value] += 1  # the same outcome: nothing to write
         return q.reason.value
     if not dry_run:
+        objects = spool_objects(result.raw, result.envelopes, q, ident)[1:]  # the raw object is there already
         queued = ledger.requeue(
-            item, state=ItemState.QUARANTINED if q else ItemState.PARSED, objects=result.objects(ident)[1:],
+            item, state=ItemState.QUARANTINED if q else ItemState.PARSED, objects=objects,
             reason=q.reason.value if q else None, detail=q.detail if q else None,
             raw_content_type=result.raw.media_type,
         )  # fmt: skip

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from edge_agent.adapters.astm_records import split_records
-from edge_agent.adapters.hl7_lines import clean_lines, decode_text, split_messages
 from edge_agent.framing.astm_e1381 import STX, AstmSession
 from edge_agent.framing.astm_transcript import unframe
 from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
+from edge_agent.hl7.lines import clean_lines, decode_text, split_messages
 
 ACK_TIMEOUT = 30.0
 

@@ -19,10 +19,10 @@ from typing import ClassVar
 from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.astm_records import Record, is_record, parse_records, split_records
 from edge_agent.adapters.base import ParseContext, Parsed
-from edge_agent.adapters.hl7_syntax import parse_number, parse_timestamp
 from edge_agent.errors import ParseError
 from edge_agent.framing.astm_e1381 import STX
 from edge_agent.framing.astm_transcript import unframe
+from edge_agent.hl7.syntax import parse_number, parse_timestamp
 from shared_models import DeviceInfo, LabObservation, PatientRef, QuarantineReason
 
 MEDIA_TYPE = "application/x-astm-e1394"

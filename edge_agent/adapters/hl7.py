@@ -19,7 +19,9 @@ from typing import ClassVar
 
 from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.base import ParseContext, Parsed
-from edge_agent.adapters.hl7_lines import (
+from edge_agent.adapters.hl7_results import lab_readings
+from edge_agent.errors import ParseError
+from edge_agent.hl7.lines import (
     clean_lines,
     decode_text,
     is_segment,
@@ -27,9 +29,7 @@ from edge_agent.adapters.hl7_lines import (
     may_contain_hl7,
     split_messages,
 )
-from edge_agent.adapters.hl7_results import lab_readings
-from edge_agent.adapters.hl7_syntax import Message, parse_timestamp, read_message
-from edge_agent.errors import ParseError
+from edge_agent.hl7.syntax import Message, parse_timestamp, read_message
 from shared_models import Demographics, DeviceInfo, PatientRef, QuarantineReason
 
 MEDIA_TYPE = "x-application/hl7-v2+er7"

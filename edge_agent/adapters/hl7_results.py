@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from edge_agent.adapters.hl7_syntax import Message, Segment, components, parse_number, parse_timestamp
+from edge_agent.hl7.syntax import Message, Segment, components, parse_number, parse_timestamp
 from shared_models import LabObservation
 
 CODE_SYSTEMS = {"LN": "LOINC", "LOINC": "LOINC", "SCT": "SNOMED CT", "SNM": "SNOMED", "UCUM": "UCUM"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from edge_agent.errors import EdgeAgentError
 from edge_agent.spool.blobs import BlobStore
 from edge_agent.spool.ledger import Ledger
-from edge_agent.spool.records import Described, Incoming, Item, ItemState, NewItem, Origin, SpoolObject
+from edge_agent.spool.records import Described, Incoming, Item, ItemState, NewItem, SpoolObject
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,6 @@ __all__ = [
     "ItemState",
     "Ledger",
     "NewItem",
-    "Origin",
     "Spool",
     "SpoolError",
     "SpoolFull",

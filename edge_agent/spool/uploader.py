@@ -123,11 +123,16 @@ class Uploader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[int], None]] = []
+        self._put_listeners: list[Callable[[int, bool], None]] = []
         self._next_sweep = 0.0
 
     def on_uploaded(self, callback: Callable[[int], None]) -> None:
         """`callback(item_id)` runs after an item's every object is in S3."""
         self._listeners.append(callback)
+
+    def on_put(self, callback: Callable[[int, bool], None]) -> None:
+        """`callback(size, ok)` runs after each object put: its body's size, and whether S3 took it."""
+        self._put_listeners.append(callback)
 
     def wake(self) -> None:
         self._wake.set()
@@ -215,9 +220,19 @@ class Uploader:
     def _put(self, item: Item, obj: SpoolObject) -> None:
         if obj.role == "raw":  # bytes inline in the ledger or in the blob file; checksum from the identity
             body = obj.body if obj.body is not None else self.spool.blobs.read(item.sha256)
-            self.writer.put(obj.key, body, obj.content_type, item.sha256)
+            sha256: str | None = item.sha256
         else:
-            self.writer.put(obj.key, obj.body or b"", obj.content_type)
+            body, sha256 = obj.body or b"", None
+        try:
+            self.writer.put(obj.key, body, obj.content_type, sha256)
+        except Exception:
+            self._tell_put(len(body), ok=False)
+            raise
+        self._tell_put(len(body), ok=True)
+
+    def _tell_put(self, size: int, *, ok: bool) -> None:
+        for callback in self._put_listeners:
+            callback(size, ok)
 
     def _failed(self, item: Item, obj: SpoolObject, text: str) -> None:
         attempt = item.attempts + 1

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.config import CloudSection
 from edge_agent.errors import ParseError
-from edge_agent.pipeline import Identity
+from edge_agent.identity import Identity
 from edge_agent.spool.uploader import ObjectWriter, Uploader
 from shared_models import PatientRef, QuarantineReason, Tonometry
 

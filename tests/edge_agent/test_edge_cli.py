@@ -15,8 +15,9 @@ from agent_testkit import IDENT, LineAdapter, device_file
 
 from edge_agent.__main__ import main
 from edge_agent.cli import JsonFormatter
-from edge_agent.pipeline import Intake
-from edge_agent.spool import Origin, Spool
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]
 TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tonometer.xml"

@@ -17,9 +17,10 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, device_file
 from edge_agent.__main__ import build_agent
 from edge_agent.config import parse_config
 from edge_agent.errors import ConfigError
-from edge_agent.health import Counters, CountingIntake, HealthServer
-from edge_agent.pipeline import Intake
-from edge_agent.spool import Origin, Spool
+from edge_agent.health import Counters, HealthServer
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import Spool
 from localdev.moto import free_port
 
 # name{labels} value — the sample line of the text exposition format (labels optional).
@@ -87,10 +88,10 @@ def test_healthz_is_503_when_uploads_keep_failing(server: HealthServer, intake: 
 
 
 def test_metrics_parse(server: HealthServer, spool: Spool) -> None:
-    counted = CountingIntake(Intake(spool, IDENT, max_spool_bytes=10**7, adapters=[LineAdapter()]), "inbox",
-                             server.counters)  # fmt: skip
+    intake = Intake(spool, IDENT, max_spool_bytes=10**7, adapters=[LineAdapter()])
+    intake.on_taken(server.counters.inputs_taken)  # as edge_agent.__main__ subscribes it
     for raw in (device_file("pid=P1 od=15"), b"\x00 junk", device_file("pid=P1 od=15")):
-        counted.submit(raw, Origin("f", "folder", "file:///f"))
+        intake.submit(raw, Origin("f", "folder", "file:///f", source="inbox"))
     spool.ledger.set_meta("last_upload_at", "2026-02-01T12:00:00+00:00")
     code, content_type, text = get(f"http://127.0.0.1:{server.port}/metrics")
     assert code == 200 and content_type.startswith("text/plain; version=0.0.4")

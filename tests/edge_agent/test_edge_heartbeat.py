@@ -11,8 +11,9 @@ from agent_testkit import BUCKET, IDENT, RecordingWriter, device_file
 
 from edge_agent.config import CloudSection
 from edge_agent.heartbeat import Heartbeat
-from edge_agent.pipeline import Intake
-from edge_agent.spool import Origin, Spool
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, make_s3_client
 from localdev.moto import free_port
 

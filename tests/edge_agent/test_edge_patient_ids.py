@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.patient_ids import compile_pattern, match_path, normalize_id, resolve_patient
+from edge_agent.intake.patient_ids import compile_pattern, match_path, normalize_id, resolve_patient
 from shared_models import PatientRef
 
 

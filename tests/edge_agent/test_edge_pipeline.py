@@ -12,8 +12,9 @@ import pytest
 from agent_testkit import IDENT, LineAdapter, device_file
 
 from edge_agent.flowlog import FlowLog
-from edge_agent.pipeline import Intake, IntakeResult
-from edge_agent.spool import ItemState, Origin, Spool, SpoolError, SpoolFull
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import IntakeResult, Origin
+from edge_agent.spool import ItemState, Spool, SpoolError, SpoolFull
 from shared_models import Envelope, QuarantineRecord
 
 AT = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
@@ -195,9 +196,10 @@ def test_store_many_logs_one_line_per_commit_and_each_quarantine(
     spool: Spool, caplog: pytest.LogCaptureFixture
 ) -> None:
     intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])
+    intake.on_taken(FlowLog(logging.getLogger("edge_agent.intake.intake")).taken)  # as edge_agent.__main__ does
     raws = [device_file(f"pid=P{n} od=15") for n in range(3)] + [device_file("BROKEN")]
     prepared = [intake.prepare(raw, Origin("m.txt", "mllp", "mllp://10.0.0.5:1")) for raw in raws]
-    with caplog.at_level(logging.INFO, logger="edge_agent.pipeline"):
+    with caplog.at_level(logging.INFO, logger="edge_agent.intake.intake"):
         results = intake.store_many([p for p in prepared if not isinstance(p, IntakeResult)])
     lines = [(r.getMessage(), getattr(r, "items", None), getattr(r, "reason", None)) for r in caplog.records]
     assert lines == [("item quarantined", None, "malformed"), ("items parsed", 3, None)]

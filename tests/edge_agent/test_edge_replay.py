@@ -12,9 +12,10 @@ import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_file, drain, keys
 
 from edge_agent.__main__ import main
-from edge_agent.pipeline import Intake, IntakeResult
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import IntakeResult, Origin
 from edge_agent.replay import RELEASED, replay
-from edge_agent.spool import INLINE_RAW_MAX_BYTES, ItemState, Ledger, Origin, Spool
+from edge_agent.spool import INLINE_RAW_MAX_BYTES, ItemState, Ledger, Spool
 from edge_agent.spool.uploader import Uploader
 
 pytestmark = pytest.mark.integration

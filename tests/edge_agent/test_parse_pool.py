@@ -17,15 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.config import MllpSourceConfig
-from edge_agent.parse_pool import ParsePool
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.describer import Describer
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.parse_pool import ParsePool
 from edge_agent.simulate import send_hl7
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Described, ItemState, NewItem, Spool
 
 pytestmark = pytest.mark.integration
 IDENT = Identity("clinic1", "agent1", "site/")
+DESCRIBER = Describer(IDENT, ALL_ADAPTERS)
 ORU = (
     b"MSH|^~\\&|XP|LAB|LIS|CLINIC|20240101120000||ORU^R01|MSG{n}|P|2.5\r"
     b"PID|1||P123\rOBR|1|ORD1|ACC1\rOBX|1|NM|WBC^White cells^L||5.{n}|10*3/uL|4-10|N|||F\r"
@@ -45,13 +49,13 @@ def new_item(raw: bytes, name: str = "mllp-x.hl7") -> NewItem:
 def local(raw: bytes, tmp_path: Path) -> Described:
     spool = Spool(tmp_path / "local")
     try:
-        return Intake(spool, IDENT, max_spool_bytes=10**9).describe_new(new_item(raw), raw)
+        return Intake(spool, IDENT, max_spool_bytes=10**9, adapters=ALL_ADAPTERS).describe(new_item(raw), raw)
     finally:
         spool.close()
 
 
 async def in_pool(raws: Sequence[bytes], workers: int = 2, **kwargs: object) -> tuple[list[Described], ParsePool]:
-    pool = ParsePool(workers, IDENT, name="lab", **kwargs)  # type: ignore[arg-type]
+    pool = ParsePool(workers, DESCRIBER, name="lab", **kwargs)  # type: ignore[arg-type]
     pool.start()
     try:
         return list(await asyncio.gather(*(pool.describe(new_item(r), r) for r in raws))), pool
@@ -70,7 +74,7 @@ def test_workers_answer_what_the_agent_would(tmp_path: Path) -> None:
 
 def test_a_worker_killed_mid_job_quarantines_that_input_and_is_replaced() -> None:
     async def scenario() -> tuple[Described, Described, ParsePool]:
-        pool = ParsePool(1, IDENT, name="lab")
+        pool = ParsePool(1, DESCRIBER, name="lab")
         pool.start()
         try:
             await pool.describe(new_item(oru(1)), oru(1))  # the worker works
@@ -110,15 +114,19 @@ def test_workers_that_cannot_start_leave_parsing_to_the_agent(tmp_path: Path) ->
 
 def test_mllp_source_with_parse_workers_acks_and_stores(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "data")
-    intake = Intake(spool, IDENT, max_spool_bytes=10**9)
-    source = MllpSource(MllpSourceConfig(name="lab", port=_free_port(), parse_workers=2), intake)
+    config = MllpSourceConfig(name="lab", port=_free_port(), parse_workers=2)
+    pool = ParsePool(config.parse_workers, DESCRIBER, name=config.name)  # as edge_agent.__main__ builds it
+    intake = Intake(spool, IDENT, max_spool_bytes=10**9, adapters=ALL_ADAPTERS, parse_pool=pool)
+    source = MllpSource(config, intake)
+    pool.start()  # as the agent starts it, before its sources
     source.start()
     out = io.StringIO()
     try:
-        assert source.pool is not None and len(source.pool.workers) == 2
+        assert len(pool.workers) == 2
         send_hl7("127.0.0.1", source.port or 0, [oru(7), BAD_DELIMITERS, oru(7)], out)
     finally:
         source.stop()
+        pool.close()
     try:
         assert [line.split("|")[1] for line in out.getvalue().splitlines()] == ["AA", "AE", "AA"]
         counts = spool.ledger.counts()

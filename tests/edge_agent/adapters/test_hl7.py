@@ -8,8 +8,8 @@ import pytest
 
 from edge_agent.adapters.base import ParseContext
 from edge_agent.adapters.hl7 import Hl7Adapter
-from edge_agent.adapters.hl7_syntax import STANDARD, Delimiters, delimiters_of, parse_timestamp, unescape
 from edge_agent.errors import ParseError
+from edge_agent.hl7.syntax import STANDARD, Delimiters, delimiters_of, parse_timestamp, unescape
 
 CTX = ParseContext(name="x.hl7", now=datetime(2026, 1, 1, tzinfo=UTC))
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.config import FolderSourceConfig
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.folder import FolderSource
 from edge_agent.spool import Spool
 from shared_models import Envelope
@@ -23,7 +25,7 @@ def test_hfa_xml_and_tiff_printout_share_a_link(tmp_path: Path, corpus_dir: Path
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     spool = Spool(tmp_path / "data")
-    intake = Intake(spool, Identity("c1", "a1"), max_spool_bytes=10**9)
+    intake = Intake(spool, Identity("c1", "a1"), max_spool_bytes=10**9, adapters=ALL_ADAPTERS)
     source = FolderSource(FolderSourceConfig(name="hfa", path=inbox, settle_seconds=0.2, rescan_seconds=0.2), intake)
     for ext in (".xml", ".tif"):
         shutil.copy(corpus_dir / "ophthalmic" / f"{BASE}{ext}", inbox / f"{BASE}{ext}")

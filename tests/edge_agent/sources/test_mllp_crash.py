@@ -22,7 +22,8 @@ import sys, threading
 from pathlib import Path
 from edge_agent.adapters.hl7 import Hl7Adapter
 from edge_agent.config import MllpSourceConfig
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Spool
 spool = Spool(Path(sys.argv[1]))

@@ -16,7 +16,8 @@ from edge_agent.adapters.hl7 import Hl7Adapter
 from edge_agent.config import MllpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.mllp import MllpDecoder, encode
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.simulate import hl7_messages, send_hl7
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Spool
@@ -88,7 +89,7 @@ def test_retransmission_after_lost_ack_is_acked_again_and_stored_once(intake: In
 def test_ack_uses_the_messages_own_delimiters() -> None:
     from datetime import UTC, datetime
 
-    from edge_agent.adapters.hl7_ack import build_ack
+    from edge_agent.hl7.ack import build_ack
 
     odd = b"MSH^~|\\&^SEND^FAC^RECV^FAC2^20120918^^ADT~A24^CTRL9^T^2.4\rPID^1^^11111\r"
     ack = build_ack(odd, "AA", now=datetime(2024, 1, 1, tzinfo=UTC), ack_control_id="A1").decode()
@@ -112,6 +113,9 @@ def test_quarantined_message_gets_ae_with_err_naming_the_reason(intake: Intake, 
 class RefusingIntake:
     def submit(self, raw: bytes, origin: Any, **_: Any) -> Any:
         raise EdgeAgentError("spool full: 10 GiB pending")
+
+    async def submit_async(self, raw: bytes, origin: Any) -> Any:
+        return self.submit(raw, origin)
 
     def state(self, item_id: int) -> None:
         return None

@@ -16,8 +16,9 @@ import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_file, drain, keys
 
 from edge_agent.config import CloudSection
-from edge_agent.pipeline import Intake
-from edge_agent.spool import ItemState, NewItem, Origin, Spool
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import ItemState, NewItem, Spool
 from edge_agent.spool.uploader import Uploader, make_s3_client
 
 KIT = Path(__file__).resolve().parents[1]
@@ -147,8 +148,9 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from agent_testkit import IDENT, LineAdapter, device_file
     from edge_agent.config import CloudSection
-    from edge_agent.pipeline import Intake
-    from edge_agent.spool import Origin, Spool
+    from edge_agent.intake.intake import Intake
+    from edge_agent.intake.port import Origin
+    from edge_agent.spool import Spool
     from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
 
     cloud = CloudSection(bucket={bucket!r}, endpoint_url={endpoint!r})

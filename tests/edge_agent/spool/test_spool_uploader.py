@@ -13,8 +13,9 @@ import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_file, drain, keys
 
 from edge_agent.config import CloudSection
-from edge_agent.pipeline import Intake
-from edge_agent.spool import ItemState, Origin, Spool
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import ItemState, Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, describe_error, make_s3_client
 from localdev.moto import MotoServer, free_port
 

@@ -1,6 +1,6 @@
 """HL7 v2 (ER7) syntax for the hl7 adapter: delimiters, segments, escapes, values. Pure.
 
-Text clean-up and message splitting come before, in `hl7_lines`.
+Text clean-up and message splitting come before, in `edge_agent.hl7.lines`.
 
 Our own small tolerant reader instead of hl7apy or python-hl7: hl7apy validates against a
 version's structure and rejects what analyzers really send (MSH-12 "2.3.z", Z-segments in odd
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from edge_agent.adapters.hl7_lines import KNOWN_SEGMENTS, is_segment
 from edge_agent.errors import ParseError
+from edge_agent.hl7.lines import KNOWN_SEGMENTS, is_segment
 from shared_models import QuarantineReason
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from edge_agent.adapters.hl7_lines import decode_text
-from edge_agent.adapters.hl7_syntax import STANDARD, Delimiters, delimiters_of
 from edge_agent.errors import ParseError
+from edge_agent.hl7.lines import decode_text
+from edge_agent.hl7.syntax import STANDARD, Delimiters, delimiters_of
 
 # HL7 table 0357 (message error condition codes) for our quarantine reasons.
 ERROR_CODES = {

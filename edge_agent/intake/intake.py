@@ -1,11 +1,14 @@
-"""Intake, the one door every source uses: hash → dedupe → classify → envelopes or quarantine → spool, durably.
+"""Intake, the one door every source uses: hash → dedupe → describe → envelopes or quarantine → spool, durably.
 
-`Intake.submit` returns only once the raw bytes and what they owe S3 are on disk, so a source may
-acknowledge (MLLP AA, ASTM ACK) or forget the input as soon as it returns.
+`Intake.submit` (a source's thread) and `Intake.submit_async` (a source's event loop) return only
+once the raw bytes and what they owe S3 are on disk, so a source may acknowledge (MLLP AA,
+ASTM ACK) or forget the input as soon as they return. What happened is told to listeners
+(`on_new_item`: the uploader's wake-up; `on_taken`: metrics and flow logging), never by wrapping.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -13,25 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edge_agent.adapters.base import Adapter
-from edge_agent.describe import Classified, Identity, describe, describe_item, describe_new
-from edge_agent.flowlog import FlowLog
-from edge_agent.spool import Incoming, Item, ItemState, NewItem, Origin, Spool, SpoolError, SpoolFull
+from edge_agent.identity import Identity
+from edge_agent.intake.describer import Describer
+from edge_agent.intake.loop import LoopDoor
+from edge_agent.intake.parse_pool import ParsePool
+from edge_agent.intake.port import IntakeResult, Origin
+from edge_agent.spool import Described, Incoming, Item, ItemState, NewItem, Spool, SpoolError
 from edge_agent.spool.group_commit import GroupCommit
-from edge_agent.spool.records import Described
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "Classified",
-    "Identity",
-    "Intake",
-    "IntakeResult",
-    "Origin",
-    "SpoolError",
-    "SpoolFull",
-    "describe",
-    "describe_item",
-]
 
 
 def _utcnow() -> datetime:
@@ -39,18 +32,18 @@ def _utcnow() -> datetime:
 
 
 @dataclass(frozen=True)
-class IntakeResult:
-    item_id: int
-    sha256: str
-    duplicate: bool  # these bytes were already taken; nothing new was stored
-    quarantined: bool
-    reason: str | None  # quarantine reason code (shared_models.QuarantineReason), if quarantined
-    detail: str
-    envelopes: int
+class Taken:
+    """One input a source handed in, and what became of it (what `on_taken` listeners receive)."""
+
+    source: str  # the configured source's name ("" when the caller named none)
+    source_kind: str
+    result: IntakeResult
+    batched: bool  # committed by `store_many` (an event loop's batch), where per-item lines are DEBUG
 
 
 class Intake:
-    """Thread-safe. Sources call `submit` from their own threads; concurrent submits share one commit."""
+    """Thread-safe. Sources call `submit` from their own threads, or `submit_async` from their event
+    loop; concurrent inputs share one commit."""
 
     def __init__(
         self,
@@ -58,74 +51,105 @@ class Intake:
         ident: Identity,
         *,
         max_spool_bytes: int,
-        adapters: Sequence[Adapter] | None = None,
+        adapters: Sequence[Adapter],
+        parse_pool: ParsePool | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        if adapters is None:
-            from edge_agent.adapters import ALL_ADAPTERS
-
-            adapters = ALL_ADAPTERS
         self.spool = spool
         self.ident = ident
         self.max_spool_bytes = max_spool_bytes
-        self.adapters = adapters
+        self.describer = Describer(ident, adapters)
+        self.parse_pool = parse_pool  # describes for the first event loop that submits (MLLP), when given
         self._clock = clock
         # One commit at a time ("check cap, store, insert rows" is one step), many items per commit.
         self.commits: GroupCommit[Incoming, tuple[Item, bool]] = GroupCommit(self._commit)
-        self._listeners: list[Callable[[], None]] = []
-        self.flow = FlowLog(log)  # the "items parsed" lines of store_many
+        self._new_item: list[Callable[[], None]] = []
+        self._taken: list[Callable[[Sequence[Taken]], None]] = []
+        self._doors: dict[asyncio.AbstractEventLoop, LoopDoor] = {}
 
     def on_new_item(self, callback: Callable[[], None]) -> None:
         """`callback()` runs after each commit that stored new items (the uploader's wake-up)."""
-        self._listeners.append(callback)
+        self._new_item.append(callback)
+
+    def on_taken(self, callback: Callable[[Sequence[Taken]], None]) -> None:
+        """`callback(taken)` runs with every input answered: once per `submit`, once per batch commit."""
+        self._taken.append(callback)
 
     def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult:
         """Takes `raw` once and for all; raises SpoolFull/SpoolError when it cannot be stored.
 
-        hash → dedupe pre-check → classify (no lock held) → group commit (blob/rows/outbox, fsync).
+        hash → dedupe pre-check → describe (no lock held) → group commit (blob/rows/outbox, fsync).
         `siblings`: other file names beside it (pairs a printout with its XML).
         """
         prepared = self.prepare(raw, origin, siblings=siblings)
         return prepared if isinstance(prepared, IntakeResult) else self.store(prepared)
 
+    async def submit_async(self, raw: bytes, origin: Origin) -> IntakeResult:
+        """`submit` for a source's event loop: hashed and checked on the loop, described by the parse
+        workers (or on the loop), committed on the loop together with what else is waiting."""
+        new = self.admit(raw, origin)
+        if isinstance(new, IntakeResult):
+            return new  # bytes already taken: answered at once, nothing stored twice
+        door = self._door(asyncio.get_running_loop())
+        described = await door.describe(new, raw)
+        return await door.committer.store(described.incoming(new, raw))
+
     def prepare(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> Incoming | IntakeResult:
-        """`submit`'s first half, CPU only (no lock, no write): `admit`, then `describe_new`.
+        """`submit`'s first half, CPU only (no lock, no write): `admit`, then `describe`.
 
         Returns the result at once for bytes already taken, else what `store`/`store_many` commit.
         """
         new = self.admit(raw, origin)
-        return new if isinstance(new, IntakeResult) else self.describe_new(new, raw, siblings).incoming(new, raw)
+        return new if isinstance(new, IntakeResult) else self.describe(new, raw, siblings).incoming(new, raw)
 
     def admit(self, raw: bytes, origin: Origin) -> NewItem | IntakeResult:
         """hash → dedupe pre-check: the result at once for bytes already taken, else the new item's facts."""
         sha = hashlib.sha256(raw).hexdigest()
         known = self.spool.ledger.find(sha)  # a resend after a lost ACK: answered without parsing again
-        if known is not None:
-            return self._duplicate(known)
         o = origin
+        if known is not None:
+            result = self._duplicate(known)
+            self._tell([Taken(o.source, o.source_kind, result, batched=False)])
+            return result
         patterns = tuple(o.patient_id_patterns)
         return NewItem(
-            sha, len(raw), o.source_kind, o.uri, o.relative_path, o.name, o.device_id, patterns, self._clock()
-        )
+            sha, len(raw), o.source_kind, o.uri, o.relative_path, o.name, o.device_id, patterns, self._clock(),
+            o.source,
+        )  # fmt: skip
 
-    def describe_new(self, new: NewItem, raw: bytes, siblings: Sequence[str] = ()) -> Described:
+    def describe(self, new: NewItem, raw: bytes, siblings: Sequence[str] = ()) -> Described:
         """Detect, parse, build envelopes or the quarantine record, here (a parse worker does the same)."""
-        return describe_new(new, raw, self.ident, adapters=self.adapters, siblings=siblings)
+        return self.describer.describe(new, raw, siblings)
 
     def store(self, incoming: Incoming) -> IntakeResult:
         """`submit`'s second half: the group commit (blocks until durable); raises SpoolFull/SpoolError."""
-        return self._stored(incoming, *self.commits(incoming))
+        result = self._stored(incoming, *self.commits(incoming))
+        self._tell([Taken(incoming.new.source, incoming.new.source_kind, result, batched=False)])
+        return result
 
     def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]:
         """Several prepared inputs from one thread, committed together; per input its result or the
         error `store` would raise (SpoolFull/SpoolError)."""
         pairs = zip(batch, self.commits.many(batch), strict=True)
         results = [o if isinstance(o, BaseException) else self._stored(i, *o, quiet=True) for i, o in pairs]
-        parsed = [r for r in results if isinstance(r, IntakeResult) and not r.duplicate and not r.quarantined]
-        if parsed:  # a busy analyzer link: at most a line a second (FlowLog); quarantines and duplicates keep theirs
-            kind, envelopes = batch[0].new.source_kind, sum(r.envelopes for r in parsed)
-            self.flow.add(kind, len(parsed), parsed[0].item_id, parsed[-1].item_id, envelopes)
+        taken = [
+            Taken(i.new.source, i.new.source_kind, r, batched=True)
+            for i, r in zip(batch, results, strict=True)
+            if isinstance(r, IntakeResult)
+        ]
+        self._tell(taken)
         return results
+
+    def _tell(self, taken: Sequence[Taken]) -> None:
+        if taken:
+            for callback in self._taken:
+                callback(taken)
+
+    def _door(self, loop: asyncio.AbstractEventLoop) -> LoopDoor:
+        door = self._doors.get(loop)
+        if door is None:
+            door = self._doors[loop] = LoopDoor(self.describe, self.store_many, loop, self.parse_pool)
+        return door
 
     def _stored(self, incoming: Incoming, item: Item, created: bool, *, quiet: bool = False) -> IntakeResult:
         if not created:  # the same bytes were committed meanwhile (another source, or earlier in the batch)
@@ -147,27 +171,21 @@ class Intake:
         """The group commit (runs in one submitter's thread): one durable store for the whole batch."""
         outcomes = self.spool.commit(batch, max_spool_bytes=self.max_spool_bytes)
         if any(isinstance(o, tuple) and o[1] for o in outcomes):
-            for callback in self._listeners:
+            for callback in self._new_item:
                 callback()
         return outcomes
 
-    def _describe(self, item: NewItem | Item, raw: bytes, siblings: Sequence[str] = ()) -> Classified:
-        return describe_item(item, raw, self.ident, adapters=self.adapters, siblings=siblings)
-
     def _classify(self, item: Item, raw: bytes) -> Item:
         """Resume only: an item an earlier version left in `received` (raw durable, not classified)."""
-        result = self._describe(item, raw)
-        q = result.quarantine
-        state = ItemState.QUARANTINED if q is not None else ItemState.PARSED
+        result = self.describer.describe(item, raw)
         try:
             self.spool.ledger.record_outcome(
-                item.item_id, state, result.objects(self.ident),
-                reason=q.reason.value if q else None, detail=q.detail if q else None,
-            )  # fmt: skip
+                item.item_id, result.state, list(result.objects), reason=result.reason, detail=result.detail
+            )
         except Exception as exc:  # the raw item is durable (state received) and is resumed at the next start
             log.error("spool write failed", extra={"item_id": item.item_id, "error": type(exc).__name__})
             raise SpoolError(f"cannot store the outcome: {type(exc).__name__}: {exc}") from exc
-        for callback in self._listeners:
+        for callback in self._new_item:
             callback()
         return self.spool.ledger.get(item.item_id) or item
 

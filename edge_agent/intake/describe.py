@@ -1,8 +1,9 @@
 """What one raw input becomes, as plain data and no IO: detect, parse, then envelopes or a quarantine record.
 
 `describe` never raises: an input no adapter takes, or one an adapter refuses or chokes on, becomes a
-quarantine record with its reason. Used by `Intake` (edge_agent.pipeline), by parse workers
-(edge_agent.parse_worker), by `medflow-edge parse` and by `replay`.
+quarantine record with its reason. It knows nothing of the spool: `edge_agent.spool.objects` turns
+its answer into the objects the uploader puts. Called by the intake's describe step
+(edge_agent.intake.describer, in the agent or a parse worker), by `medflow-edge parse` and by `replay`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,12 @@ from pathlib import PurePosixPath
 
 from edge_agent.adapters.base import Adapter, ParseContext
 from edge_agent.adapters.registry import Outcome, classify
-from edge_agent.patient_ids import resolve_patient
-from edge_agent.spool import Item, ItemState, NewItem, SpoolObject
-from edge_agent.spool.records import Described
+from edge_agent.identity import Identity
+from edge_agent.intake.patient_ids import resolve_patient
 from shared_models import AdapterInfo, Envelope, QuarantineReason, QuarantineRecord, RawObject, SourceInfo
-from shared_models.s3keys import envelope_key, quarantine_key, raw_key
+from shared_models.s3keys import raw_key
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is uploading, and under which key prefix (empty for the bucket's root)."""
-
-    clinic_id: str
-    agent_id: str
-    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,38 +33,25 @@ class Classified:
     envelopes: list[Envelope]
     quarantine: QuarantineRecord | None
 
-    def described(self, ident: Identity) -> Described:
-        """The plain data the spool commits (what a parse worker sends back)."""
-        q = self.quarantine
-        state = ItemState.QUARANTINED if q is not None else ItemState.PARSED
-        return Described(
-            state, tuple(self.objects(ident)), reason=q.reason.value if q else None, detail=q.detail if q else None
-        )
 
-    def objects(self, ident: Identity) -> list[SpoolObject]:
-        """What the uploader must put, in order: the raw bytes first, then envelopes or the record."""
-        objs = [SpoolObject(0, "raw", self.raw.key, self.raw.media_type)]
-        if self.quarantine is not None:
-            key = ident.prefix + quarantine_key(ident.clinic_id, self.raw.sha256)
-            body = self.quarantine.model_dump_json(exclude_none=True).encode()
-            return [*objs, SpoolObject(1, "quarantine", key, "application/json", body)]
-        for seq, env in enumerate(self.envelopes, start=1):
-            key = ident.prefix + envelope_key(ident.clinic_id, env.source.received_at, env.envelope_id)
-            objs.append(SpoolObject(seq, "envelope", key, "application/json", env.to_bytes()))
-        return objs
+@dataclass(frozen=True)
+class Context:
+    """What `describe` needs besides the bytes and the name: where the input came from and how to read it."""
+
+    source: SourceInfo
+    relative_path: str = ""  # below the watched folder (patient-id patterns read it)
+    patient_id_patterns: Sequence[str] = ()
+    siblings: Sequence[str] = ()  # other file names beside it (pairs a printout with its XML)
+    sha256: str | None = None  # when the caller hashed the bytes already
 
 
 def describe(
     raw: bytes,
+    name: str,
+    context: Context,
     *,
     ident: Identity,
-    name: str,
-    source: SourceInfo,
-    relative_path: str = "",
-    patient_id_patterns: Sequence[str] = (),
-    adapters: Sequence[Adapter] | None = None,
-    sha256: str | None = None,
-    siblings: Sequence[str] = (),
+    adapters: Sequence[Adapter],
     refused: tuple[QuarantineReason, str] | None = None,
 ) -> Classified:
     """Detect and parse `raw`, then build its envelopes (or quarantine record). Never raises.
@@ -81,11 +59,16 @@ def describe(
     `refused` (reason, detail) skips parsing: the input is quarantined for that reason (e.g. it
     killed the parse worker reading it, so it is not parsed again inside the agent).
     """
-    sha = sha256 or hashlib.sha256(raw).hexdigest()
+    source = context.source
+    sha = context.sha256 or hashlib.sha256(raw).hexdigest()
     at = source.received_at
     if refused is None:
         ctx = ParseContext(
-            name=name, now=at, relative_path=relative_path, source_kind=source.kind, siblings=tuple(siblings)
+            name=name,
+            now=at,
+            relative_path=context.relative_path,
+            source_kind=source.kind,
+            siblings=tuple(context.siblings),
         )
         outcome = classify(raw, ctx, adapters)
     else:
@@ -94,13 +77,15 @@ def describe(
     media = outcome.items[0].media_type if outcome.items else None
     if not media or media == "application/octet-stream":
         media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    # The envelope names its raw object's S3 key (the cloud reads the raw bytes by it), so this one
+    # key is part of what an input becomes; every other key is the spool's (edge_agent.spool.objects).
     raw_obj = RawObject(
         key=ident.prefix + raw_key(ident.clinic_id, at, sha, ext), sha256=sha, size=len(raw), media_type=media,
         original_name=name or None,
     )  # fmt: skip
     try:
         if not outcome.quarantined:
-            envelopes = _envelopes(outcome, ident, source, raw_obj, patient_id_patterns, relative_path, name)
+            envelopes = _envelopes(outcome, ident, context, raw_obj, name)
             return Classified(raw_obj, envelopes, None)
     except Exception as exc:  # an adapter's output that does not fit the envelope must not crash the agent
         log.exception("envelope build failed", extra={"sha256": sha})
@@ -120,30 +105,11 @@ def describe(
     return Classified(raw_obj, [], record)
 
 
-def describe_item(
-    item: NewItem | Item,
-    raw: bytes,
-    ident: Identity,
-    *,
-    adapters: Sequence[Adapter] | None = None,
-    siblings: Sequence[str] = (),
-    refused: tuple[QuarantineReason, str] | None = None,
-) -> Classified:
-    """`describe` for an input the spool knows the facts of (how the agent and its parse workers call it)."""
-    source = SourceInfo(kind=item.source_kind, uri=item.uri, device_id=item.device_id, received_at=item.received_at)
-    return describe(
-        raw, ident=ident, name=item.original_name, source=source, relative_path=item.relative_path,
-        patient_id_patterns=item.patterns, adapters=adapters, sha256=item.sha256, siblings=siblings, refused=refused,
-    )  # fmt: skip
-
-
 def _envelopes(
     outcome: Outcome,
     ident: Identity,
-    source: SourceInfo,
+    context: Context,
     raw_obj: RawObject,
-    patterns: Sequence[str],
-    relative_path: str,
     name: str,
 ) -> list[Envelope]:
     assert outcome.adapter is not None
@@ -151,7 +117,7 @@ def _envelopes(
     parts = len(outcome.items)
     envelopes = []
     for part, item in enumerate(outcome.items):
-        patient, warnings = resolve_patient(item.patient, patterns, relative_path, name)
+        patient, warnings = resolve_patient(item.patient, context.patient_id_patterns, context.relative_path, name)
         envelopes.append(
             Envelope(
                 envelope_id=raw_obj.sha256 if parts == 1 else f"{raw_obj.sha256}-{part}",
@@ -160,7 +126,7 @@ def _envelopes(
                 parts=parts,
                 clinic_id=ident.clinic_id,
                 agent_id=ident.agent_id,
-                source=source,
+                source=context.source,
                 raw=raw_obj,
                 patient=patient,
                 device=item.device,
@@ -172,17 +138,3 @@ def _envelopes(
             )
         )
     return envelopes
-
-
-def describe_new(
-    new: NewItem,
-    raw: bytes,
-    ident: Identity,
-    *,
-    adapters: Sequence[Adapter] | None = None,
-    siblings: Sequence[str] = (),
-    refused: tuple[QuarantineReason, str] | None = None,
-) -> Described:
-    """`describe_item` as the plain data a commit needs (what `Intake` and its parse workers hand over)."""
-    classified = describe_item(new, raw, ident, adapters=adapters, siblings=siblings, refused=refused)
-    return classified.described(ident)

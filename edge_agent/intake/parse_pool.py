@@ -3,8 +3,12 @@
 The agent's process has one GIL. On a lab link the work per message is parsing (HL7 →
 readings → envelope JSON, about two thirds of it) plus what only the agent can do: sockets,
 hashing, the dedupe look-up, the group commit, the acknowledgement. `ParsePool` sends the first
-part to `python -m edge_agent.parse_worker` processes and awaits their answers on the source's
-event loop (no extra thread, no per-message hand-off between threads).
+part to `python -m edge_agent.intake.parse_worker` processes and awaits their answers on the
+source's event loop (no extra thread, no per-message hand-off between threads).
+
+Built in `edge_agent.__main__` (when an MLLP source sets `parse_workers`) and given to `Intake`;
+its workers start with the agent, and it serves the first event loop that describes through it
+(`bind`): the intake's other loops, if any, parse in the agent's process.
 
 A worker answers its jobs strictly in order, so one that dies (out of memory, killed, a bug
 that takes the interpreter down) died on its first unanswered input: that input is quarantined
@@ -29,14 +33,14 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edge_agent.describe import Identity, describe_new
-from edge_agent.parse_worker import HEADER, LOG_LEVEL_ENV, frame
-from edge_agent.spool import Described, NewItem
+from edge_agent.intake.describer import Describer
+from edge_agent.intake.parse_worker import HEADER, LOG_LEVEL_ENV, frame
+from edge_agent.spool.records import Described, NewItem
 from shared_models import QuarantineReason
 
 log = logging.getLogger(__name__)
 _READ_SIZE = 1 << 20
-WORKER_COMMAND = (sys.executable, "-m", "edge_agent.parse_worker")
+WORKER_COMMAND = (sys.executable, "-m", "edge_agent.intake.parse_worker")
 # Up to this many small jobs wait in a worker's input pipe (4 x 8 KiB: well under the pipe's 64 KiB).
 _PIPELINE_JOBS = 4
 _PIPELINE_MAX_BYTES = 8192
@@ -64,13 +68,16 @@ class _Worker:
 
 
 class ParsePool:
-    """`workers` parse processes serving one event loop. Use from that loop only."""
+    """`workers` parse processes serving one event loop. `start()` and `close()` from any thread while
+    that loop is not running; everything else from that loop only."""
 
-    def __init__(self, workers: int, ident: Identity, *, name: str, command: Sequence[str] = WORKER_COMMAND) -> None:
+    def __init__(
+        self, workers: int, describer: Describer, *, name: str, command: Sequence[str] = WORKER_COMMAND
+    ) -> None:
         if workers < 1:
             raise ValueError("a parse pool needs at least one worker")
         self.size = workers
-        self.ident = ident
+        self.describer = describer  # its identity goes to each worker; parses here when no worker can
         self.name = name
         self.command = list(command)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,16 +94,24 @@ class ParsePool:
         return [w.proc.pid for w in self._workers]
 
     def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        """Starts the worker processes (they wait for work; a loop reads their answers once bound)."""
         for _ in range(self.size):
             self._spawn()
         log.info("parse workers started", extra={"source": self.name, "workers": self.size})
 
+    def bind(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Serve `loop` (the first one asking); False when the pool serves another loop already."""
+        if self._loop is None:
+            self._loop = loop
+            for worker in self._workers:
+                loop.add_reader(worker.out_fd, self._readable, worker)
+        return self._loop is loop
+
     async def describe(self, new: NewItem, raw: bytes) -> Described:
-        """What `Intake.describe_new(new, raw)` returns, computed in a worker."""
-        assert self._loop is not None, "start() the pool on its loop first"
-        if not self._workers:  # none could start: parse here, off the loop
+        """What `Intake.describe(new, raw)` returns, computed in a worker."""
+        if not self.bind(asyncio.get_running_loop()) or not self._workers:  # parse here, off the loop
             return await asyncio.to_thread(self._here, new, raw)
+        assert self._loop is not None
         job = _Job(new, raw, self._loop.create_future())
         self._queue.append(job)
         self._dispatch()
@@ -130,14 +145,15 @@ class ParsePool:
         env = {**os.environ, LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel())}
         proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         worker = _Worker(proc)
-        assert proc.stdin is not None and self._loop is not None
+        assert proc.stdin is not None
         try:
-            proc.stdin.write(frame(self.ident))
+            proc.stdin.write(frame(self.describer.ident))
             proc.stdin.flush()
         except OSError:
             pass  # it exited already: its output's end of file tells the reader below
         os.set_blocking(worker.out_fd, False)
-        self._loop.add_reader(worker.out_fd, self._readable, worker)
+        if self._loop is not None:
+            self._loop.add_reader(worker.out_fd, self._readable, worker)
         self._workers.append(worker)
 
     def _dispatch(self) -> None:
@@ -228,4 +244,4 @@ class ParsePool:
             self._loop.remove_reader(worker.out_fd)
 
     def _here(self, new: NewItem, raw: bytes, refused: tuple[QuarantineReason, str] | None = None) -> Described:
-        return describe_new(new, raw, self.ident, refused=refused)
+        return self.describer.describe(new, raw, refused=refused)

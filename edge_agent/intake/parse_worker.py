@@ -1,9 +1,10 @@
-"""A parse worker: `python -m edge_agent.parse_worker`, started and fed by `edge_agent.parse_pool`.
+"""A parse worker: `python -m edge_agent.intake.parse_worker`, started and fed by `edge_agent.intake.parse_pool`.
 
 It detects, parses and builds the envelopes (or quarantine record) of one input at a time, on
 its own core: parsing is CPU-bound Python, and the agent's process keeps its one GIL for
 sockets, hashing, commits and acknowledgements. It holds no state and writes nothing: the
-agent commits what it sends back, so a worker that dies loses nothing.
+agent commits what it sends back, so a worker that dies loses nothing. This is the worker
+process's entry point, so its objects (the describer over every registered adapter) are built here.
 
 Protocol on stdin/stdout, each frame a 4-byte big-endian length and a pickle (both ends are
 this package; nothing else writes to these pipes):
@@ -21,8 +22,10 @@ import struct
 import sys
 from typing import BinaryIO
 
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.cli import setup_logging
-from edge_agent.describe import Identity, describe_new
+from edge_agent.identity import Identity
+from edge_agent.intake.describer import Describer
 
 HEADER = struct.Struct(">I")
 LOG_LEVEL_ENV = "MEDFLOW_PARSE_WORKER_LOG_LEVEL"
@@ -50,9 +53,10 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
     if first is None:
         return
     ident: Identity = pickle.loads(first)  # noqa: S301 — our own parent process, over our own pipe
+    describer = Describer(ident, ALL_ADAPTERS)
     while (body := read_frame(inp)) is not None:
         new, raw = pickle.loads(body)  # noqa: S301 — as above
-        described = describe_new(new, raw, ident)  # never raises
+        described = describer.describe(new, raw)  # never raises
         out.write(frame(described))
         out.flush()
 
