@@ -40,14 +40,14 @@ from mllp_baselines import echo_server
 from mllp_sender import OBX_COUNT, oru
 
 from edge_agent.adapters import ALL_ADAPTERS
-from edge_agent.cli import setup_logging
 from edge_agent.config import MllpSourceConfig
-from edge_agent.flowlog import FlowLog
 from edge_agent.identity import Identity
 from edge_agent.intake.describer import Describer
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.parse_pool import ParsePool
 from edge_agent.intake.port import Origin
+from edge_agent.ops.flowlog import FlowLog
+from edge_agent.ops.logs import setup_logging
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import NewItem, Spool
 

@@ -14,7 +14,12 @@ from types import FrameType
 
 from edge_agent import __version__
 from edge_agent.adapters import ALL_ADAPTERS
-from edge_agent.cli import EXIT_USAGE, cmd_parse, cmd_status, setup_logging
+from edge_agent.commands import EXIT_USAGE
+from edge_agent.commands.doctor import Check, DoctorReport, run_doctor
+from edge_agent.commands.parse import cmd_parse
+from edge_agent.commands.replay import replay
+from edge_agent.commands.simulate import register as register_simulate
+from edge_agent.commands.status import cmd_status
 from edge_agent.config import (
     AgentConfig,
     AstmTcpSourceConfig,
@@ -24,18 +29,16 @@ from edge_agent.config import (
     SourceConfig,
     load_config,
 )
-from edge_agent.doctor import Check, DoctorReport, run_doctor
 from edge_agent.errors import ConfigError
-from edge_agent.flowlog import FlowLog
-from edge_agent.health import Counters, HealthServer
-from edge_agent.heartbeat import Heartbeat
 from edge_agent.identity import Identity
 from edge_agent.intake.describer import Describer
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.parse_pool import ParsePool
 from edge_agent.intake.port import IntakePort
-from edge_agent.replay import replay
-from edge_agent.simulate import register as register_simulate
+from edge_agent.ops.flowlog import FlowLog
+from edge_agent.ops.health import Counters, HealthServer
+from edge_agent.ops.heartbeat import Heartbeat
+from edge_agent.ops.logs import setup_logging
 from edge_agent.sources import Source
 from edge_agent.sources.folder import FolderSource
 from edge_agent.sources.seen import SeenFiles

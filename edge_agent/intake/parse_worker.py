@@ -23,9 +23,9 @@ import sys
 from typing import BinaryIO
 
 from edge_agent.adapters import ALL_ADAPTERS
-from edge_agent.cli import setup_logging
 from edge_agent.identity import Identity
 from edge_agent.intake.describer import Describer
+from edge_agent.ops.logs import setup_logging
 
 HEADER = struct.Struct(">I")
 LOG_LEVEL_ENV = "MEDFLOW_PARSE_WORKER_LOG_LEVEL"

@@ -76,5 +76,5 @@ def test_other_inputs_are_not_detected(raw: bytes) -> None:
 )
 def test_the_msh_shortcut_in_detect_answers_as_the_full_check(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = Hl7Adapter().detect(raw, "x.hl7")
-    monkeypatch.setattr("edge_agent.adapters.hl7._starts_with_msh", lambda raw: False)
+    monkeypatch.setattr("edge_agent.adapters.hl7.adapter._starts_with_msh", lambda raw: False)
     assert fast == Hl7Adapter().detect(raw, "x.hl7")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.adapters.hl7 import to_parsed
-from edge_agent.adapters.hl7_results import lab_readings
+from edge_agent.adapters.hl7.results import lab_readings
 from edge_agent.errors import ParseError
 from edge_agent.hl7 import syntax as hl7_syntax
 from edge_agent.hl7.ack import _first_line, _timestamp, build_ack, control_id

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.adapters import ALL_ADAPTERS
-from edge_agent.cli import cmd_parse
+from edge_agent.commands.parse import cmd_parse
 
 REPO = Path(__file__).resolve().parents[3]
 EXPECTATIONS = REPO / "tests" / "expectations"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from edge_agent.adapters.astm import AstmAdapter
+from edge_agent.commands.simulate import _recv, astm_messages, play_astm
 from edge_agent.config import AstmTcpSourceConfig
 from edge_agent.identity import Identity
 from edge_agent.intake.intake import Intake
-from edge_agent.simulate import _recv, astm_messages, play_astm
 from edge_agent.sources.astm_tcp import AstmTcpSource
 from edge_agent.spool import Spool
 

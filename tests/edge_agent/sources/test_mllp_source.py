@@ -13,12 +13,12 @@ import pytest
 
 from edge_agent.adapters.astm import AstmAdapter
 from edge_agent.adapters.hl7 import Hl7Adapter
+from edge_agent.commands.simulate import hl7_messages, send_hl7
 from edge_agent.config import MllpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.mllp import MllpDecoder, encode
 from edge_agent.identity import Identity
 from edge_agent.intake.intake import Intake
-from edge_agent.simulate import hl7_messages, send_hl7
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Spool
 

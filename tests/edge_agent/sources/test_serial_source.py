@@ -18,10 +18,10 @@ import serial
 
 from edge_agent.adapters.astm import AstmAdapter
 from edge_agent.adapters.hl7 import Hl7Adapter
+from edge_agent.commands.simulate import astm_messages, play_astm
 from edge_agent.config import SerialSourceConfig
 from edge_agent.identity import Identity
 from edge_agent.intake.intake import Intake
-from edge_agent.simulate import astm_messages, play_astm
 from edge_agent.sources.serial import SerialSource
 from edge_agent.spool import Spool
 

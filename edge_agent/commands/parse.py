@@ -1,9 +1,8 @@
-"""The command-line side of the agent: JSON logging, `parse` (detection and parsing only) and `status` output."""
+"""`medflow-edge parse`: detection and parsing only (no network, no spool), as a clinic tests a device's export."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -12,44 +11,10 @@ from pathlib import Path
 from typing import TextIO
 
 from edge_agent.adapters.base import Adapter
-from edge_agent.errors import EdgeAgentError
+from edge_agent.commands import EXIT_OK, EXIT_QUARANTINED, EXIT_USAGE
 from edge_agent.identity import Identity
 from edge_agent.intake.describe import Classified, Context, describe
-from edge_agent.status import read_status
 from shared_models import SourceInfo
-
-EXIT_OK, EXIT_USAGE, EXIT_QUARANTINED = 0, 2, 3
-
-# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the ids passed in `extra`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
-
-
-def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # botocore is chatty at INFO (credential discovery); its warnings still come through.
-    logging.getLogger("botocore").setLevel(logging.WARNING)
 
 
 def _inputs(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
@@ -119,14 +84,3 @@ def cmd_parse(
             for env in result.envelopes:
                 print(env.to_json(), file=out)
     return code
-
-
-def cmd_status(data_dir: Path, *, as_json: bool, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    try:
-        report = read_status(data_dir)
-    except EdgeAgentError as exc:
-        print(f"medflow-edge status: {exc}", file=sys.stderr)
-        return 1
-    print(report.to_json() if as_json else report.to_text(), file=out)
-    return 1 if report.alarm else 0

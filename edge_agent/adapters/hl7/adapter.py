@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.base import ParseContext, Parsed
-from edge_agent.adapters.hl7_results import lab_readings
+from edge_agent.adapters.hl7.results import lab_readings
 from edge_agent.errors import ParseError
 from edge_agent.hl7.lines import (
     clean_lines,

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from edge_agent.adapters import ALL_ADAPTERS
+from edge_agent.commands.simulate import send_hl7
 from edge_agent.config import MllpSourceConfig
 from edge_agent.identity import Identity
 from edge_agent.intake.describer import Describer
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.parse_pool import ParsePool
-from edge_agent.simulate import send_hl7
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Described, ItemState, NewItem, Spool
 

@@ -12,9 +12,9 @@ import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_file, drain, keys
 
 from edge_agent.__main__ import main
+from edge_agent.commands.replay import RELEASED, replay
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.port import IntakeResult, Origin
-from edge_agent.replay import RELEASED, replay
 from edge_agent.spool import INLINE_RAW_MAX_BYTES, ItemState, Ledger, Spool
 from edge_agent.spool.uploader import Uploader
 

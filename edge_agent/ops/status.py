@@ -1,4 +1,4 @@
-"""`medflow-edge status`: spool counts per state, last upload, last error; reads the spool beside a running agent."""
+"""The spool's status (counts per state, last upload, last error), read beside a running agent: `status`, health."""
 
 from __future__ import annotations
 

@@ -17,12 +17,12 @@ import pytest
 from agent_testkit import BUCKET
 
 from edge_agent.__main__ import main
-from edge_agent.doctor import check_clock, listening_process
+from edge_agent.commands.doctor import check_clock, listening_process
 from edge_agent.spool import Spool
 from localdev.moto import free_port
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def write_config(tmp_path: Path, endpoint: str, *, bucket: str = BUCKET, port: int | None = None) -> Path:

@@ -22,8 +22,8 @@ from typing import Any
 from edge_agent import __version__
 from edge_agent.errors import ConfigError
 from edge_agent.intake.intake import Taken
+from edge_agent.ops.status import StatusReport, snapshot
 from edge_agent.spool import Ledger
-from edge_agent.status import StatusReport, snapshot
 
 log = logging.getLogger(__name__)
 

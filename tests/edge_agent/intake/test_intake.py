@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from agent_testkit import IDENT, LineAdapter, device_file
 
-from edge_agent.flowlog import FlowLog
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.port import IntakeResult, Origin
+from edge_agent.ops.flowlog import FlowLog
 from edge_agent.spool import ItemState, Spool, SpoolError, SpoolFull
 from shared_models import Envelope, QuarantineRecord
 

@@ -14,12 +14,12 @@ import pytest
 from agent_testkit import IDENT, LineAdapter, device_file
 
 from edge_agent.__main__ import main
-from edge_agent.cli import JsonFormatter
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.port import Origin
+from edge_agent.ops.logs import JsonFormatter
 from edge_agent.spool import Spool
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tonometer.xml"
 
 
@@ -105,7 +105,7 @@ def test_json_logs_carry_extra_ids() -> None:
 
 
 def test_setup_logging_writes_json(capsys: pytest.CaptureFixture[str]) -> None:
-    from edge_agent.cli import setup_logging
+    from edge_agent.ops.logs import setup_logging
 
     stream = io.StringIO()
     setup_logging("INFO", stream)

@@ -17,9 +17,9 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, device_file
 from edge_agent.__main__ import build_agent
 from edge_agent.config import parse_config
 from edge_agent.errors import ConfigError
-from edge_agent.health import Counters, HealthServer
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.port import Origin
+from edge_agent.ops.health import Counters, HealthServer
 from edge_agent.spool import Spool
 from localdev.moto import free_port
 

@@ -10,9 +10,9 @@ import pytest
 from agent_testkit import BUCKET, IDENT, RecordingWriter, device_file
 
 from edge_agent.config import CloudSection
-from edge_agent.heartbeat import Heartbeat
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.port import Origin
+from edge_agent.ops.heartbeat import Heartbeat
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, make_s3_client
 from localdev.moto import free_port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge_agent.simulate import astm_messages, hl7_messages, register
+from edge_agent.commands.simulate import astm_messages, hl7_messages, register
 
 
 def test_register_adds_hl7_and_astm_subcommands() -> None:
