@@ -140,7 +140,7 @@ def run_agent(args: argparse.Namespace, senders: int, parse_workers: int) -> tup
         if pool is not None:
             pool.close()
         flow.close()
-        stored = sum(spool.ledger.counts().values())
+        stored = sum(spool.ledger.items.counts().values())
         spool.close()
     return burst, paced, per_commit, stored
 

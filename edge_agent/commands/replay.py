@@ -97,7 +97,7 @@ class ReplayReport:
 
 def _raw_bytes(ledger: Ledger, blobs: BlobStore, item: Item) -> bytes | str:
     """The item's raw bytes, or why they cannot be had (inline in the raw object's body, else the blob)."""
-    raw = [o for o in ledger.objects(item.item_id, pending_only=False) if o.role == "raw"]
+    raw = [o for o in ledger.outbox.objects(item.item_id, pending_only=False) if o.role == "raw"]
     if raw and raw[0].body is not None:
         data = raw[0].body
     else:
@@ -120,7 +120,7 @@ def replay(
 ) -> ReplayReport:
     """Replays every quarantined item (only those with `reason` when given); `dry_run` writes nothing."""
     report = ReplayReport(dry_run=dry_run, keep_quarantined_days=keep_quarantined_days)
-    for item in ledger.quarantined(reason):
+    for item in ledger.quarantine.quarantined(reason):
         before = item.reason or ""
         data = _raw_bytes(ledger, blobs, item)
         if isinstance(data, str):
@@ -152,7 +152,7 @@ def _replay_one(
         return q.reason.value
     if not dry_run:
         objects = spool_objects(result.raw, result.envelopes, q, ident)[1:]  # the raw object is there already
-        queued = ledger.requeue(
+        queued = ledger.quarantine.requeue(
             item, state=ItemState.QUARANTINED if q else ItemState.PARSED, objects=objects,
             reason=q.reason.value if q else None, detail=q.detail if q else None,
             raw_content_type=result.raw.media_type,

@@ -105,7 +105,7 @@ class Intake:
     def admit(self, raw: bytes, origin: Origin) -> NewItem | IntakeResult:
         """hash → dedupe pre-check: the result at once for bytes already taken, else the new item's facts."""
         sha = hashlib.sha256(raw).hexdigest()
-        known = self.spool.ledger.find(sha)  # a resend after a lost ACK: answered without parsing again
+        known = self.spool.ledger.items.find(sha)  # a resend after a lost ACK: answered without parsing again
         o = origin
         if known is not None:
             result = self._duplicate(known)
@@ -179,7 +179,7 @@ class Intake:
         """Resume only: an item an earlier version left in `received` (raw durable, not classified)."""
         result = self.describer.describe(item, raw)
         try:
-            self.spool.ledger.record_outcome(
+            self.spool.ledger.items.record_outcome(
                 item.item_id, result.state, list(result.objects), reason=result.reason, detail=result.detail
             )
         except Exception as exc:  # the raw item is durable (state received) and is resumed at the next start
@@ -187,12 +187,12 @@ class Intake:
             raise SpoolError(f"cannot store the outcome: {type(exc).__name__}: {exc}") from exc
         for callback in self._new_item:
             callback()
-        return self.spool.ledger.get(item.item_id) or item
+        return self.spool.ledger.items.get(item.item_id) or item
 
     def resume(self) -> int:
         """Classifies items a crash left in `received` (run at start, before sources)."""
         count = 0
-        for item in self.spool.ledger.received():
+        for item in self.spool.ledger.items.received():
             try:
                 raw = self.spool.blobs.read(item.sha256)
             except FileNotFoundError:
@@ -205,7 +205,7 @@ class Intake:
         return count
 
     def state(self, item_id: int) -> ItemState | None:
-        item = self.spool.ledger.get(item_id)
+        item = self.spool.ledger.items.get(item_id)
         return item.state if item else None
 
     @staticmethod

@@ -148,7 +148,7 @@ class HealthServer:
         report = snapshot(self._ledger, str(self._ledger.path))
         if report.alarm:  # spool full: new items are being refused
             return report, report.alarm
-        stuck = self._ledger.failing(min_attempts=self.alarm_after)
+        stuck = self._ledger.items.failing(min_attempts=self.alarm_after)
         if stuck:
             return report, f"upload_failing: {stuck} item(s) failed {self.alarm_after} or more times"
         return report, None

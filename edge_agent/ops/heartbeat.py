@@ -51,18 +51,18 @@ class Heartbeat:
     def build(self) -> AgentHeartbeat:
         """Counts and times only: ids, never a file name, patient id or result."""
         ledger = self.spool.ledger
-        meta = ledger.meta()
+        meta = ledger.meta.read()
         return AgentHeartbeat(
             clinic_id=self.ident.clinic_id,
             agent_id=self.ident.agent_id,
             version=__version__,
             sent_at=self._clock(),
             started_at=self.started_at,
-            counts=ledger.counts(),
+            counts=ledger.items.counts(),
             last_upload_at=_parse_time(meta.get("last_upload_at")),
             last_error=meta.get("last_error"),
-            pending_bytes=ledger.pending_bytes(),
-            failing=ledger.failing(),
+            pending_bytes=ledger.items.pending_bytes(),
+            failing=ledger.items.failing(),
             alarm=meta.get("alarm"),
             sources=self.sources,
         )

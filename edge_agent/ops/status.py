@@ -40,12 +40,12 @@ class StatusReport:
 
 def snapshot(ledger: Ledger, spool: str) -> StatusReport:
     """The report from an open ledger (the running agent's own, for /healthz; or a read-only one)."""
-    meta = ledger.meta()
+    meta = ledger.meta.read()
     return StatusReport(
         spool=spool,
-        counts=ledger.counts(),
-        pending_bytes=ledger.pending_bytes(),
-        failing=ledger.failing(),
+        counts=ledger.items.counts(),
+        pending_bytes=ledger.items.pending_bytes(),
+        failing=ledger.items.failing(),
         last_upload_at=meta.get("last_upload_at"),
         last_error=meta.get("last_error"),
         alarm=meta.get("alarm"),

@@ -166,10 +166,10 @@ class Uploader:
     def run_once(self) -> tuple[float, bool]:
         """Uploads what is due; returns (seconds until the next pass, whether that is an endpoint backoff)."""
         now = self._clock()
-        items = self.spool.ledger.due(now)
+        items = self.spool.ledger.outbox.due(now)
         if not items:
             self._sweep(now)
-            nxt = self.spool.ledger.next_due_at()
+            nxt = self.spool.ledger.outbox.next_due_at()
             wait = self.idle_seconds if nxt is None else min(max(nxt - now, 0.05), self.idle_seconds)
             return wait, False
         for item in items:
@@ -185,16 +185,18 @@ class Uploader:
     def _upload_item(self, item: Item) -> bool:
         """Puts the item's pending objects in order; True when the endpoint itself failed."""
         ledger = self.spool.ledger
-        for obj in ledger.objects(item.item_id):
+        for obj in ledger.outbox.objects(item.item_id):
             try:
                 self._put(item, obj)
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the item, never stops the queue
                 text, endpoint = describe_error(exc)
                 self._failed(item, obj, text)
                 return endpoint
-            ledger.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
+            ledger.outbox.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
         keep = self.spool.keep_quarantined_seconds > 0
-        outcome = ledger.item_uploaded(item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True)
+        outcome = ledger.outbox.item_uploaded(
+            item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True
+        )
         if outcome == "incomplete":  # `replay` re-queued it meanwhile: its new objects go in the next pass
             log.info("item changed during upload; its new objects follow", extra={"item_id": item.item_id})
             return False
@@ -237,9 +239,9 @@ class Uploader:
     def _failed(self, item: Item, obj: SpoolObject, text: str) -> None:
         attempt = item.attempts + 1
         delay = max(0.05, full_jitter(attempt, self.backoff_base, self.backoff_max, self._rand))
-        attempts = self.spool.ledger.upload_failed(item.item_id, text, self._clock() + delay)
+        attempts = self.spool.ledger.outbox.upload_failed(item.item_id, text, self._clock() + delay)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        self.spool.ledger.set_meta("last_error", f"{stamp} {text}")
+        self.spool.ledger.meta.set("last_error", f"{stamp} {text}")
         extra = {"item_id": item.item_id, "role": obj.role, "attempts": attempts, "error": text, "retry_in": delay}
         if attempts >= self.alarm_after:
             log.error("ALARM upload keeps failing", extra=extra)

@@ -71,7 +71,7 @@ def drain(uploader: Uploader, passes: int = 20) -> None:
     for _ in range(passes):
         _, backing_off = uploader.run_once()
         if backing_off:
-            raise AssertionError("uploader is backing off: " + str(uploader.spool.ledger.meta().get("last_error")))
-        if not uploader.spool.ledger.due(float("inf")):
+            raise AssertionError("uploader is backing off: " + str(uploader.spool.ledger.meta.read().get("last_error")))
+        if not uploader.spool.ledger.outbox.due(float("inf")):
             return
     raise AssertionError("spool did not drain")

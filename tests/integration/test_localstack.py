@@ -58,7 +58,7 @@ def test_agent_upload_reaches_the_ingest_queue(localstack_url: str, corpus_dir: 
     assert not result.quarantined
     for _ in range(10):
         uploader.run_once()
-        if not spool.ledger.due(float("inf")):
+        if not spool.ledger.outbox.due(float("inf")):
             break
     spool.close()
 

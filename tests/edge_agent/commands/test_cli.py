@@ -76,7 +76,7 @@ def test_status_reads_the_spool(tmp_path: Path, capsys: pytest.CaptureFixture[st
     intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])
     intake.submit(device_file("pid=P1 od=15"), Origin("a.txt", "folder", "file:///a.txt"))
     intake.submit(b"", Origin("b.txt", "folder", "file:///b.txt"))
-    spool.ledger.set_meta("last_error", "2026-01-01T00:00:00+00:00 EndpointConnectionError")
+    spool.ledger.meta.set("last_error", "2026-01-01T00:00:00+00:00 EndpointConnectionError")
     # While the agent still has the spool open (no close): status reads beside it.
     assert main(["status", "--data-dir", str(tmp_path / "data"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

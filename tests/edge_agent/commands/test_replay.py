@@ -60,22 +60,22 @@ def test_replay_parses_uploads_and_a_second_replay_changes_nothing(
 
     report = with_adapter(spool)
     assert (report.parsed, report.envelopes, report.not_replayable.total()) == (1, 2, 0)
-    assert spool.ledger.get(taken.item_id).state == ItemState.PARSED  # type: ignore[union-attr]
+    assert spool.ledger.items.get(taken.item_id).state == ItemState.PARSED  # type: ignore[union-attr]
     put_before = len(writer.keys)
     drain(uploader)
     new_keys = writer.keys[put_before:]
     assert sorted(new_keys) == [k for k in keys(s3, "envelopes/")] and len(new_keys) == 2  # raw not put again
     env = json.loads(s3.get_object(Bucket=BUCKET, Key=new_keys[0])["Body"].read())
     assert env["raw"]["key"] == raw_key and env["patient"]["id"] == "P1" and env["adapter"]["name"] == "test_lines"
-    item = spool.ledger.get(taken.item_id)
+    item = spool.ledger.items.get(taken.item_id)
     assert item is not None and item.state == ItemState.UPLOADED and item.reason is None and item.envelopes == 2
     with pytest.raises(FileNotFoundError):  # replayed and in S3: its raw bytes leave the clinic PC
         spool.read_raw(taken.item_id, taken.sha256)
 
-    listing, counts = keys(s3), spool.ledger.counts()
+    listing, counts = keys(s3), spool.ledger.items.counts()
     again = with_adapter(spool)
     assert again.as_dict()["examined"] == 0 and again.parsed == 0
-    assert spool.ledger.due(float("inf")) == [] and keys(s3) == listing and spool.ledger.counts() == counts
+    assert spool.ledger.outbox.due(float("inf")) == [] and keys(s3) == listing and spool.ledger.items.counts() == counts
 
 
 def test_still_unknown_stays_and_a_new_reason_gets_a_new_record(
@@ -87,14 +87,16 @@ def test_still_unknown_stays_and_a_new_reason_gets_a_new_record(
     report = with_adapter(spool)
     assert report.parsed == 0 and report.still_quarantined == {"unknown_format": 1, "malformed": 1}
     assert report.new_reason == 1 and "still quarantined   2 (malformed 1, unknown_format 1)" in report.to_text()
-    still = spool.ledger.get(unknown.item_id)
+    still = spool.ledger.items.get(unknown.item_id)
     assert still is not None and still.state == ItemState.UPLOADED and still.reason == "unknown_format"
     drain(uploader)  # the malformed one's new quarantine record replaces the old one in S3
     record = json.loads(s3.get_object(Bucket=BUCKET, Key=f"quarantine/clinic1/{broken.sha256}.json")["Body"].read())
     assert record["reason"] == "malformed" and record["detail"] == "BROKEN marker found"
     assert spool.read_raw(broken.item_id, broken.sha256)  # still quarantined: still kept for the next replay
     again = with_adapter(spool)
-    assert again.new_reason == 0 and again.still_quarantined.total() == 2 and spool.ledger.due(float("inf")) == []
+    assert (
+        again.new_reason == 0 and again.still_quarantined.total() == 2 and spool.ledger.outbox.due(float("inf")) == []
+    )
 
 
 def test_raw_bytes_past_retention_are_not_replayable(spool: Spool, before_upgrade: Intake, uploader: Uploader) -> None:
@@ -130,18 +132,18 @@ def test_a_replay_during_an_upload_keeps_the_item_due(
     spool: Spool, before_upgrade: Intake, uploader: Uploader, writer: RecordingWriter, s3: Any
 ) -> None:
     taken = take(before_upgrade, device_file("pid=P8 od=14"))
-    stale = spool.ledger.objects(taken.item_id)  # a running uploader has read the item's objects...
+    stale = spool.ledger.outbox.objects(taken.item_id)  # a running uploader has read the item's objects...
     assert with_adapter(spool).parsed == 1  # ...when the replay re-queues it
     now = datetime.now(UTC)
     for obj in stale:  # it puts and marks what it had read
         body = obj.body if obj.role != "raw" else spool.read_raw(taken.item_id, taken.sha256)
         writer.put(obj.key, body or b"", obj.content_type)
-        spool.ledger.object_uploaded(taken.item_id, obj.seq, now)
+        spool.ledger.outbox.object_uploaded(taken.item_id, obj.seq, now)
     # Marking the item done is refused: the replay added objects this uploader has not put.
-    assert spool.ledger.item_uploaded(taken.item_id, now, if_complete=True) == "incomplete"
+    assert spool.ledger.outbox.item_uploaded(taken.item_id, now, if_complete=True) == "incomplete"
     drain(uploader)
     assert [k.split("/")[0] for k in keys(s3)] == ["envelopes", "quarantine", "raw"]
-    assert spool.ledger.get(taken.item_id).state == ItemState.UPLOADED  # type: ignore[union-attr]
+    assert spool.ledger.items.get(taken.item_id).state == ItemState.UPLOADED  # type: ignore[union-attr]
 
 
 def test_a_replay_in_another_process_updates_the_agents_spool_cap_count(
@@ -149,13 +151,13 @@ def test_a_replay_in_another_process_updates_the_agents_spool_cap_count(
 ) -> None:
     take(before_upgrade, device_file("pid=P7 od=13"))
     drain(uploader)
-    assert spool.ledger.pending_bytes() == 0
+    assert spool.ledger.items.pending_bytes() == 0
     other = Ledger(spool.ledger.path)  # `medflow-edge replay` beside the agent: its own connection
     try:
         assert replay(other, spool.blobs, IDENT, adapters=[LineAdapter()]).parsed == 1
     finally:
         other.close()
-    assert spool.ledger.pending_bytes() == len(device_file("pid=P7 od=13"))
+    assert spool.ledger.items.pending_bytes() == len(device_file("pid=P7 od=13"))
 
 
 def config_file(tmp_path: Path, endpoint: str) -> Path:
@@ -178,7 +180,9 @@ def test_replay_command_with_the_real_adapters(
 
     assert main(["replay", "--config", str(config), "--dry-run", "--json"]) == 0
     dry = json.loads(capsys.readouterr().out)
-    assert dry["dry_run"] and dry["parsed"] == 1 and spool.ledger.get(taken.item_id).state == ItemState.QUARANTINED  # type: ignore[union-attr]
+    assert (
+        dry["dry_run"] and dry["parsed"] == 1 and spool.ledger.items.get(taken.item_id).state == ItemState.QUARANTINED
+    )  # type: ignore[union-attr]
     assert main(["replay", "--config", str(config), "--reason", "unknown_format"]) == 0
     out = capsys.readouterr().out
     assert "parsed now          1 (1 envelope(s)), queued for upload by the agent" in out

@@ -27,7 +27,7 @@ def submit(
 
 
 def envelopes(spool: Spool, item_id: int) -> list[Envelope]:
-    objs = spool.ledger.objects(item_id)
+    objs = spool.ledger.outbox.objects(item_id)
     return [Envelope.model_validate_json(o.body or b"") for o in objs if o.role == "envelope"]
 
 
@@ -37,7 +37,7 @@ def test_parsed_item_is_stored_with_its_envelope_before_submit_returns(spool: Sp
     result = submit(intake, raw, "tono.txt")
     assert not result.duplicate and not result.quarantined and result.envelopes == 1
     assert spool.read_raw(result.item_id, result.sha256) == raw
-    objs = spool.ledger.objects(result.item_id)
+    objs = spool.ledger.outbox.objects(result.item_id)
     assert [(o.seq, o.role) for o in objs] == [(0, "raw"), (1, "envelope")]
     assert objs[0].key == f"raw/clinic1/2026/03/09/{result.sha256}.txt"
     assert objs[1].key == f"envelopes/clinic1/2026/03/09/{result.sha256}.json"
@@ -63,7 +63,7 @@ def test_same_bytes_twice_are_taken_once(intake: Intake, spool: Spool) -> None:
     first = submit(intake, raw, "a.txt")
     second = submit(intake, raw, "copy-of-a.txt")
     assert second.duplicate and second.item_id == first.item_id and second.envelopes == 1
-    assert spool.ledger.counts()["parsed"] == 1
+    assert spool.ledger.items.counts()["parsed"] == 1
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_unusable_input_is_quarantined_with_reason_and_raw_kept(
     result = submit(intake, raw, "bad.dat")
     assert result.quarantined and result.reason == reason and result.detail and result.envelopes == 0
     assert spool.read_raw(result.item_id, result.sha256) == raw
-    objs = spool.ledger.objects(result.item_id)
+    objs = spool.ledger.outbox.objects(result.item_id)
     assert [(o.role, o.key) for o in objs][1] == ("quarantine", f"quarantine/clinic1/{result.sha256}.json")
     assert objs[0].role == "raw" and objs[0].key.startswith("raw/clinic1/")
     record = QuarantineRecord.model_validate_json(objs[1].body or b"")
@@ -101,14 +101,14 @@ def test_spool_cap_refuses_new_items_loudly_and_recovers(spool: Spool, caplog: p
     with pytest.raises(SpoolFull, match="spool_full"):
         submit(intake, device_file("pid=P2 od=16 " + "x=y " * 30))
     assert isinstance(SpoolFull("x"), SpoolError)
-    assert "spool_full" in spool.ledger.meta()["alarm"]
+    assert "spool_full" in spool.ledger.meta.read()["alarm"]
     assert any(r.levelname == "ERROR" and "ALARM" in r.getMessage() for r in caplog.records)
     assert submit(intake, device_file("pid=P1 od=15")).duplicate  # known bytes are still answered
     # The refused bytes were not stored at all: the sender keeps them.
-    assert sum(spool.ledger.counts().values()) == 1 and spool.blobs.names() == set()
-    spool.ledger.item_uploaded(kept.item_id, datetime.now(UTC))  # space comes back after an upload
+    assert sum(spool.ledger.items.counts().values()) == 1 and spool.blobs.names() == set()
+    spool.ledger.outbox.item_uploaded(kept.item_id, datetime.now(UTC))  # space comes back after an upload
     assert not submit(intake, device_file("pid=P3 od=16")).duplicate
-    assert "alarm" not in spool.ledger.meta()
+    assert "alarm" not in spool.ledger.meta.read()
 
 
 @pytest.mark.parametrize("size", [10, 200_000], ids=["inline", "blob-file"])
@@ -119,11 +119,11 @@ def test_disk_errors_become_spool_errors(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(spool.blobs, "put", no_space)  # big inputs fail here,
-    monkeypatch.setattr(spool.ledger, "insert_classified", no_space)  # small ones (inline) here
+    monkeypatch.setattr(spool.ledger.items, "insert_classified", no_space)  # small ones (inline) here
     with pytest.raises(SpoolError, match="cannot store"):
         submit(intake, device_file("pid=P1 od=15 pad=" + "x" * size))
     monkeypatch.undo()
-    assert spool.ledger.counts() == {"received": 0, "parsed": 0, "quarantined": 0, "uploaded": 0}
+    assert spool.ledger.items.counts() == {"received": 0, "parsed": 0, "quarantined": 0, "uploaded": 0}
     assert spool.blobs.names() == set()
 
 
@@ -144,7 +144,7 @@ def test_concurrent_submits_of_the_same_and_different_bytes(intake: Intake, spoo
         t.join()
     assert len(results) == 60
     assert sum(not r.duplicate for r in results) == 5  # five distinct contents, each taken once
-    assert spool.ledger.counts()["parsed"] == 5 and sum(spool.ledger.counts().values()) == 5
+    assert spool.ledger.items.counts()["parsed"] == 5 and sum(spool.ledger.items.counts().values()) == 5
 
 
 def test_new_items_wake_listeners(intake: Intake) -> None:
@@ -167,7 +167,7 @@ def test_an_adapter_whose_output_breaks_the_envelope_quarantines_as_internal_err
     intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[BadOutput()])
     result = submit(intake, device_file("pid=P1 od=15"))
     assert result.quarantined and result.reason == "internal_error"
-    record = json.loads(spool.ledger.objects(result.item_id)[1].body or b"")
+    record = json.loads(spool.ledger.outbox.objects(result.item_id)[1].body or b"")
     assert record["adapter"] == "bad_output"
 
 

@@ -129,7 +129,7 @@ def test_mllp_source_with_parse_workers_acks_and_stores(tmp_path: Path) -> None:
         pool.close()
     try:
         assert [line.split("|")[1] for line in out.getvalue().splitlines()] == ["AA", "AE", "AA"]
-        counts = spool.ledger.counts()
+        counts = spool.ledger.items.counts()
         assert (counts["parsed"], counts["quarantined"]) == (1, 1)  # the resend stored once
     finally:
         spool.close()

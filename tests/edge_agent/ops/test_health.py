@@ -70,19 +70,19 @@ def test_healthz_is_200_then_503_on_the_spool_alarm(server: HealthServer, intake
     assert health["status"] == "ok" and health["alarm"] is None and health["counts"]["parsed"] == 1
     assert health["version"] and health["uptime_s"] >= 0 and health["last_upload_at"] is None
     assert "SECRET" not in body and "Smith" not in body
-    spool.ledger.set_meta("alarm", "spool_full: 10 bytes waiting, cap 5; new items are refused")
+    spool.ledger.meta.set("alarm", "spool_full: 10 bytes waiting, cap 5; new items are refused")
     code, _, body = get(url)
     assert code == 503 and json.loads(body)["alarm"].startswith("spool_full") and json.loads(body)["status"] == "alarm"
-    spool.ledger.set_meta("alarm", None)
+    spool.ledger.meta.set("alarm", None)
     assert get(url)[0] == 200
 
 
 def test_healthz_is_503_when_uploads_keep_failing(server: HealthServer, intake: Intake, spool: Spool) -> None:
     item = intake.submit(device_file("pid=P1 od=15"), Origin("a.txt", "folder", "file:///a.txt"))
     for _ in range(2):
-        spool.ledger.upload_failed(item.item_id, "s3:AccessDenied (HTTP 403)", 0)
+        spool.ledger.outbox.upload_failed(item.item_id, "s3:AccessDenied (HTTP 403)", 0)
     assert get(f"http://127.0.0.1:{server.port}/healthz")[0] == 200  # failing, not yet past the threshold
-    spool.ledger.upload_failed(item.item_id, "s3:AccessDenied (HTTP 403)", 0)
+    spool.ledger.outbox.upload_failed(item.item_id, "s3:AccessDenied (HTTP 403)", 0)
     code, _, body = get(f"http://127.0.0.1:{server.port}/healthz")
     assert code == 503 and json.loads(body)["alarm"] == "upload_failing: 1 item(s) failed 3 or more times"
 
@@ -92,7 +92,7 @@ def test_metrics_parse(server: HealthServer, spool: Spool) -> None:
     intake.on_taken(server.counters.inputs_taken)  # as edge_agent.__main__ subscribes it
     for raw in (device_file("pid=P1 od=15"), b"\x00 junk", device_file("pid=P1 od=15")):
         intake.submit(raw, Origin("f", "folder", "file:///f", source="inbox"))
-    spool.ledger.set_meta("last_upload_at", "2026-02-01T12:00:00+00:00")
+    spool.ledger.meta.set("last_upload_at", "2026-02-01T12:00:00+00:00")
     code, content_type, text = get(f"http://127.0.0.1:{server.port}/metrics")
     assert code == 200 and content_type.startswith("text/plain; version=0.0.4")
     m = parse_metrics(text)

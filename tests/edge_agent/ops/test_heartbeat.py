@@ -24,7 +24,7 @@ AT = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 def test_heartbeat_reports_counts_without_phi(intake: Intake, spool: Spool, writer: RecordingWriter, s3: Any) -> None:
     intake.submit(device_file("pid=SECRET-PATIENT od=15"), Origin("Smith_John.txt", "folder", "file:///Smith_John.txt"))
     intake.submit(b"", Origin("e.txt", "folder", "file:///e.txt"))
-    spool.ledger.set_meta("last_upload_at", AT.isoformat())
+    spool.ledger.meta.set("last_upload_at", AT.isoformat())
     beat = Heartbeat(spool, writer, IDENT, interval=60, sources=["inbox"], clock=lambda: AT)
     assert beat.send_once()
     key = "agents/clinic1/agent1/heartbeat.json"

@@ -37,5 +37,5 @@ def test_pentra_transcript_over_tcp_is_stored_once(tmp_path: Path, corpus_dir: P
                 assert out.getvalue() == "sent: 28 frames acknowledged\n"
     finally:
         source.stop()
-    assert spool.ledger.counts()["parsed"] == 1
+    assert spool.ledger.items.counts()["parsed"] == 1
     spool.close()

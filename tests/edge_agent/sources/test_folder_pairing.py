@@ -32,13 +32,13 @@ def test_hfa_xml_and_tiff_printout_share_a_link(tmp_path: Path, corpus_dir: Path
     source.start()
     try:
         deadline = time.monotonic() + 10
-        while sum(spool.ledger.counts().values()) < 2 and time.monotonic() < deadline:
+        while sum(spool.ledger.items.counts().values()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         source.stop()
     found: dict[str, Envelope] = {}
     for item_id in (1, 2):
-        for obj in spool.ledger.objects(item_id):
+        for obj in spool.ledger.outbox.objects(item_id):
             if obj.role == "envelope":
                 env = Envelope.model_validate_json(obj.body or b"")
                 found[env.adapter.name] = env

@@ -101,10 +101,10 @@ def test_sigkill_mid_burst_loses_no_acked_message_and_duplicates_none(tmp_path: 
 
     spool = Spool(data)
     try:
-        shas = spool.ledger.all_shas()
+        shas = spool.ledger.outbox.all_shas()
         for i in acked:
             assert hashlib.sha256(message(i)).hexdigest() in shas, f"AA-acknowledged message {i} was lost"
         assert len(shas) == total
-        assert sum(spool.ledger.counts().values()) == total, "a message was stored twice"
+        assert sum(spool.ledger.items.counts().values()) == total, "a message was stored twice"
     finally:
         spool.close()

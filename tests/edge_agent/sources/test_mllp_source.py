@@ -72,7 +72,7 @@ def test_aa_after_submit_with_msa2_echoing_msh10(intake: Intake) -> None:
     msh, msa = ack.split("\r")[:2]
     assert msh.startswith("MSH|^~\\&|LIS|CLINIC|XP|LAB|") and "|ACK^R01^ACK|" in msh
     assert msa == "MSA|AA|MSG0001"
-    assert intake.spool.ledger.counts()["parsed"] == 1
+    assert intake.spool.ledger.items.counts()["parsed"] == 1
 
 
 def test_retransmission_after_lost_ack_is_acked_again_and_stored_once(intake: Intake) -> None:
@@ -83,7 +83,7 @@ def test_retransmission_after_lost_ack_is_acked_again_and_stored_once(intake: In
     finally:
         source.stop()
     assert first[0].split("\r")[1] == again[0].split("\r")[1] == "MSA|AA|MSG0001"
-    assert sum(intake.spool.ledger.counts().values()) == 1
+    assert sum(intake.spool.ledger.items.counts().values()) == 1
 
 
 def test_ack_uses_the_messages_own_delimiters() -> None:
@@ -107,7 +107,7 @@ def test_quarantined_message_gets_ae_with_err_naming_the_reason(intake: Intake, 
     segments = ack.split("\r")
     assert segments[1].startswith("MSA|AE|MESSAGE CONTROL ID|bad_delimiters")
     assert segments[2].startswith("ERR|||102^Data type error^HL70357|E|") and "bad_delimiters" in segments[2]
-    assert intake.spool.ledger.counts()["quarantined"] == 1
+    assert intake.spool.ledger.items.counts()["quarantined"] == 1
 
 
 class RefusingIntake:
@@ -158,7 +158,7 @@ def test_several_analyzers_at_once(intake: Intake) -> None:
     finally:
         source.stop()
     assert len(answers) == 100 and all("\rMSA|AA|" in a for a in answers)
-    assert intake.spool.ledger.counts()["parsed"] == 100
+    assert intake.spool.ledger.items.counts()["parsed"] == 100
 
 
 def test_simulator_sends_every_message_of_a_file_and_prints_acks(intake: Intake, corpus_dir: Path) -> None:

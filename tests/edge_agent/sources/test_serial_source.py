@@ -62,7 +62,7 @@ def test_astm_transcript_played_over_a_null_modem_is_stored(
         source.stop()
     assert status == 0, out.getvalue()
     assert "frames acknowledged" in out.getvalue()
-    counts = intake.spool.ledger.counts()
+    counts = intake.spool.ledger.items.counts()
     assert counts["parsed"] == 1 and counts["quarantined"] == 0
 
 
@@ -79,10 +79,10 @@ def test_line_device_output_is_collected_until_the_line_goes_quiet(
             for chunk in (b"H|\\^&|||DEV\r", b"R|1|^^^GLU|5.1|mmol/L\r", b"L|1|N\r"):
                 port.write(chunk)
                 time.sleep(0.1)
-        wait_for(lambda: sum(intake.spool.ledger.counts().values()) == 1, 5)
+        wait_for(lambda: sum(intake.spool.ledger.items.counts().values()) == 1, 5)
     finally:
         source.stop()
-    assert intake.spool.ledger.counts()["parsed"] == 1
+    assert intake.spool.ledger.items.counts()["parsed"] == 1
 
 
 def test_port_that_appears_later_is_opened(tmp_path: Path, intake: Intake) -> None:
