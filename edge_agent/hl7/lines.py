@@ -1,7 +1,8 @@
 """HL7 v2 (ER7) text before syntax: bytes to text, line clean-up, message splitting, quick HL7 checks. Pure.
 
 What analyzers and their exports really send: a BOM, CR, LF or CRLF line ends, literal "<cr>"
-text, comment lines, blank lines, several messages in one file. MLLP's common shape (CR-only
+text, comment lines, blank lines, several messages in one file, messages still in their MLLP
+frames (VT … FS CR: a capture of a link, or some analyzers' file export). MLLP's common shape (CR-only
 text, nothing to tidy) takes a shortcut that gives the general path's answer for less work.
 """
 
@@ -13,6 +14,8 @@ BOM = "\ufeff"
 _SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}(?=[^A-Za-z0-9\s]|$)")
 _LITERAL_CR = re.compile(r"<cr>(?:<lf>)?", re.IGNORECASE)
 _LITERAL_CR_USED = re.compile(r"<cr>(?:<lf>)?\s*(?:$|[A-Z][A-Z0-9]{2}\|)", re.IGNORECASE | re.MULTILINE)
+_MLLP_FRAMED = re.compile(r"^\s*\x0b")  # a file that starts with a frame's VT
+_MLLP_MARKS = re.compile(r"[\x0b\x1c]")  # VT opens a frame, FS (before its CR) closes it
 KNOWN_SEGMENTS = frozenset({"PID", "PV1", "ORC", "OBR", "OBX", "NTE", "SPM", "EVN", "NK1", "MSA", "QRD"})
 
 
@@ -28,9 +31,22 @@ def decode_text(raw: bytes) -> tuple[str, list[str]]:
 
 
 def clean_lines(text: str) -> tuple[list[tuple[int, str]], list[str]]:
-    """Segment lines with their 1-based line numbers: endings normalised, comments and blanks dropped."""
+    """Segment lines with their 1-based line numbers: endings normalised, comments and blanks dropped,
+    MLLP framing taken off (each framed message then starts at its MSH, as in any multi-message file)."""
+    framed = _unframe(text)
+    if framed is not None:
+        unframed, warnings = clean_lines(framed[0])
+        return unframed, [framed[1], *warnings]
     lines = _cr_lines(text)
     return (lines, []) if lines is not None else _tidied_lines(text)
+
+
+def _unframe(text: str) -> tuple[str, str] | None:
+    """The text without its MLLP frame marks, and a note saying so; None when the text is not framed."""
+    if not _MLLP_FRAMED.match(text) or "\x1c" not in text:
+        return None
+    frames = text.count("\x0b")
+    return _MLLP_MARKS.sub("", text), f"MLLP framing removed ({frames} framed message(s))"
 
 
 def _cr_lines(text: str) -> list[tuple[int, str]] | None:
