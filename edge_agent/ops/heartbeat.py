@@ -1,4 +1,8 @@
-"""Heartbeat: every `heartbeat_seconds`, `agents/{clinic}/{agent}/heartbeat.json` with spool counts (no PHI)."""
+"""Heartbeat: every `heartbeat_seconds`, `agents/{clinic}/{agent}/heartbeat.json` with spool counts (no PHI).
+
+Besides the model's fields it carries `last_error_at` (when `last_error` happened; both are gone
+once no waiting item fails) and `quarantined_total` (quarantined items, uploaded or not).
+"""
 
 from __future__ import annotations
 
@@ -61,6 +65,8 @@ class Heartbeat:
             counts=ledger.items.counts(),
             last_upload_at=_parse_time(meta.get("last_upload_at")),
             last_error=meta.get("last_error"),
+            last_error_at=_parse_time(meta.get("last_error_at")),  # an extra field: the model allows them
+            quarantined_total=ledger.quarantine.count(),
             pending_bytes=ledger.items.pending_bytes(),
             failing=ledger.items.failing(),
             alarm=meta.get("alarm"),

@@ -20,13 +20,19 @@ class StatusReport:
     last_upload_at: str | None
     last_error: str | None
     alarm: str | None
+    quarantined_total: int = 0  # quarantined items waiting or uploaded (`counts` has them by state)
+    last_error_at: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     def to_text(self) -> str:
         lines = [f"spool           {self.spool}"]
-        lines += [f"  {state:<14}{count}" for state, count in self.counts.items()]
+        for state, count in self.counts.items():
+            if state == "quarantined":  # once uploaded they count as uploaded; replay still finds them all
+                lines.append(f"  {state:<14}{count} waiting for upload, {self.quarantined_total} in all")
+            else:
+                lines.append(f"  {state:<14}{count}")
         lines += [
             f"waiting bytes   {self.pending_bytes}",
             f"failing items   {self.failing}",
@@ -49,6 +55,8 @@ def snapshot(ledger: Ledger, spool: str) -> StatusReport:
         last_upload_at=meta.get("last_upload_at"),
         last_error=meta.get("last_error"),
         alarm=meta.get("alarm"),
+        quarantined_total=ledger.quarantine.count(),
+        last_error_at=meta.get("last_error_at"),
     )
 
 

@@ -104,7 +104,7 @@ class Spool:
         log.error("ALARM spool full: refusing new item", extra={"sha256": sha256, "pending_bytes": pending,
                                                                  "max_spool_bytes": cap})  # fmt: skip
         self.ledger.meta.set("alarm", msg)
-        self.ledger.meta.set("last_error", msg)
+        self.ledger.meta.error(msg, datetime.now(UTC))
         return SpoolFull(msg)
 
     def read_raw(self, item_id: int, sha256: str) -> bytes:

@@ -1,6 +1,8 @@
-"""The ledger's agent facts (table meta): last upload, last error, the spool-full alarm."""
+"""The ledger's agent facts (table meta): last upload, last error and its time, the spool-full alarm."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from edge_agent.spool.connection import LedgerConnection
 
@@ -8,6 +10,16 @@ from edge_agent.spool.connection import LedgerConnection
 class Meta:
     def __init__(self, connection: LedgerConnection) -> None:
         self._c = connection
+
+    def error(self, text: str, at: datetime) -> None:
+        """Records the agent's last error and its time (cleared by `Outbox.item_uploaded` once nothing fails)."""
+        stamp = at.isoformat(timespec="seconds")
+        with self._c.tx() as db:
+            # Both facts in one transaction: status and the heartbeat never show a text with another's time.
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                [("last_error", f"{stamp} {text}"), ("last_error_at", stamp)],
+            )
 
     def set(self, name: str, value: str | None) -> None:
         with self._c.tx() as db:

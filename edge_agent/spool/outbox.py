@@ -78,6 +78,12 @@ class Outbox:
             db.execute("UPDATE objects SET body = NULL WHERE item_id = ? AND (role != 'raw' OR ?)", (item_id, not keep))
             # Status and the heartbeat report the last successful upload.
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_upload_at', ?)", (at.isoformat(),))
+            # The last error is over once no waiting item has failed: status, /healthz and the heartbeat
+            # say what is true now, not what went wrong before a recovery (or a restart).
+            db.execute(
+                "DELETE FROM meta WHERE name IN ('last_error', 'last_error_at') AND NOT EXISTS"
+                " (SELECT 1 FROM items WHERE state IN ('parsed', 'quarantined') AND attempts > 0)"
+            )
         return "kept" if keep else "released"
 
     def upload_failed(self, item_id: int, error: str, next_attempt_at: float) -> int:

@@ -29,6 +29,11 @@ class Quarantine:
             sql, args = sql + " AND reason = ?", (reason,)
         return [Item.from_row(r) for r in self._c.query(sql + " ORDER BY item_id", args)]
 
+    def count(self) -> int:
+        """Quarantined items, waiting for upload or in S3 already: what `replay` would examine."""
+        # The partial index on quarantined items answers it without scanning the others.
+        return int(self._c.query("SELECT COUNT(*) FROM items WHERE reason IS NOT NULL")[0][0])
+
     def requeue(
         self,
         item: Item,

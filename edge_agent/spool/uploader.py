@@ -240,8 +240,7 @@ class Uploader:
         attempt = item.attempts + 1
         delay = max(0.05, full_jitter(attempt, self.backoff_base, self.backoff_max, self._rand))
         attempts = self.spool.ledger.outbox.upload_failed(item.item_id, text, self._clock() + delay)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        self.spool.ledger.meta.set("last_error", f"{stamp} {text}")
+        self.spool.ledger.meta.error(text, datetime.now(UTC))
         extra = {"item_id": item.item_id, "role": obj.role, "attempts": attempts, "error": text, "retry_in": delay}
         if attempts >= self.alarm_after:
             log.error("ALARM upload keeps failing", extra=extra)

@@ -85,6 +85,19 @@ def test_status_reads_the_spool(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["status", "--data-dir", str(tmp_path / "data")]) == 0
     text = capsys.readouterr().out
     assert "parsed        1" in text and "last upload     never" in text
+    assert report["quarantined_total"] == 1
+    spool.close()
+
+
+def test_status_counts_quarantined_items_after_their_upload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spool = Spool(tmp_path / "data")
+    intake = Intake(spool, IDENT, max_spool_bytes=10**6, adapters=[LineAdapter()])
+    for name in ("a.txt", "b.txt"):
+        item = intake.submit(name.encode() + b"\x00 not a device file", Origin(name, "folder", f"file:///{name}"))
+        spool.ledger.outbox.item_uploaded(item.item_id, datetime(2026, 1, 1, tzinfo=UTC))
+    assert main(["status", "--data-dir", str(tmp_path / "data")]) == 0
+    text = capsys.readouterr().out
+    assert "quarantined   0 waiting for upload, 2 in all" in text  # what `replay --dry-run` would examine
     spool.close()
 
 

@@ -42,3 +42,22 @@ def test_heartbeat_failure_is_logged_not_raised(spool: Spool) -> None:
     cloud = CloudSection(bucket=BUCKET, endpoint_url=f"http://127.0.0.1:{free_port()}", connect_timeout_seconds=1)
     beat = Heartbeat(spool, ObjectWriter(make_s3_client(cloud), cloud), IDENT, interval=60)
     assert beat.send_once() is False
+
+
+def test_last_error_carries_its_time_and_ends_once_nothing_fails(
+    intake: Intake, spool: Spool, writer: RecordingWriter
+) -> None:
+    a = intake.submit(device_file("pid=P1 od=15"), Origin("a.txt", "folder", "file:///a.txt"))
+    b = intake.submit(device_file("pid=P2 od=15"), Origin("b.txt", "folder", "file:///b.txt"))
+    outbox = spool.ledger.outbox
+    for item in (a, b):
+        outbox.upload_failed(item.item_id, "s3:SlowDown (HTTP 503)", 0)
+    spool.ledger.meta.error("s3:SlowDown (HTTP 503)", AT)
+    beat = Heartbeat(spool, writer, IDENT, interval=60, clock=lambda: AT).build()
+    assert beat.last_error == "2026-02-01T12:00:00+00:00 s3:SlowDown (HTTP 503)"
+    extra = beat.model_extra or {}
+    assert (extra["last_error_at"], extra["quarantined_total"]) == (AT, 0)
+    outbox.item_uploaded(a.item_id, AT)  # b still fails: the error is still true
+    assert spool.ledger.meta.read()["last_error_at"] == AT.isoformat()
+    outbox.item_uploaded(b.item_id, AT)  # nothing fails any more (also after a restart: it is in the ledger)
+    assert "last_error" not in spool.ledger.meta.read() and "last_error_at" not in spool.ledger.meta.read()
