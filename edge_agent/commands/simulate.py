@@ -4,7 +4,9 @@ hl7: every message of each file (comments and blank lines dropped, CR segment en
 over MLLP on one connection; each ACK's MSA is printed. astm: the records are extracted
 from a framed transcript or a record file, re-framed into ≤ 240-character E1381 frames and
 played with ENQ/ACK/NAK/EOT over a serial port (`--serial /dev/ttyX`) or TCP (`--to`).
-Exit status: 0 when every message was accepted (AA / all frames ACKed), 1 otherwise.
+Exit status: 0 when every message was accepted (AA / all frames ACKed); 1 when one was not, or the
+peer could not be reached or went away; 2 on usage errors (a bad --to, a file that cannot be read
+or holds no message). Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from edge_agent.adapters.astm_records import split_records
+from edge_agent.commands import EXIT_FINDING, EXIT_USAGE
 from edge_agent.framing.astm_e1381 import STX, AstmSession
 from edge_agent.framing.astm_transcript import unframe
 from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
@@ -44,26 +47,81 @@ def register(subparsers: Any) -> None:
     astm.set_defaults(handler=_astm_command)
 
 
+class _Refused(Exception):
+    """What the operator must fix before anything is sent (exit 2)."""
+
+
 def _address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
-        raise SystemExit(f"--to must be HOST:PORT, got {text!r}")
+        raise _Refused(f"--to must be HOST:PORT, got {text!r}")
     return host, int(port)
 
 
+def _read(files: list[Path], protocol: str, split: Callable[[bytes], list[Any]]) -> list[bytes]:
+    """Each file's bytes, in order; refuses a file that cannot be read or holds no message."""
+    contents: list[bytes] = []
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise _Refused(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if not split(raw):
+            raise _Refused(f"{path} holds no {protocol} message")
+        contents.append(raw)
+    return contents
+
+
+def _answering(play: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """One line and an exit code for what goes wrong, instead of a traceback."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return play(args)
+        except _Refused as exc:
+            print(f"medflow-edge simulate: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (OSError, _serial_errors()) as exc:  # refused, unreachable, timed out, reset, port missing
+            where = getattr(args, "serial", None) or args.to
+            print(f"medflow-edge simulate: {where}: {_reason(exc)}", file=sys.stderr)
+            return EXIT_FINDING
+
+    return handler
+
+
+def _serial_errors() -> type[Exception]:
+    """pyserial's error class when it is installed (a serial port that cannot be opened), else OSError."""
+    try:
+        from serial import SerialException
+    except ImportError:
+        return OSError
+    return SerialException
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {ACK_TIMEOUT:.0f} s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+@_answering
 def _hl7_command(args: argparse.Namespace) -> int:
     host, port = _address(args.to)
-    return send_hl7(host, port, [p.read_bytes() for p in args.files], sys.stdout)
+    return send_hl7(host, port, _read(args.files, "HL7", hl7_messages), sys.stdout)
 
 
+@_answering
 def _astm_command(args: argparse.Namespace) -> int:
-    messages = [m for p in args.files for m in astm_messages(p.read_bytes())]
-    if args.serial:
+    address = _address(args.to) if args.to else None
+    messages = [m for raw in _read(args.files, "ASTM", astm_messages) for m in astm_messages(raw)]
+    if address is None:
         import serial
 
         with serial.Serial(args.serial, args.baudrate, timeout=0.1) as port:
             return play_astm(port.write, lambda: bytes(port.read(port.in_waiting or 1)), messages, sys.stdout)
-    with socket.create_connection(_address(args.to), timeout=10) as conn:
+    with socket.create_connection(address, timeout=10) as conn:
         conn.settimeout(0.1)
         return play_astm(conn.sendall, lambda: _recv(conn), messages, sys.stdout)
 
