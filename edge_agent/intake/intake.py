@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 
 from edge_agent.adapters.base import Adapter
 from edge_agent.identity import Identity
+from edge_agent.intake.assignment import assignment
 from edge_agent.intake.describer import Describer
 from edge_agent.intake.loop import LoopDoor
 from edge_agent.intake.parse_pool import ParsePool
 from edge_agent.intake.port import IntakeResult, Origin
 from edge_agent.spool import Described, Incoming, Item, ItemState, NewItem, Spool, SpoolError
 from edge_agent.spool.group_commit import GroupCommit
+from edge_agent.spool.objects import assignment_key
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class Intake:
         o = origin
         if known is not None:
             result = self._duplicate(known)
+            self._assign(known, origin)
             self._tell([Taken(o.source, o.source_kind, result, batched=False)])
             return result
         patterns = tuple(o.patient_id_patterns)
@@ -116,6 +119,25 @@ class Intake:
             sha, len(raw), o.source_kind, o.uri, o.relative_path, o.name, o.device_id, patterns, self._clock(),
             o.source,
         )  # fmt: skip
+
+    def _assign(self, item: Item, origin: Origin) -> None:
+        """A duplicate whose path gives a patient id its first copy's path did not: stored for upload
+        (the cloud applies it to the item's unmatched envelopes), never dropped with the duplicate."""
+        at = self._clock()
+        record = assignment(item, origin, self.ident, at)
+        if record is None:
+            return
+        key = assignment_key(self.ident, item.sha256, record.assignment_id)
+        try:
+            added = self.spool.ledger.assignments.add(item.item_id, key, record.to_bytes(), at)
+        except Exception as exc:  # the source keeps its input and offers it again
+            log.error("spool write failed", extra={"item_id": item.item_id, "error": type(exc).__name__})
+            raise SpoolError(f"cannot store the patient assignment: {type(exc).__name__}: {exc}") from exc
+        if added:
+            log.info("patient id from a duplicate recorded", extra={"item_id": item.item_id, "sha256": item.sha256,
+                                                                    "id_source": record.id_source})  # fmt: skip
+            for callback in self._new_item:
+                callback()
 
     def describe(self, new: NewItem, raw: bytes, siblings: Sequence[str] = ()) -> Described:
         """Detect, parse, build envelopes or the quarantine record, here (a parse worker does the same)."""

@@ -29,6 +29,11 @@ def spool_objects(
     return objs
 
 
+def assignment_key(ident: Identity, sha256: str, assignment_id: str) -> str:
+    """`assignments/{clinic}/{sha256}/{assignment_id}.json`: a patient id for an item's envelopes."""
+    return f"{ident.prefix}assignments/{ident.clinic_id}/{sha256}/{assignment_id}.json"
+
+
 def described(
     raw: RawObject, envelopes: Sequence[Envelope], quarantine: QuarantineRecord | None, ident: Identity
 ) -> Described:

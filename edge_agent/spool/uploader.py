@@ -166,6 +166,9 @@ class Uploader:
     def run_once(self) -> tuple[float, bool]:
         """Uploads what is due; returns (seconds until the next pass, whether that is an endpoint backoff)."""
         now = self._clock()
+        if self._upload_assignments():
+            self._failures += 1
+            return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
         items = self.spool.ledger.outbox.due(now)
         if not items:
             self._sweep(now)
@@ -207,6 +210,24 @@ class Uploader:
         log.info("item uploaded", extra={"item_id": item.item_id, "sha256": item.sha256, "state": item.state.value})
         for callback in self._listeners:
             callback(item.item_id)
+        return False
+
+    def _upload_assignments(self) -> bool:
+        """Puts the patient ids duplicates brought (few, small); True when the endpoint itself failed.
+        One that fails for its own sake stays and is tried again at the next pass."""
+        assignments = self.spool.ledger.assignments
+        for key, body in assignments.pending():
+            try:
+                self.writer.put(key, body, "application/json")
+            except Exception as exc:  # noqa: BLE001 - recorded like any failed put, never stops the queue
+                self._tell_put(len(body), ok=False)
+                text, endpoint = describe_error(exc)
+                self.spool.ledger.meta.error(text, datetime.now(UTC))
+                log.warning("assignment upload failed; will retry", extra={"error": text})
+                return endpoint
+            self._tell_put(len(body), ok=True)
+            assignments.uploaded(key, datetime.now(UTC))
+            log.info("assignment uploaded", extra={"key": key.rsplit("/", 1)[-1]})
         return False
 
     def _sweep(self, now: float) -> None:

@@ -152,3 +152,27 @@ def test_an_item_failing_oddly_does_not_block_the_others(
     assert spool.ledger.items.get(good.item_id).state == ItemState.UPLOADED  # type: ignore[union-attr]
     failed = spool.ledger.items.get(bad.item_id)
     assert failed is not None and failed.attempts == 1 and "ValueError" in (failed.last_error or "")
+
+
+def test_a_duplicate_bringing_a_patient_id_uploads_an_assignment(
+    intake: Intake, spool: Spool, uploader: Uploader, writer: RecordingWriter, s3: Any
+) -> None:
+    raw = device_file("od=15")  # no patient id in the content
+    patterns = ("{patient_id}/*",)
+    first = intake.submit(raw, Origin("a.txt", "folder", "file:///in/a.txt", "a.txt", None, patterns))
+    drain(uploader)
+    again = Origin("a.txt", "folder", "file:///in/P12345/a.txt", "P12345/a.txt", "lab-1", patterns, source="inbox")
+    for _ in range(2):  # dropped twice into the patient's folder: one assignment
+        result = intake.submit(raw, again)
+        assert result.duplicate and result.item_id == first.item_id
+    uploader.run_once()
+    (key,) = keys(s3, "assignments/")
+    assert key.startswith(f"assignments/clinic1/{first.sha256}/") and key.endswith(".json")
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert record["schema"] == "medflow.assignment/1" and record["raw_sha256"] == first.sha256
+    assert (record["patient_id"], record["id_source"], record["pattern"]) == ("P12345", "folder_pattern", patterns[0])
+    assert record["source"]["uri"] == "file:///in/P12345/a.txt" and record["source"]["device_id"] == "lab-1"
+    assert spool.ledger.assignments.pending() == []  # put once; its body left the clinic PC
+    plain = Origin("a.txt", "folder", "file:///in/again/a.txt", "again/a.txt", None, ())
+    intake.submit(raw, plain)  # a copy whose path gives no id: a plain duplicate
+    assert spool.ledger.assignments.pending() == []
