@@ -61,7 +61,7 @@ class Intake:
         self.ident = ident
         self.max_spool_bytes = max_spool_bytes
         self.describer = Describer(ident, adapters)
-        self.parse_pool = parse_pool  # describes for the first event loop that submits (MLLP), when given
+        self.parse_pool = parse_pool  # describes for the MLLP source it is named after, when given
         self._clock = clock
         # One commit at a time ("check cap, store, insert rows" is one step), many items per commit.
         self.commits: GroupCommit[Incoming, tuple[Item, bool]] = GroupCommit(self._commit)
@@ -92,7 +92,7 @@ class Intake:
         new = self.admit(raw, origin)
         if isinstance(new, IntakeResult):
             return new  # bytes already taken: answered at once, nothing stored twice
-        door = self._door(asyncio.get_running_loop())
+        door = self._door(asyncio.get_running_loop(), origin.source)
         described = await door.describe(new, raw)
         return await door.committer.store(described.incoming(new, raw))
 
@@ -167,10 +167,11 @@ class Intake:
             for callback in self._taken:
                 callback(taken)
 
-    def _door(self, loop: asyncio.AbstractEventLoop) -> LoopDoor:
+    def _door(self, loop: asyncio.AbstractEventLoop, source: str) -> LoopDoor:
         door = self._doors.get(loop)
-        if door is None:
-            door = self._doors[loop] = LoopDoor(self.describe, self.store_many, loop, self.parse_pool)
+        if door is None:  # the parse workers serve the source they were started for (its name), on its loop
+            pool = self.parse_pool if self.parse_pool is not None and self.parse_pool.name == source else None
+            door = self._doors[loop] = LoopDoor(self.describe, self.store_many, loop, pool)
         return door
 
     def _stored(self, incoming: Incoming, item: Item, created: bool, *, quiet: bool = False) -> IntakeResult:

@@ -6,9 +6,9 @@ hashing, the dedupe look-up, the group commit, the acknowledgement. `ParsePool` 
 part to `python -m edge_agent.intake.parse_worker` processes and awaits their answers on the
 source's event loop (no extra thread, no per-message hand-off between threads).
 
-Built in `edge_agent.__main__` (when an MLLP source sets `parse_workers`) and given to `Intake`;
-its workers start with the agent, and it serves the first event loop that describes through it
-(`bind`): the intake's other loops, if any, parse in the agent's process.
+Built in `edge_agent.__main__` for the MLLP source with the most `parse_workers` (its `name`)
+and given to `Intake`; its workers start with the agent and serve that source's event loop
+(`bind`); any other MLLP source parses in the agent's process.
 
 A worker answers its jobs strictly in order, so one that dies (out of memory, killed, a bug
 that takes the interpreter down) died on its first unanswered input: that input is quarantined
