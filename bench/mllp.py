@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import socket
@@ -38,11 +39,17 @@ from subprocess import PIPE
 from mllp_baselines import echo_server
 from mllp_sender import OBX_COUNT, oru
 
-from edge_agent.cli import setup_logging
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.config import MllpSourceConfig
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.describer import Describer
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.parse_pool import ParsePool
+from edge_agent.intake.port import Origin
+from edge_agent.ops.flowlog import FlowLog
+from edge_agent.ops.logs import setup_logging
 from edge_agent.sources.mllp import MllpSource
-from edge_agent.spool import NewItem, Origin, Spool
+from edge_agent.spool import NewItem, Spool
 
 SENDER = Path(__file__).with_name("mllp_sender.py")
 
@@ -109,29 +116,38 @@ def run_agent(args: argparse.Namespace, senders: int, parse_workers: int) -> tup
     with tempfile.TemporaryDirectory() as tmp:
         spool = Spool(Path(tmp) / "data")
         # As `medflow-edge run` builds it: every adapter in the registry, JSON logs at INFO.
-        intake = Intake(spool, Identity("bench", "agent"), max_spool_bytes=10**10)
+        ident = Identity("bench", "agent")
+        pool = ParsePool(parse_workers, Describer(ident, ALL_ADAPTERS), name="bench") if parse_workers else None
+        intake = Intake(spool, ident, max_spool_bytes=10**10, adapters=ALL_ADAPTERS, parse_pool=pool)
+        flow = FlowLog(logging.getLogger("edge_agent.intake"))
+        intake.on_taken(flow.taken)
         config = MllpSourceConfig(name="bench", port=free_port(), parse_workers=parse_workers)
         source = MllpSource(config, intake)
+        if pool is not None:
+            pool.start()
         source.start()
         port = source.port or 0
         warm_up(port)
         batches0, entries0 = intake.commits.batches, intake.commits.entries
         run = f"T{senders}W{parse_workers}"
-        burst = with_worker_cpu(source, lambda: run_senders(port, senders, args.messages, run=run))
+        burst = with_worker_cpu(pool, lambda: run_senders(port, senders, args.messages, run=run))
         per_commit = (intake.commits.entries - entries0) / max(1, intake.commits.batches - batches0)
         paced_messages = int(200 * args.rate_seconds)
         paced = with_worker_cpu(
-            source, lambda: run_senders(port, 1, paced_messages, run=f"P{senders}W{parse_workers}", pace=1 / 200)
+            pool, lambda: run_senders(port, 1, paced_messages, run=f"P{senders}W{parse_workers}", pace=1 / 200)
         )
-        source.stop()
-        stored = sum(spool.ledger.counts().values())
+        source.stop()  # as the agent stops: sources, parse workers, then listeners, before the log closes
+        if pool is not None:
+            pool.close()
+        flow.close()
+        stored = sum(spool.ledger.items.counts().values())
         spool.close()
     return burst, paced, per_commit, stored
 
 
-def with_worker_cpu(source: MllpSource, run: Callable[[], Run]) -> Run:
-    """`run()`, with the CPU its parse workers spent meanwhile (from /proc, as they are still running)."""
-    pids = source.pool.workers if source.pool is not None else []
+def with_worker_cpu(pool: ParsePool | None, run: Callable[[], Run]) -> Run:
+    """`run()`, with the CPU the parse workers spent meanwhile (from /proc, as they are still running)."""
+    pids = pool.workers if pool is not None else []
     before = sum(process_cpu(pid) for pid in pids)
     result = run()
     spent = sum(process_cpu(pid) for pid in pids) - before
@@ -216,18 +232,18 @@ def run_baselines(senders: int, messages: int) -> tuple[Run, Run]:
 
 
 def describe_cpu_ms(count: int = 300) -> float:
-    """CPU per message of `Intake.describe_new` alone (what a parse worker does), median of 3 rounds."""
+    """CPU per message of `Intake.describe` alone (what a parse worker does), median of 3 rounds."""
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         spool = Spool(Path(tmp) / "data")
-        intake = Intake(spool, Identity("bench", "agent"), max_spool_bytes=10**10)
+        intake = Intake(spool, Identity("bench", "agent"), max_spool_bytes=10**10, adapters=ALL_ADAPTERS)
         for n in range(3):
             raws = [oru(0, i, f"C{n}") for i in range(count)]
             news = [intake.admit(raw, Origin("m.hl7", "mllp", "mllp://bench")) for raw in raws]
             start = time.process_time()
             for new, raw in zip(news, raws, strict=True):
                 assert isinstance(new, NewItem)
-                intake.describe_new(new, raw)
+                intake.describe(new, raw)
             rounds.append((time.process_time() - start) / count * 1000)
         spool.close()
     return statistics.median(rounds)

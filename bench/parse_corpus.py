@@ -72,7 +72,7 @@ def main() -> int:
             families[adapter.name if adapter else "(quarantined)"].append((path.name, raw))
 
     def run(name: str, raw: bytes) -> None:
-        classify(raw, ParseContext(name=name, now=now))
+        classify(raw, ParseContext(name=name, now=now), ALL_ADAPTERS)
 
     print(f"{'family':<18} {'files':>5} {'files/s':>10}  target")
     text_total: list[tuple[str, bytes]] = []

@@ -13,7 +13,13 @@ from pathlib import Path
 from types import FrameType
 
 from edge_agent import __version__
-from edge_agent.cli import EXIT_USAGE, cmd_parse, cmd_status, setup_logging
+from edge_agent.adapters import ALL_ADAPTERS
+from edge_agent.commands import EXIT_USAGE
+from edge_agent.commands.doctor import Check, DoctorReport, run_doctor
+from edge_agent.commands.parse import cmd_parse
+from edge_agent.commands.replay import replay
+from edge_agent.commands.simulate import register as register_simulate
+from edge_agent.commands.status import cmd_status
 from edge_agent.config import (
     AgentConfig,
     AstmTcpSourceConfig,
@@ -23,14 +29,17 @@ from edge_agent.config import (
     SourceConfig,
     load_config,
 )
-from edge_agent.doctor import Check, DoctorReport, run_doctor
 from edge_agent.errors import ConfigError
-from edge_agent.health import Counters, CountingIntake, CountingWriter, HealthServer
-from edge_agent.heartbeat import Heartbeat
-from edge_agent.pipeline import Identity, Intake
-from edge_agent.replay import replay
-from edge_agent.simulate import register as register_simulate
-from edge_agent.sources import IntakePort, Source
+from edge_agent.identity import Identity
+from edge_agent.intake.describer import Describer
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.parse_pool import ParsePool
+from edge_agent.intake.port import IntakePort
+from edge_agent.ops.flowlog import FlowLog
+from edge_agent.ops.health import Counters, HealthServer
+from edge_agent.ops.heartbeat import Heartbeat
+from edge_agent.ops.logs import setup_logging
+from edge_agent.sources import Source
 from edge_agent.sources.folder import FolderSource
 from edge_agent.sources.seen import SeenFiles
 from edge_agent.spool import DB_NAME, BlobStore, Ledger, Spool
@@ -66,14 +75,16 @@ def build_source(config: SourceConfig, intake: IntakePort, seen: SeenFiles | Non
 
 @dataclass
 class Agent:
-    """Everything `run` starts, in start order; stopped in reverse."""
+    """Everything `run` starts, in start order; stopped in reverse, each before what it writes to closes."""
 
     spool: Spool
     intake: Intake
     uploader: Uploader
     heartbeat: Heartbeat
+    flow: FlowLog
     sources: list[Source] = field(default_factory=list)
     health: HealthServer | None = None
+    parse_pool: ParsePool | None = None
 
     def start(self) -> None:
         self.spool.tidy()
@@ -82,13 +93,17 @@ class Agent:
         self.heartbeat.start()
         if self.health is not None:
             self.health.start()
+        if self.parse_pool is not None:
+            self.parse_pool.start()
         for source in self.sources:
             source.start()
 
     def stop(self) -> None:
         for source in reversed(self.sources):
-            source.stop()
-        self.intake.flow.flush()  # the last "items parsed" counts
+            source.stop()  # nothing new comes in
+        if self.parse_pool is not None:
+            self.parse_pool.close()
+        self.flow.close()  # the last "items parsed" counts, while logging still writes
         if self.health is not None:
             self.health.stop()
         self.uploader.stop()
@@ -96,31 +111,41 @@ class Agent:
         self.spool.close()
 
 
+def build_parse_pool(config: AgentConfig, describer: Describer) -> ParsePool | None:
+    """Parse workers for the busiest MLLP source that asks for them (they serve one event loop)."""
+    wanting = [s for s in config.sources if isinstance(s, MllpSourceConfig) and s.parse_workers]
+    if not wanting:
+        return None
+    busiest = max(wanting, key=lambda s: s.parse_workers)
+    return ParsePool(busiest.parse_workers, describer, name=busiest.name)
+
+
 def build_agent(config: AgentConfig) -> Agent:
     spool = Spool(config.agent.data_dir, keep_quarantined_seconds=config.agent.keep_quarantined_days * 86400)
     ident = Identity(config.agent.clinic_id, config.agent.agent_id, config.cloud.prefix)
-    intake = Intake(spool, ident, max_spool_bytes=config.agent.max_spool_bytes)
-    client = make_s3_client(config.cloud)
-    writer = ObjectWriter(client, config.cloud)
-    counters = Counters() if config.agent.health_port else None  # metrics are counted only when served
+    pool = build_parse_pool(config, Describer(ident, ALL_ADAPTERS))
+    intake = Intake(spool, ident, max_spool_bytes=config.agent.max_spool_bytes, adapters=ALL_ADAPTERS, parse_pool=pool)
+    writer = ObjectWriter(make_s3_client(config.cloud), config.cloud)
     uploader = Uploader(
         spool,
-        CountingWriter(client, config.cloud, counters) if counters else writer,
+        writer,
         backoff_base=config.cloud.backoff_base_seconds,
         backoff_max=config.cloud.backoff_max_seconds,
         alarm_after=config.cloud.max_attempts_before_alarm,
     )
     intake.on_new_item(uploader.wake)
+    flow = FlowLog(logging.getLogger("edge_agent.intake"))
+    intake.on_taken(flow.taken)
     names = [s.name for s in config.sources]
     heartbeat = Heartbeat(spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names)
     health = None
     try:
         seen = SeenFiles(config.agent.data_dir / "sources.db")
-        sources = [
-            build_source(s, CountingIntake(intake, s.name, counters) if counters else intake, seen)
-            for s in config.sources
-        ]
-        if counters:
+        sources = [build_source(s, intake, seen) for s in config.sources]
+        if config.agent.health_port:  # metrics are counted only when served
+            counters = Counters()
+            intake.on_taken(counters.inputs_taken)
+            uploader.on_put(counters.object_put)
             uploader.on_uploaded(counters.item_uploaded)
             health = HealthServer(
                 spool.ledger.path, counters, host=config.agent.health_host, port=config.agent.health_port,
@@ -129,7 +154,7 @@ def build_agent(config: AgentConfig) -> Agent:
     except ConfigError:
         spool.close()
         raise
-    return Agent(spool, intake, uploader, heartbeat, sources, health)
+    return Agent(spool, intake, uploader, heartbeat, flow, sources, health, pool)
 
 
 def _load(path: str | None) -> AgentConfig:
@@ -168,7 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _parse(args: argparse.Namespace) -> int:
     setup_logging("WARNING")  # stdout carries the results; only problems go to stderr, as JSON
-    return cmd_parse(args.paths, as_json=args.json, patterns=args.patterns)
+    return cmd_parse(args.paths, as_json=args.json, patterns=args.patterns, adapters=ALL_ADAPTERS)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -201,8 +226,8 @@ def _replay(args: argparse.Namespace) -> int:
     ledger = Ledger(db, readonly=args.dry_run)  # read-write beside a running agent: WAL, short transactions
     try:
         report = replay(
-            ledger, BlobStore(config.agent.data_dir / "blobs"), ident, reason=args.reason, dry_run=args.dry_run,
-            keep_quarantined_days=config.agent.keep_quarantined_days,
+            ledger, BlobStore(config.agent.data_dir / "blobs"), ident, adapters=ALL_ADAPTERS, reason=args.reason,
+            dry_run=args.dry_run, keep_quarantined_days=config.agent.keep_quarantined_days,
         )  # fmt: skip
     finally:
         ledger.close()

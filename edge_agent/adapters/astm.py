@@ -3,7 +3,8 @@
 One envelope per message (H ... L). What each message becomes:
 - with R (result) records → kind "observations", one `lab` reading per R record, carrying the
   specimen id of its O record, the instrument (R-14, else the H record's sender) and the C
-  (comment) records that follow it;
+  (comment) records that follow it; its code and name come from the Universal Test ID by the
+  analyzer family's rule (`FAMILY_RULES`: component 4, and name 5, unless a family needs more);
 - with O (order) records and no results → kind "order" (specimen ids and tests in context);
 - Q (query) only → kind "observations" without readings, context "queries", and a warning.
 M (manufacturer) records are kept raw in `context["manufacturer_records"]`.
@@ -14,15 +15,16 @@ recognised here and refused with NOT_ASTM, so they never pass for unknown bytes.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 
 from edge_agent.adapters._common import looks_binary
 from edge_agent.adapters.astm_records import Record, is_record, parse_records, split_records
 from edge_agent.adapters.base import ParseContext, Parsed
-from edge_agent.adapters.hl7_syntax import parse_number, parse_timestamp
 from edge_agent.errors import ParseError
 from edge_agent.framing.astm_e1381 import STX
 from edge_agent.framing.astm_transcript import unframe
+from edge_agent.hl7.syntax import parse_number, parse_timestamp
 from shared_models import DeviceInfo, LabObservation, PatientRef, QuarantineReason
 
 MEDIA_TYPE = "application/x-astm-e1394"
@@ -100,6 +102,7 @@ def _proprietary(data: bytes) -> str:
 def _message(records: list[Record], file_warnings: list[str]) -> Parsed:
     header = records[0] if records[0].kind == "H" else None
     instrument = header.get(5) or None if header else None
+    rule = test_id_rule("^".join(header.components(5)) if header else "")
     context: dict[str, str] = {}
     warnings = list(file_warnings)
     if header is not None:
@@ -121,10 +124,10 @@ def _message(records: list[Record], file_warnings: list[str]) -> Parsed:
             ids = [_first(record.components(3, i)) for i in range(len(record.repeats(3)))]
             ids = [i for i in ids if i] or [_first(record.components(4))]
             specimen = ids[0] or None
-            tests = [_test_code(record.components(5, i))[0] for i in range(len(record.repeats(5)))]
+            tests = [_test_code(record.components(5, i), rule)[0] for i in range(len(record.repeats(5)))]
             orders.append((",".join(i for i in ids if i), ",".join(t for t in tests if t) or record.text(5)))
         elif record.kind == "R":
-            readings.append(_result(record, specimen, instrument))
+            readings.append(_result(record, specimen, instrument, rule))
         elif record.kind == "C":
             comment = record.text(4)
             if comment:
@@ -185,25 +188,59 @@ def _first(parts: list[str]) -> str:
     return next((p for p in parts if p), "")
 
 
-def _test_code(parts: list[str]) -> tuple[str, str | None, str | None]:
-    """(code, name, LOINC) from a Universal Test ID: the manufacturer's code from component 4 on.
+@dataclass(frozen=True)
+class TestIdRule:
+    """Which components of a Universal Test ID (E1394 R-3, O-5; 1-based) make a result's code and name."""
 
-    Analyzers extend component 4 with more parts: Sysmex '^^^^WBC^1' (code, dilution), Horiba
-    '^^^WBC^804-5^1' (code, LOINC, dilution), Cepheid '^MTB-RIF^^Xpert^^^rpoB1^Ct'. The LOINC
-    and a trailing dilution digit are taken out; the rest, joined, is the code.
+    code: tuple[int, ...]  # their non-empty values, joined with '^', are the code
+    name: tuple[int, ...] = (5, 2)  # the first of these holding a value that is not a LOINC code or a number
+
+
+# In E1394 component 4 is the manufacturer's test code; analyzers put the assay name after it, then
+# whatever they like (dilution, status, reagent lot), which must not change a result's code.
+_DEFAULT_RULE = TestIdRule(code=(4,))
+# Sysmex leaves component 4 empty and sends its code in 5 (dilution in 6): '^^^^WBC^1'.
+_SHIFTED_RULE = TestIdRule(code=(5,), name=(2,))
+# Families whose results one component does not tell apart, by a marker in the H record's sender (H-5).
+FAMILY_RULES: tuple[tuple[str, TestIdRule], ...] = (
+    # Cepheid GeneXpert: '^MTB-RIF^^Xpert^Xpert MTB-RIF Ultra^4^MTB^Ct' is host test code (4), assay
+    # name (5), assay version (6), analyte (7) and result kind (8: Ct, EndPt, or empty for the call).
+    ("GeneXpert", TestIdRule(code=(4, 7, 8))),
+    # Phadia ImmunoCAP: '^^^t2^sIgE^1' is the allergen (4) and the antibody measured (5: sIgE, sIgG4),
+    # both needed: one sample is often tested for sIgE and sIgG4 against the same allergen.
+    ("Phadia", TestIdRule(code=(4, 5), name=(2,))),
+)
+
+
+def test_id_rule(sender: str) -> TestIdRule:
+    """The rule for an analyzer, from its H record's sender (H-5, components joined)."""
+    return next((rule for marker, rule in FAMILY_RULES if marker in sender), _DEFAULT_RULE)
+
+
+def _test_code(parts: list[str], rule: TestIdRule = _DEFAULT_RULE) -> tuple[str, str | None, str | None]:
+    """(code, name, LOINC) from a Universal Test ID's components, by the analyzer family's rule.
+
+    A LOINC code in component 4 or later (Horiba: '^^^WBC^804-5^1', code, LOINC, dilution) is
+    the LOINC, never part of the code or the name. Component 1 (the universal test id proper,
+    rarely sent) is the code when the rule finds none.
     """
-    universal, name = ([*parts, "", ""])[:2]
-    local = [p for p in parts[3:] if p]
-    loinc = next((p for p in local if _LOINC.match(p)), None)
-    local = [p for p in local if p != loinc]
-    if len(local) > 1 and local[-1].isdigit() and len(local[-1]) == 1:
-        local = local[:-1]
-    code = "^".join(local) or universal or name
-    return code, name or None, loinc
+    padded = [*parts, *[""] * max(0, 9 - len(parts))]
+    loinc = next((p for p in padded[3:] if _LOINC.match(p)), None)
+
+    def value(component: int) -> str:
+        part = padded[component - 1]
+        return "" if part == loinc else part
+
+    if rule is _DEFAULT_RULE and not value(4):
+        rule = _SHIFTED_RULE
+    code = "^".join(v for v in (value(c) for c in rule.code) if v)
+    named = (value(c) for c in rule.name if c not in rule.code)
+    name = next((v for v in named if v and not v.replace(".", "", 1).isdigit()), None)
+    return code or padded[0] or (name or ""), name, loinc
 
 
-def _result(record: Record, specimen: str | None, instrument: str | None) -> LabObservation:
-    code, name, loinc = _test_code(record.components(3))
+def _result(record: Record, specimen: str | None, instrument: str | None, rule: TestIdRule) -> LabObservation:
+    code, name, loinc = _test_code(record.components(3), rule)
     value = "^".join(p for p in record.components(4) if p)
     flags = [f for i in range(len(record.repeats(7))) for f in record.components(7, i)[:1] if f]
     extra = {"loinc": loinc} if loinc else {}

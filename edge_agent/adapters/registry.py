@@ -54,12 +54,8 @@ def choose(raw: bytes, name: str, adapters: Sequence[Adapter]) -> tuple[Adapter 
     return scored[0][1], ""
 
 
-def classify(raw: bytes, ctx: ParseContext, adapters: Sequence[Adapter] | None = None) -> Outcome:
+def classify(raw: bytes, ctx: ParseContext, adapters: Sequence[Adapter]) -> Outcome:
     """Detect and parse `raw`. Every input ends as parsed items or a quarantine reason."""
-    if adapters is None:
-        from edge_agent.adapters import ALL_ADAPTERS
-
-        adapters = ALL_ADAPTERS
     if _CONTENT.search(raw) is None:
         return Outcome(reason=QuarantineReason.EMPTY, detail=f"{len(raw)} bytes, no content")
     adapter, why = choose(raw, ctx.name, adapters)

@@ -1,17 +1,14 @@
 """Transports that bring device data in (folder, mllp, serial, astm_tcp); they know nothing about devices.
 
 Every source is built as `SourceClass(config, intake)` in `edge_agent.__main__` and hands each
-complete input to `Intake.submit`, which returns only once the input is durably spooled.
+complete input to the one intake interface (`edge_agent.intake.port.IntakePort`): `submit` from
+its own threads, `submit_async` from its event loop. Both return only once the input is durably
+spooled. Sources import nothing else of the agent's pipeline (no adapters, no spool).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from edge_agent.pipeline import IntakeResult
-    from edge_agent.spool import ItemState, Origin
+from typing import Protocol
 
 
 class Source(Protocol):
@@ -20,11 +17,3 @@ class Source(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
-
-
-class IntakePort(Protocol):
-    """What a source needs from `edge_agent.pipeline.Intake` (tests pass fakes of this)."""
-
-    def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult: ...
-
-    def state(self, item_id: int) -> ItemState | None: ...

@@ -1,9 +1,9 @@
 """ASTM over TCP source: E1381 sessions on sockets, as server (analyzers connect) or client (we connect).
 
 The E1381 session (edge_agent.framing.astm_e1381) does the protocol; this module only moves
-bytes and time. `drive()` is shared with the serial source: it reads with a short timeout,
-feeds the session and fires its timers. A received message is submitted to the spool inside
-the session's callback, before the frame carrying its L record is ACKed.
+bytes and time; `edge_agent.sources.stream` (shared with the serial source) pumps them into the
+session. A received message is submitted to the spool inside the session's callback, before the
+frame carrying its L record is ACKed.
 """
 
 from __future__ import annotations
@@ -11,43 +11,16 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from edge_agent.config import AstmTcpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.astm_e1381 import AstmSession
-from edge_agent.sources import IntakePort
-from edge_agent.spool import Origin
+from edge_agent.intake.port import IntakePort
+from edge_agent.sources.stream import POLL_SECONDS, drive, submitter
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 0.2
 RECONNECT_SECONDS = (1.0, 30.0)  # client mode: first and longest wait between attempts
-
-
-def drive(session: AstmSession, read: Callable[[], bytes], stop: threading.Event) -> None:
-    """Pump bytes into `session` until `stop` is set or `read` raises (peer gone). `read` may return b''."""
-    while not stop.is_set():
-        data = read()
-        now = time.monotonic()
-        if data:
-            session.feed(data, now)
-        session.poll(now)
-
-
-def submitter(intake: IntakePort, *, source_kind: str, uri: str, device_id: str | None) -> Callable[[bytes], None]:
-    """The session's `on_message`: store the transcript; an exception makes the session NAK."""
-
-    def submit(transcript: bytes) -> None:
-        name = f"astm-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.astm"
-        result = intake.submit(transcript, Origin(name, source_kind, uri, device_id=device_id))
-        log.info(
-            "astm message stored",
-            extra={"item_id": result.item_id, "duplicate": result.duplicate, "quarantined": result.quarantined},
-        )
-
-    return submit
 
 
 class AstmTcpSource:
@@ -111,7 +84,9 @@ class AstmTcpSource:
         conn.settimeout(POLL_SECONDS)
         session = AstmSession(
             write=conn.sendall,
-            on_message=submitter(self.intake, source_kind="astm_tcp", uri=uri, device_id=self.config.device_id),
+            on_message=submitter(
+                self.intake, source_kind="astm_tcp", uri=uri, device_id=self.config.device_id, source=self.config.name
+            ),
         )
 
         def read() -> bytes:

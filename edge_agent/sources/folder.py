@@ -23,9 +23,8 @@ from watchdog.observers.api import BaseObserver
 
 from edge_agent.config import FolderSourceConfig
 from edge_agent.errors import EdgeAgentError
-from edge_agent.sources import IntakePort
+from edge_agent.intake.port import IntakePort, ItemState, Origin
 from edge_agent.sources.seen import SeenFiles
-from edge_agent.spool import ItemState, Origin
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +244,13 @@ class FolderSource:
             return
         try:
             origin = Origin(
-                path.name, self.kind, path.as_uri(), rel, self.config.device_id, self.config.patient_id_patterns
+                path.name,
+                self.kind,
+                path.as_uri(),
+                rel,
+                self.config.device_id,
+                self.config.patient_id_patterns,
+                source=self.config.name,
             )
             result = self.intake.submit(data, origin, siblings=_siblings(path))
         except EdgeAgentError as exc:  # spool full or unwritable: the file stays and is offered again

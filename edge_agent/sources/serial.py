@@ -19,9 +19,8 @@ import serial
 from edge_agent.config import SerialSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.astm_e1381 import AstmSession
-from edge_agent.sources import IntakePort
-from edge_agent.sources.astm_tcp import POLL_SECONDS, drive, submitter
-from edge_agent.spool import Origin
+from edge_agent.intake.port import IntakePort, Origin
+from edge_agent.sources.stream import POLL_SECONDS, drive, submitter
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0  # "lines": a device's printout is complete after this much silence
@@ -85,7 +84,13 @@ class SerialSource:
         if self.config.protocol == "astm":
             session = AstmSession(
                 write=port.write,
-                on_message=submitter(self.intake, source_kind="serial", uri=self.uri, device_id=self.config.device_id),
+                on_message=submitter(
+                    self.intake,
+                    source_kind="serial",
+                    uri=self.uri,
+                    device_id=self.config.device_id,
+                    source=self.config.name,
+                ),
             )
             drive(session, read, self._stop)
         else:
@@ -109,6 +114,7 @@ class SerialSource:
     def _submit(self, raw: bytes) -> None:
         name = f"serial-{self.config.name}-{time.strftime('%Y%m%dT%H%M%S')}.txt"
         try:
-            self.intake.submit(raw, Origin(name, "serial", self.uri, device_id=self.config.device_id))
+            origin = Origin(name, "serial", self.uri, device_id=self.config.device_id, source=self.config.name)
+            self.intake.submit(raw, origin)
         except EdgeAgentError as exc:  # a line device cannot resend: say so loudly, keep listening
             log.error("serial output could not be stored", extra={"source": self.config.name, "error": str(exc)})

@@ -10,7 +10,7 @@ from pathlib import Path
 from edge_agent.errors import EdgeAgentError
 from edge_agent.spool.blobs import BlobStore
 from edge_agent.spool.ledger import Ledger
-from edge_agent.spool.records import Described, Incoming, Item, ItemState, NewItem, Origin, SpoolObject
+from edge_agent.spool.records import Described, Incoming, Item, ItemState, NewItem, SpoolObject
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Spool:
             else:  # bytes first: a committed row always has its blob (an orphan blob is tidied)
                 self.blobs.put(entry.new.sha256, entry.raw)
                 inline.append(None)
-        return self.ledger.insert_classified(batch, inline)
+        return self.ledger.items.insert_classified(batch, inline)
 
     def commit(self, batch: Sequence[Incoming], *, max_spool_bytes: int) -> list[tuple[Item, bool] | SpoolError]:
         """One durable commit for a group-commit batch; per entry (item, created) or the error to raise.
@@ -75,7 +75,7 @@ class Spool:
         outcomes: list[tuple[Item, bool] | SpoolError | None] = [None] * len(batch)
         first: dict[str, int] = {}  # sha256 → index of the entry that stores it
         try:
-            pending = self.ledger.pending_bytes()
+            pending = self.ledger.items.pending_bytes()
             for i, entry in enumerate(batch):
                 if entry.new.sha256 in first:
                     continue
@@ -86,8 +86,8 @@ class Spool:
                 first[entry.new.sha256] = i
             stored = dict(zip(first, self.store([batch[i] for i in first.values()]), strict=True))
             refused = any(isinstance(o, SpoolFull) for o in outcomes)
-            if stored and not refused and self.ledger.has_alarm():
-                self.ledger.set_meta("alarm", None)
+            if stored and not refused and self.ledger.meta.has_alarm():
+                self.ledger.meta.set("alarm", None)
                 log.warning("spool has room again; taking new items", extra={"pending_bytes": pending})
         except Exception as exc:  # noqa: BLE001 — disk full, I/O error: every sender keeps its input
             log.error("spool write failed", extra={"items": len(batch), "error": type(exc).__name__})
@@ -103,13 +103,13 @@ class Spool:
         # An alarm, not a drop: the source keeps the input (file stays, MLLP answers AR) and retries.
         log.error("ALARM spool full: refusing new item", extra={"sha256": sha256, "pending_bytes": pending,
                                                                  "max_spool_bytes": cap})  # fmt: skip
-        self.ledger.set_meta("alarm", msg)
-        self.ledger.set_meta("last_error", msg)
+        self.ledger.meta.set("alarm", msg)
+        self.ledger.meta.error(msg, datetime.now(UTC))
         return SpoolFull(msg)
 
     def read_raw(self, item_id: int, sha256: str) -> bytes:
         """An item's raw bytes, wherever they are kept (inline in the ledger, or the blob file)."""
-        raw = [o for o in self.ledger.objects(item_id, pending_only=False) if o.role == "raw"]
+        raw = [o for o in self.ledger.outbox.objects(item_id, pending_only=False) if o.role == "raw"]
         if raw and raw[0].body is not None:
             return raw[0].body
         return self.blobs.read(sha256)
@@ -122,10 +122,10 @@ class Spool:
         """
         temporaries = self.blobs.remove_temporaries()
         self.release_expired_quarantine()
-        known = self.ledger.all_shas()
-        uploaded = self.ledger.uploaded_shas()
+        known = self.ledger.outbox.all_shas()
+        uploaded = self.ledger.outbox.uploaded_shas()
         if self.keep_quarantined_seconds > 0:  # what is left of them is within its retention
-            uploaded -= self.ledger.kept_quarantined_shas()
+            uploaded -= self.ledger.quarantine.kept_quarantined_shas()
         removed = 0
         for sha in self.blobs.names():
             if sha not in known or sha in uploaded:
@@ -139,7 +139,7 @@ class Spool:
         S3 under raw/); returns how many blob files went. Run at start and by the idle uploader."""
         cutoff = (now or datetime.now(UTC)) - timedelta(seconds=self.keep_quarantined_seconds)
         removed = 0
-        for sha in self.ledger.release_quarantined_raw(cutoff, self.inline_raw_max_bytes):
+        for sha in self.ledger.quarantine.release_quarantined_raw(cutoff, self.inline_raw_max_bytes):
             if self.blobs.exists(sha):
                 self.blobs.delete(sha)
                 removed += 1
@@ -161,7 +161,6 @@ __all__ = [
     "ItemState",
     "Ledger",
     "NewItem",
-    "Origin",
     "Spool",
     "SpoolError",
     "SpoolFull",

@@ -1,260 +1,36 @@
-"""The spool's ledger (SQLite, WAL, synchronous=FULL): one row per received item and the S3 objects it owes.
+"""The spool's ledger (SQLite): one row per received item and the S3 objects it owes, in parts over one connection.
 
-Item states: received → parsed | quarantined → uploaded. The SHA-256 of the raw bytes is the
-identity, so the same bytes are recorded once, across restarts.
+- `items`: intake's side (insert, dedupe look-up, the outcome of a resumed item) and the counts;
+- `outbox`: the uploader's side (what is due, what is put, backoff);
+- `quarantine`: what `replay` re-queues, and how long quarantined raw bytes stay;
+- `meta`: agent facts (last upload, last error, the spool-full alarm);
+- `assignments`: patient ids that duplicates brought, still to upload.
+Layout in `schema`; the connection, its transactions and in-memory counts in `connection`.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from edge_agent.spool.outbox import OutboxStatements
-from edge_agent.spool.quarantine import QuarantineStatements
-from edge_agent.spool.records import Incoming, Item, ItemState, NewItem, SpoolObject
-from edge_agent.spool.schema import SCHEMA, SCHEMA_VERSION, SELECT_ITEMS
-
-
-def _patterns_json(patterns: Sequence[str]) -> str:
-    return json.dumps(list(patterns)) if patterns else "[]"
+from edge_agent.spool.assignments import Assignments
+from edge_agent.spool.connection import LedgerConnection
+from edge_agent.spool.items import Items
+from edge_agent.spool.meta import Meta
+from edge_agent.spool.outbox import Outbox
+from edge_agent.spool.quarantine import Quarantine
 
 
-class Ledger(OutboxStatements, QuarantineStatements):
-    """Thread-safe: one connection guarded by a lock (sources and the uploader share it)."""
+class Ledger:
+    """Thread-safe: its parts share one connection guarded by a lock (sources and the uploader share it)."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self._lock = threading.RLock()
-        self._readonly = readonly
-        self._pending: int | None = None  # pending_bytes(), kept up to date by the writes that change it
-        self._alarm: bool | None = None  # has_alarm(), likewise
-        self._data_version = -1  # PRAGMA data_version when _pending was counted
-        if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
-            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._reader, self._reader_lock = self._db, self._lock
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where several
-        # statements must land together.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        # WAL lets `medflow-edge status` read while the agent writes; FULL fsyncs every commit so an
-        # acknowledged item survives a power cut.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        # objects rows must never point at a missing item.
-        self._db.execute("PRAGMA foreign_keys=ON")
-        # Idempotent schema creation: the same file is opened at every start.
-        self._db.executescript(SCHEMA)
-        # Records the layout version so a later release can migrate it.
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        # A second connection for the dedupe look-up: under WAL it reads the last commit without
-        # waiting for the writer's lock, so a source can hash and classify while a batch fsyncs.
-        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._reader.row_factory = sqlite3.Row
-        self._reader_lock = threading.RLock()
+        self.connection = LedgerConnection(path, readonly=readonly)
+        self.items = Items(self.connection)
+        self.outbox = Outbox(self.connection)
+        self.quarantine = Quarantine(self.connection)
+        self.meta = Meta(self.connection)
+        self.assignments = Assignments(self.connection)
 
     def close(self) -> None:
-        with self._lock, self._reader_lock:
-            self._reader.close()
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            # IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy DB.
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._pending = self._alarm = None  # this transaction's changes may not have landed: re-read
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return list(self._db.execute(sql, args))
-
-    # --- intake ---------------------------------------------------------------------------------
-
-    def insert_received(self, new: NewItem) -> tuple[Item, bool]:
-        """The item for these bytes, and whether this call created it (False: a duplicate)."""
-        with self._tx() as db:
-            # OR IGNORE on the UNIQUE sha256: the first writer of these bytes wins, others see a duplicate.
-            cur = db.execute(
-                "INSERT OR IGNORE INTO items (sha256, size, state, source_kind, uri, relative_path, original_name,"
-                " device_id, patterns, received_at) VALUES (?, ?, 'received', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.sha256,
-                    new.size,
-                    new.source_kind,
-                    new.uri,
-                    new.relative_path,
-                    new.original_name,
-                    new.device_id,
-                    json.dumps(list(new.patterns)),
-                    new.received_at.isoformat(),
-                ),
-            )
-            created = cur.rowcount == 1
-            self._add_pending(new.size if created else 0)
-            # Read back inside the transaction: the row as stored, whoever wrote it.
-            row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
-        return Item.from_row(row), created
-
-    def insert_classified(
-        self, batch: Sequence[Incoming], raw_bodies: Sequence[bytes | None] | None = None
-    ) -> list[tuple[Item, bool]]:
-        """Stores classified items with their outbox in ONE transaction (one fsync for the whole batch).
-
-        `raw_bodies[i]`, when not None, is stored as the body of entry i's raw object (its bytes
-        kept inline instead of in a blob file). Returns each item as stored and whether this call
-        created it (False: these bytes were already taken, by an earlier commit or earlier in this batch).
-        """
-        out = []
-        with self._tx() as db:
-            for i, entry in enumerate(batch):
-                new = entry.new
-                envelopes = sum(1 for o in entry.objects if o.role == "envelope")
-                # Straight into parsed/quarantined: classification ran before the commit, so a row
-                # never exists without its outbox. OR IGNORE on the UNIQUE sha256: first writer wins.
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO items (sha256, size, state, source_kind, uri, relative_path,"
-                    " original_name, device_id, patterns, received_at, envelopes, reason, detail)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        new.sha256, new.size, entry.state.value, new.source_kind, new.uri, new.relative_path,
-                        new.original_name, new.device_id, _patterns_json(new.patterns),
-                        new.received_at.isoformat(), envelopes, entry.reason, entry.detail,
-                    ),
-                )  # fmt: skip
-                if cur.rowcount != 1:
-                    # Taken already: read back inside the transaction the row as stored, whoever wrote it.
-                    row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
-                    out.append((Item.from_row(row), False))
-                    continue
-                item_id = int(cur.lastrowid or 0)
-                self._add_pending(new.size)
-                # The outbox (raw first; its body holds the raw bytes when they are stored inline).
-                rows = [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects]
-                if raw_bodies is not None and raw_bodies[i] is not None:
-                    rows[0] = (*rows[0][:5], raw_bodies[i])  # objects[0] is the raw object
-                db.executemany(
-                    "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)", rows
-                )
-                out.append((Item.inserted(item_id, entry, envelopes), True))  # the row just written, not re-read
-        return out
-
-    def record_outcome(
-        self,
-        item_id: int,
-        state: ItemState,
-        objects: Sequence[SpoolObject],
-        *,
-        reason: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        """Stores what the item owes S3 and moves it out of `received`, atomically."""
-        if state not in (ItemState.PARSED, ItemState.QUARANTINED):
-            raise ValueError(f"an outcome is parsed or quarantined, not {state}")
-        envelopes = sum(1 for o in objects if o.role == "envelope")
-        with self._tx() as db:
-            # Replace any objects a crashed earlier attempt might have left (same item, re-classified).
-            db.execute("DELETE FROM objects WHERE item_id = ?", (item_id,))
-            # The outbox: every object the uploader must put, in order (raw first).
-            db.executemany(
-                "INSERT INTO objects (item_id, seq, role, key, content_type, body) VALUES (?, ?, ?, ?, ?, ?)",
-                [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in objects],
-            )
-            # Guarded by state: only a `received` item moves; a second classification is a no-op.
-            cur = db.execute(
-                "UPDATE items SET state = ?, envelopes = ?, reason = ?, detail = ? "
-                "WHERE item_id = ? AND state = 'received'",
-                (state.value, envelopes, reason, detail, item_id),
-            )
-            if cur.rowcount != 1:
-                raise RuntimeError(f"item {item_id} is not in state received")
-
-    def received(self) -> list[Item]:
-        """Items a crash left between storage and classification (resumed at start)."""
-        # Uses the state index; normally empty.
-        rows = self._query(SELECT_ITEMS + "WHERE state = 'received' ORDER BY item_id")
-        return [Item.from_row(r) for r in rows]
-
-    def find(self, sha256: str) -> Item | None:
-        """The last committed item for these bytes (a pre-check; `insert_classified` decides for good)."""
-        with self._reader_lock:
-            # The dedupe check: UNIQUE index lookup on the content hash, on the reader connection.
-            row = self._reader.execute(SELECT_ITEMS + "WHERE sha256 = ?", (sha256,)).fetchone()
-        return Item.from_row(row) if row else None
-
-    def get(self, item_id: int) -> Item | None:
-        # Primary-key lookup, e.g. a folder source asking whether its file was uploaded.
-        rows = self._query(SELECT_ITEMS + "WHERE item_id = ?", (item_id,))
-        return Item.from_row(rows[0]) if rows else None
-
-    def pending_bytes(self) -> int:
-        """Bytes of raw inputs still held (everything not yet uploaded): what the spool cap limits."""
-        with self._lock:
-            if not self._readonly:
-                # Changes by another connection (`medflow-edge replay` re-queues items) invalidate the count.
-                version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
-                if version != self._data_version:
-                    self._pending, self._data_version = None, version
-            if self._pending is None or self._readonly:
-                # Sum over the not-yet-uploaded states: a table scan, so counted once and then kept.
-                rows = self._query("SELECT COALESCE(SUM(size), 0) FROM items WHERE state != 'uploaded'")
-                self._pending = int(rows[0][0])
-            return self._pending
-
-    def _add_pending(self, size: int) -> None:
-        if self._pending is not None:
-            self._pending += size
-
-    # --- status ---------------------------------------------------------------------------------
-
-    def counts(self) -> dict[str, int]:
-        # One grouped scan of the small state index; every state is reported, zero included.
-        counts = {state.value: 0 for state in ItemState}
-        for row in self._query("SELECT state, COUNT(*) FROM items GROUP BY state"):
-            counts[row[0]] = int(row[1])
-        return counts
-
-    def failing(self, min_attempts: int = 1) -> int:
-        """Items waiting for upload that have failed at least `min_attempts` times."""
-        # Small count over the waiting states; status shows it beside the last error, /healthz alarms on it.
-        rows = self._query(
-            "SELECT COUNT(*) FROM items WHERE state IN ('parsed', 'quarantined') AND attempts >= ?", (min_attempts,)
-        )
-        return int(rows[0][0])
-
-    def set_meta(self, name: str, value: str | None) -> None:
-        with self._tx() as db:
-            if value is None:
-                # Clearing a flag (e.g. the spool-full alarm once space is back).
-                db.execute("DELETE FROM meta WHERE name = ?", (name,))
-            else:
-                # Last-writer-wins agent facts: last error, alarms.
-                db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
-            if name == "alarm":
-                self._alarm = value is not None
-
-    def meta(self) -> dict[str, str]:
-        # A handful of rows; read whole.
-        return {r[0]: r[1] for r in self._query("SELECT name, value FROM meta")}
-
-    def has_alarm(self) -> bool:
-        """Whether the spool-full alarm is raised; every commit asks, so kept in memory once read
-        (this agent is the ledger's only writer, and `set_meta` keeps it up to date)."""
-        with self._lock:
-            if self._alarm is None or self._readonly:
-                self._alarm = "alarm" in self.meta()
-            return self._alarm
+        self.connection.close()

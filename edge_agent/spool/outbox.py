@@ -1,38 +1,25 @@
-"""The ledger's outbox statements: what the uploader reads and marks as it puts items' objects to S3."""
+"""The ledger's outbox: what the uploader reads and marks as it puts items' objects to S3."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from edge_agent.spool.connection import LedgerConnection
 from edge_agent.spool.records import Item, ItemState, SpoolObject
 from edge_agent.spool.schema import SELECT_ITEMS
 
 UploadedAs = Literal["released", "kept", "incomplete"]  # item_uploaded(): raw bytes dropped / kept / not marked
 
 
-class OutboxStatements:
-    """Mixed into `Ledger` (which provides the connection, its lock, transactions and the pending count)."""
-
-    _lock: threading.RLock
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        raise NotImplementedError
-
-    def _add_pending(self, size: int) -> None:
-        raise NotImplementedError
+class Outbox:
+    def __init__(self, connection: LedgerConnection) -> None:
+        self._c = connection
 
     def due(self, now: float, limit: int = 50) -> list[Item]:
         """Items ready to upload whose backoff has expired, oldest first."""
         # Oldest first keeps arrival order in S3; the index on (state, next_attempt_at) serves it.
-        rows = self._query(
+        rows = self._c.query(
             SELECT_ITEMS + "WHERE state IN ('parsed', 'quarantined') AND next_attempt_at <= ? ORDER BY item_id LIMIT ?",
             (now, limit),
         )
@@ -41,7 +28,7 @@ class OutboxStatements:
     def next_due_at(self) -> float | None:
         """When the earliest waiting item may be retried (the uploader sleeps until then)."""
         # MIN over waiting items only; None when the outbox is empty.
-        rows = self._query("SELECT MIN(next_attempt_at) FROM items WHERE state IN ('parsed', 'quarantined')")
+        rows = self._c.query("SELECT MIN(next_attempt_at) FROM items WHERE state IN ('parsed', 'quarantined')")
         value = rows[0][0]
         return float(value) if value is not None else None
 
@@ -50,11 +37,11 @@ class OutboxStatements:
         sql = "SELECT seq, role, key, content_type, body FROM objects WHERE item_id = ?"
         if pending_only:
             sql += " AND uploaded_at IS NULL"
-        rows = self._query(sql + " ORDER BY seq", (item_id,))
+        rows = self._c.query(sql + " ORDER BY seq", (item_id,))
         return [SpoolObject(r["seq"], r["role"], r["key"], r["content_type"], r["body"]) for r in rows]
 
     def object_uploaded(self, item_id: int, seq: int, at: datetime) -> None:
-        with self._tx() as db:
+        with self._c.tx() as db:
             # Remembers progress per object, so a retry does not re-put what S3 already has.
             db.execute(
                 "UPDATE objects SET uploaded_at = ? WHERE item_id = ? AND seq = ?", (at.isoformat(), item_id, seq)
@@ -66,7 +53,7 @@ class OutboxStatements:
         """Marks the item uploaded and drops its bodies; a quarantined item's raw bytes stay when
         `keep_quarantined_raw` (for replay). `if_complete`: only when no object is still pending
         (a replay in another process may have added some while the uploader put the others)."""
-        with self._tx() as db:
+        with self._c.tx() as db:
             if if_complete:
                 # Any object not yet put keeps the item in the outbox; the uploader's next pass puts it.
                 left = db.execute(
@@ -79,7 +66,7 @@ class OutboxStatements:
             row = db.execute(
                 "SELECT size, state FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)
             ).fetchone()
-            self._add_pending(-row[0] if row else 0)
+            self._c.add_pending(-row[0] if row else 0)
             keep = keep_quarantined_raw and row is not None and row["state"] == ItemState.QUARANTINED.value
             # Terminal state; attempts and error are cleared so status shows only live problems.
             db.execute(
@@ -91,11 +78,17 @@ class OutboxStatements:
             db.execute("UPDATE objects SET body = NULL WHERE item_id = ? AND (role != 'raw' OR ?)", (item_id, not keep))
             # Status and the heartbeat report the last successful upload.
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_upload_at', ?)", (at.isoformat(),))
+            # The last error is over once no waiting item has failed: status, /healthz and the heartbeat
+            # say what is true now, not what went wrong before a recovery (or a restart).
+            db.execute(
+                "DELETE FROM meta WHERE name IN ('last_error', 'last_error_at') AND NOT EXISTS"
+                " (SELECT 1 FROM items WHERE state IN ('parsed', 'quarantined') AND attempts > 0)"
+            )
         return "kept" if keep else "released"
 
     def upload_failed(self, item_id: int, error: str, next_attempt_at: float) -> int:
         """Counts the attempt and schedules the next; returns the attempts so far."""
-        with self._tx() as db:
+        with self._c.tx() as db:
             # Per-item backoff survives restarts: next_attempt_at is wall-clock seconds.
             db.execute(
                 "UPDATE items SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE item_id = ?",
@@ -107,8 +100,8 @@ class OutboxStatements:
 
     def uploaded_shas(self) -> set[str]:
         # Blobs of these items may be deleted (a crash can leave one behind after the upload).
-        return {r[0] for r in self._query("SELECT sha256 FROM items WHERE state = 'uploaded'")}
+        return {r[0] for r in self._c.query("SELECT sha256 FROM items WHERE state = 'uploaded'")}
 
     def all_shas(self) -> set[str]:
         # Every sha the ledger knows; a blob not among them was written by a submit that never committed.
-        return {r[0] for r in self._query("SELECT sha256 FROM items")}
+        return {r[0] for r in self._c.query("SELECT sha256 FROM items")}

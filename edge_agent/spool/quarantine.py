@@ -1,4 +1,4 @@
-"""The ledger's quarantine statements: what `replay` re-queues, and how long a quarantined item's raw bytes stay.
+"""The ledger's quarantine: what `replay` re-queues, and how long a quarantined item's raw bytes stay.
 
 A quarantined item is one whose `reason` is set, whether its record still waits for upload
 (state `quarantined`) or is in S3 already (state `uploaded`). Its raw bytes (inline in the raw
@@ -8,28 +8,17 @@ stay until a replay parses the item or the retention ends (`release_quarantined_
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
 
+from edge_agent.spool.connection import LedgerConnection
 from edge_agent.spool.records import Item, ItemState, SpoolObject
 from edge_agent.spool.schema import SELECT_ITEMS
 
 
-class QuarantineStatements:
-    """Mixed into `Ledger` (which provides the connection, its lock and transactions)."""
-
-    _lock: threading.RLock
-    _pending: int | None
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        raise NotImplementedError
+class Quarantine:
+    def __init__(self, connection: LedgerConnection) -> None:
+        self._c = connection
 
     def quarantined(self, reason: str | None = None) -> list[Item]:
         """Quarantined items, uploaded or not, oldest first; only those with `reason` when given."""
@@ -38,7 +27,12 @@ class QuarantineStatements:
         args: tuple[str, ...] = ()
         if reason is not None:
             sql, args = sql + " AND reason = ?", (reason,)
-        return [Item.from_row(r) for r in self._query(sql + " ORDER BY item_id", args)]
+        return [Item.from_row(r) for r in self._c.query(sql + " ORDER BY item_id", args)]
+
+    def count(self) -> int:
+        """Quarantined items, waiting for upload or in S3 already: what `replay` would examine."""
+        # The partial index on quarantined items answers it without scanning the others.
+        return int(self._c.query("SELECT COUNT(*) FROM items WHERE reason IS NOT NULL")[0][0])
 
     def requeue(
         self,
@@ -55,7 +49,7 @@ class QuarantineStatements:
         if state not in (ItemState.PARSED, ItemState.QUARANTINED):
             raise ValueError(f"a replay outcome is parsed or quarantined, not {state}")
         envelopes = sum(1 for o in objects if o.role == "envelope")
-        with self._tx() as db:
+        with self._c.tx() as db:
             # Optimistic check inside the write lock: still quarantined for the reason the replay read.
             row = db.execute(
                 "SELECT 1 FROM items WHERE item_id = ? AND reason IS ? AND detail IS ?",
@@ -86,14 +80,14 @@ class QuarantineStatements:
                 " next_attempt_at = 0, last_error = NULL WHERE item_id = ?",
                 (state.value, envelopes, reason, detail, item.item_id),
             )
-            self._pending = None  # an uploaded item counts again until it is put: recount
+            self._c.pending = None  # an uploaded item counts again until it is put: recount
         return True
 
     def release_quarantined_raw(self, uploaded_before: datetime, blob_min_size: int) -> list[str]:
         """Drops the inline raw bytes of quarantined items uploaded before the cutoff; returns the sha256
         of those whose bytes may be a blob file (bigger than the inline limit), for the caller to delete."""
         cutoff = uploaded_before.isoformat()
-        with self._tx() as db:
+        with self._c.tx() as db:
             # Retention over: the bytes are in S3 (raw/…); only rows still holding a body are touched.
             db.execute(
                 "UPDATE objects SET body = NULL WHERE role = 'raw' AND body IS NOT NULL AND item_id IN"
@@ -110,4 +104,4 @@ class QuarantineStatements:
 
     def kept_quarantined_shas(self) -> set[str]:
         # Blobs `tidy` must leave alone: uploaded quarantined items within their retention.
-        return {r[0] for r in self._query("SELECT sha256 FROM items WHERE reason IS NOT NULL AND state = 'uploaded'")}
+        return {r[0] for r in self._c.query("SELECT sha256 FROM items WHERE reason IS NOT NULL AND state = 'uploaded'")}

@@ -22,18 +22,6 @@ Role = Literal["raw", "envelope", "quarantine"]
 
 
 @dataclass(frozen=True)
-class Origin:
-    """Where an input came from, as its source knows it: what `Intake.submit` needs besides the bytes."""
-
-    name: str  # the file's name, or one made for a message (e.g. mllp-<control id>.hl7)
-    source_kind: str  # folder | smb | serial | mllp | astm_tcp | cli
-    uri: str
-    relative_path: str = ""  # below the watched folder (patient-id patterns read it)
-    device_id: str | None = None
-    patient_id_patterns: Sequence[str] = ()
-
-
-@dataclass(frozen=True)
 class NewItem:
     sha256: str
     size: int
@@ -44,6 +32,7 @@ class NewItem:
     device_id: str | None
     patterns: Sequence[str]
     received_at: datetime
+    source: str = ""  # the configured source's name (not stored: metrics count per source)
 
 
 @dataclass(frozen=True)

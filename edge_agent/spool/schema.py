@@ -1,4 +1,4 @@
-"""The ledger's SQLite layout: items (one per distinct raw input), objects (the outbox), meta (agent facts)."""
+"""The ledger's SQLite layout: items (one per distinct raw input), objects (the outbox), meta, assignments."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (item_id, seq)
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Patient ids brought by duplicates (edge_agent.intake.assignment): an S3 object each, body dropped once put.
+CREATE TABLE IF NOT EXISTS assignments (
+    key TEXT PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items (item_id),
+    body BLOB,
+    created_at TEXT NOT NULL,
+    uploaded_at TEXT
+);
 """
 
 

@@ -123,11 +123,16 @@ class Uploader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[int], None]] = []
+        self._put_listeners: list[Callable[[int, bool], None]] = []
         self._next_sweep = 0.0
 
     def on_uploaded(self, callback: Callable[[int], None]) -> None:
         """`callback(item_id)` runs after an item's every object is in S3."""
         self._listeners.append(callback)
+
+    def on_put(self, callback: Callable[[int, bool], None]) -> None:
+        """`callback(size, ok)` runs after each object put: its body's size, and whether S3 took it."""
+        self._put_listeners.append(callback)
 
     def wake(self) -> None:
         self._wake.set()
@@ -161,10 +166,13 @@ class Uploader:
     def run_once(self) -> tuple[float, bool]:
         """Uploads what is due; returns (seconds until the next pass, whether that is an endpoint backoff)."""
         now = self._clock()
-        items = self.spool.ledger.due(now)
+        if self._upload_assignments():
+            self._failures += 1
+            return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
+        items = self.spool.ledger.outbox.due(now)
         if not items:
             self._sweep(now)
-            nxt = self.spool.ledger.next_due_at()
+            nxt = self.spool.ledger.outbox.next_due_at()
             wait = self.idle_seconds if nxt is None else min(max(nxt - now, 0.05), self.idle_seconds)
             return wait, False
         for item in items:
@@ -180,16 +188,18 @@ class Uploader:
     def _upload_item(self, item: Item) -> bool:
         """Puts the item's pending objects in order; True when the endpoint itself failed."""
         ledger = self.spool.ledger
-        for obj in ledger.objects(item.item_id):
+        for obj in ledger.outbox.objects(item.item_id):
             try:
                 self._put(item, obj)
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the item, never stops the queue
                 text, endpoint = describe_error(exc)
                 self._failed(item, obj, text)
                 return endpoint
-            ledger.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
+            ledger.outbox.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
         keep = self.spool.keep_quarantined_seconds > 0
-        outcome = ledger.item_uploaded(item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True)
+        outcome = ledger.outbox.item_uploaded(
+            item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True
+        )
         if outcome == "incomplete":  # `replay` re-queued it meanwhile: its new objects go in the next pass
             log.info("item changed during upload; its new objects follow", extra={"item_id": item.item_id})
             return False
@@ -200,6 +210,24 @@ class Uploader:
         log.info("item uploaded", extra={"item_id": item.item_id, "sha256": item.sha256, "state": item.state.value})
         for callback in self._listeners:
             callback(item.item_id)
+        return False
+
+    def _upload_assignments(self) -> bool:
+        """Puts the patient ids duplicates brought (few, small); True when the endpoint itself failed.
+        One that fails for its own sake stays and is tried again at the next pass."""
+        assignments = self.spool.ledger.assignments
+        for key, body in assignments.pending():
+            try:
+                self.writer.put(key, body, "application/json")
+            except Exception as exc:  # noqa: BLE001 - recorded like any failed put, never stops the queue
+                self._tell_put(len(body), ok=False)
+                text, endpoint = describe_error(exc)
+                self.spool.ledger.meta.error(text, datetime.now(UTC))
+                log.warning("assignment upload failed; will retry", extra={"error": text})
+                return endpoint
+            self._tell_put(len(body), ok=True)
+            assignments.uploaded(key, datetime.now(UTC))
+            log.info("assignment uploaded", extra={"key": key.rsplit("/", 1)[-1]})
         return False
 
     def _sweep(self, now: float) -> None:
@@ -215,16 +243,25 @@ class Uploader:
     def _put(self, item: Item, obj: SpoolObject) -> None:
         if obj.role == "raw":  # bytes inline in the ledger or in the blob file; checksum from the identity
             body = obj.body if obj.body is not None else self.spool.blobs.read(item.sha256)
-            self.writer.put(obj.key, body, obj.content_type, item.sha256)
+            sha256: str | None = item.sha256
         else:
-            self.writer.put(obj.key, obj.body or b"", obj.content_type)
+            body, sha256 = obj.body or b"", None
+        try:
+            self.writer.put(obj.key, body, obj.content_type, sha256)
+        except Exception:
+            self._tell_put(len(body), ok=False)
+            raise
+        self._tell_put(len(body), ok=True)
+
+    def _tell_put(self, size: int, *, ok: bool) -> None:
+        for callback in self._put_listeners:
+            callback(size, ok)
 
     def _failed(self, item: Item, obj: SpoolObject, text: str) -> None:
         attempt = item.attempts + 1
         delay = max(0.05, full_jitter(attempt, self.backoff_base, self.backoff_max, self._rand))
-        attempts = self.spool.ledger.upload_failed(item.item_id, text, self._clock() + delay)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        self.spool.ledger.set_meta("last_error", f"{stamp} {text}")
+        attempts = self.spool.ledger.outbox.upload_failed(item.item_id, text, self._clock() + delay)
+        self.spool.ledger.meta.error(text, datetime.now(UTC))
         extra = {"item_id": item.item_id, "role": obj.role, "attempts": attempts, "error": text, "retry_in": delay}
         if attempts >= self.alarm_after:
             log.error("ALARM upload keeps failing", extra=extra)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from edge_agent.adapters.base import ParseContext, Parsed
 from edge_agent.config import CloudSection
 from edge_agent.errors import ParseError
-from edge_agent.pipeline import Identity
+from edge_agent.identity import Identity
 from edge_agent.spool.uploader import ObjectWriter, Uploader
 from shared_models import PatientRef, QuarantineReason, Tonometry
 
@@ -71,7 +71,7 @@ def drain(uploader: Uploader, passes: int = 20) -> None:
     for _ in range(passes):
         _, backing_off = uploader.run_once()
         if backing_off:
-            raise AssertionError("uploader is backing off: " + str(uploader.spool.ledger.meta().get("last_error")))
-        if not uploader.spool.ledger.due(float("inf")):
+            raise AssertionError("uploader is backing off: " + str(uploader.spool.ledger.meta.read().get("last_error")))
+        if not uploader.spool.ledger.outbox.due(float("inf")):
             return
     raise AssertionError("spool did not drain")

@@ -12,7 +12,7 @@ from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter
 from botocore.config import Config
 
 from edge_agent.config import CloudSection
-from edge_agent.pipeline import Intake
+from edge_agent.intake.intake import Intake
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import Uploader, make_s3_client
 

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from edge_agent.__main__ import build_agent
+from edge_agent.commands.simulate import hl7_messages, send_hl7
 from edge_agent.config import load_config
-from edge_agent.simulate import hl7_messages, send_hl7
 
 pytestmark = pytest.mark.integration
 HEMOSCREEN = "hl7/senaite__senaite.astm__hemoscreen_with_flags.hl7"  # ORU^R01, WBC 11.7 10*3/uL first

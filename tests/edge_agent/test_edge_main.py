@@ -115,3 +115,23 @@ def test_run_takes_a_dropped_device_file_to_s3_and_stops_on_sigterm(
     logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert any(entry["msg"] == "agent stopped" for entry in logs)
     assert "00000033" not in stderr and "tono.xml" not in stderr  # no patient id or file name in logs
+
+
+def test_parse_workers_are_built_for_the_mllp_source_that_wants_the_most() -> None:
+    from agent_testkit import IDENT
+
+    from edge_agent.__main__ import build_parse_pool
+    from edge_agent.config import parse_config
+    from edge_agent.intake.describer import Describer
+
+    def config(*workers: int) -> Any:
+        sources = [
+            {"kind": "mllp", "name": f"lab{n}", "port": 2575 + n, "parse_workers": w} for n, w in enumerate(workers)
+        ]
+        return parse_config({"agent": {"clinic_id": "c1", "agent_id": "a1", "data_dir": "data"},
+                             "cloud": {"bucket": BUCKET}, "sources": sources})  # fmt: skip
+
+    describer = Describer(IDENT, [])
+    pool = build_parse_pool(config(1, 2, 0), describer)
+    assert pool is not None and (pool.name, pool.size) == ("lab1", 2)  # not started: no process yet
+    assert build_parse_pool(config(0, 0), describer) is None

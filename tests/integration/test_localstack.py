@@ -19,9 +19,12 @@ import boto3
 import pytest
 
 from chalicelib.resources import ensure_resources
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.config import CloudSection
-from edge_agent.pipeline import Identity, Intake
-from edge_agent.spool import Origin, Spool
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
 
 pytestmark = [pytest.mark.localstack, pytest.mark.integration]
@@ -49,13 +52,13 @@ def test_agent_upload_reaches_the_ingest_queue(localstack_url: str, corpus_dir: 
 
     cloud = CloudSection(bucket=names.bucket, endpoint_url=localstack_url)
     spool = Spool(tmp_path / "spool")
-    intake = Intake(spool, Identity("demo", "ls-agent"), max_spool_bytes=10**9)
+    intake = Intake(spool, Identity("demo", "ls-agent"), max_spool_bytes=10**9, adapters=ALL_ADAPTERS)
     uploader = Uploader(spool, ObjectWriter(make_s3_client(cloud), cloud))
     result = intake.submit((corpus_dir / TOPASCOPE).read_bytes(), Origin("topascope.xml", "folder", "file:///t.xml"))
     assert not result.quarantined
     for _ in range(10):
         uploader.run_once()
-        if not spool.ledger.due(float("inf")):
+        if not spool.ledger.outbox.due(float("inf")):
             break
     spool.close()
 

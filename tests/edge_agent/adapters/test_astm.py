@@ -47,3 +47,44 @@ def test_corrupted_transcript_is_malformed() -> None:
 
 def test_nidek_serial_output_is_not_claimed() -> None:
     assert AstmAdapter().detect(b"\x01Drm\x02IDNIDEK/ARK-1a\x17\nNO0225", "x") == 0
+
+
+def _codes(sender: str, *test_ids: str) -> list[tuple[str, str | None, str | None]]:
+    records = "".join(f"R|{n}|{test_id}|1.0|u\r" for n, test_id in enumerate(test_ids, start=1))
+    (item,) = AstmAdapter().parse(f"H|\\^&|||{sender}\rP|1\rO|1|S1\r{records}L|1|N\r".encode(), CTX)
+    return [(r.code, r.name, (r.model_extra or {}).get("loinc")) for r in item.readings]  # type: ignore[union-attr]
+
+
+def test_universal_test_id_code_is_component_4_and_name_component_5() -> None:
+    # What comes after the name (dilution, status, reagent lot) never changes the code.
+    assert _codes("ANALYZER^1.0", "^^^NA^Sodium^1^F^LOT42", "^^^NA^Sodium^2^F^LOT43", "^^^K^Potassium") == [
+        ("NA", "Sodium", None),
+        ("NA", "Sodium", None),
+        ("K", "Potassium", None),
+    ]
+
+
+def test_sysmex_code_in_component_5_and_horiba_loinc_in_component_5() -> None:
+    assert _codes("XN-550^00-24", "^^^^WBC^1") == [("WBC", None, None)]  # Sysmex: shifted one right
+    assert _codes("ABX", "^^^WBC^804-5^1", "^^^RDW-SD^21000-5") == [  # Horiba: code, LOINC, dilution
+        ("WBC", None, "804-5"),
+        ("RDW-SD", None, "21000-5"),
+    ]
+
+
+def test_cepheid_results_are_told_apart_by_analyte_and_result_kind_not_assay_version() -> None:
+    sender = "Happy Hospital^GeneXpert^4.8"
+    codes = _codes(
+        sender,
+        "^MTB-RIF^^Xpert^Xpert MTB-RIF Ultra^4^MTB^",
+        "^MTB-RIF^^Xpert^^^rpoB1^",
+        "^MTB-RIF^^Xpert^^^rpoB1^Ct",
+        "^MTB-RIF^^Xpert^^^rpoB1^EndPt",
+    )
+    assert [c for c, _, _ in codes] == ["Xpert^MTB", "Xpert^rpoB1", "Xpert^rpoB1^Ct", "Xpert^rpoB1^EndPt"]
+    assert codes[0][1] == "Xpert MTB-RIF Ultra" and codes[1][1] == "MTB-RIF"  # assay name, else the test name
+    assert _codes(sender, "^MTB-RIF^^Xpert^Xpert MTB-RIF Ultra^5^MTB^")[0][0] == "Xpert^MTB"  # a new assay version
+
+
+def test_phadia_keeps_the_antibody_in_the_code() -> None:
+    assert [c for c, _, _ in _codes("Phadia.Prime^1.2", "^^^f2^sIgE^1", "^^^f2^sIgG4^1")] == ["f2^sIgE", "f2^sIgG4"]

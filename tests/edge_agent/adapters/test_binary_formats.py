@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.adapters.base import ParseContext
 from edge_agent.adapters.dicom import Dicom
 from edge_agent.adapters.images import PlainImage
@@ -54,7 +55,7 @@ def test_dicom_header_without_pixels() -> None:
 
 def test_truncated_dicom_is_malformed_never_a_crash() -> None:
     raw = _dicom(Modality="OP", PatientID="P1")
-    outcome = classify(raw[:140], CTX)
+    outcome = classify(raw[:140], CTX, ALL_ADAPTERS)
     assert outcome.reason is not None
 
 

@@ -99,7 +99,7 @@ def test_corpus_file_matches_expectation(corpus_dir: Path, folder: str, filename
         assert claimants == [want["adapter"]], f"exactly one adapter must detect {filename}; got {claimants}"
 
     siblings = tuple(p.name for p in path.parent.iterdir() if p.name != filename)
-    outcome = classify(raw, ParseContext(name=filename, now=NOW, siblings=siblings))
+    outcome = classify(raw, ParseContext(name=filename, now=NOW, siblings=siblings), ALL_ADAPTERS)
     assert (outcome.adapter.name if outcome.adapter else None) == want["adapter"]
     if want["quarantine"]:
         assert outcome.reason is not None, f"expected quarantine {want['quarantine']}, got {len(outcome.items)} items"

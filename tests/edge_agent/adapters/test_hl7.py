@@ -8,8 +8,8 @@ import pytest
 
 from edge_agent.adapters.base import ParseContext
 from edge_agent.adapters.hl7 import Hl7Adapter
-from edge_agent.adapters.hl7_syntax import STANDARD, Delimiters, delimiters_of, parse_timestamp, unescape
 from edge_agent.errors import ParseError
+from edge_agent.hl7.syntax import STANDARD, Delimiters, delimiters_of, parse_timestamp, unescape
 
 CTX = ParseContext(name="x.hl7", now=datetime(2026, 1, 1, tzinfo=UTC))
 
@@ -76,5 +76,20 @@ def test_other_inputs_are_not_detected(raw: bytes) -> None:
 )
 def test_the_msh_shortcut_in_detect_answers_as_the_full_check(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = Hl7Adapter().detect(raw, "x.hl7")
-    monkeypatch.setattr("edge_agent.adapters.hl7._starts_with_msh", lambda raw: False)
+    monkeypatch.setattr("edge_agent.adapters.hl7.adapter._starts_with_msh", lambda raw: False)
     assert fast == Hl7Adapter().detect(raw, "x.hl7")
+
+
+def test_a_file_of_mllp_framed_messages_gives_one_envelope_per_frame() -> None:
+    from edge_agent.commands.simulate import hl7_messages
+    from edge_agent.framing.mllp import encode
+
+    one = b"MSH|^~\\&|XP|LAB|LIS|CLINIC|20240101120000||ORU^R01|M1|P|2.5\rPID|1||P1\rOBX|1|NM|WBC||5.5|10*3/uL\r"
+    two = one.replace(b"|M1|", b"|M2|").replace(b"||P1", b"||P2")
+    for raw in (encode(one) + encode(two), encode(one) + b"\r\n" + encode(two) + b"\r\n"):  # as captured, or exported
+        assert Hl7Adapter().detect(raw, "capture.hl7") >= 0.9
+        items = Hl7Adapter().parse(raw, CTX)
+        assert [i.patient.id for i in items] == ["P1", "P2"]
+        assert [i.context["message_control_id"] for i in items] == ["M1", "M2"]
+        assert "MLLP framing removed (2 framed message(s))" in items[0].warnings
+        assert hl7_messages(raw) == [one, two]  # `simulate hl7` sends them unframed, one frame each

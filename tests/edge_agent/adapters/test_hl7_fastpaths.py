@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.adapters import hl7_syntax
 from edge_agent.adapters.hl7 import to_parsed
-from edge_agent.adapters.hl7_ack import _first_line, _timestamp, build_ack, control_id
-from edge_agent.adapters.hl7_lines import _cr_lines, _tidied_lines, clean_lines, decode_text, split_messages
-from edge_agent.adapters.hl7_results import lab_readings
-from edge_agent.adapters.hl7_syntax import (
+from edge_agent.adapters.hl7.results import lab_readings
+from edge_agent.errors import ParseError
+from edge_agent.hl7 import syntax as hl7_syntax
+from edge_agent.hl7.ack import _first_line, _timestamp, build_ack, control_id
+from edge_agent.hl7.lines import _cr_lines, _tidied_lines, clean_lines, decode_text, split_messages
+from edge_agent.hl7.syntax import (
     _NUMBER,
     STANDARD,
     Message,
@@ -24,7 +25,6 @@ from edge_agent.adapters.hl7_syntax import (
     read_message,
     unescape,
 )
-from edge_agent.errors import ParseError
 
 common = settings(max_examples=200, deadline=None)
 

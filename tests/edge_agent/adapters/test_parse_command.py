@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.cli import cmd_parse
+from edge_agent.adapters import ALL_ADAPTERS
+from edge_agent.commands.parse import cmd_parse
 
 REPO = Path(__file__).resolve().parents[3]
 EXPECTATIONS = REPO / "tests" / "expectations"
@@ -26,7 +27,7 @@ def test_parse_command_reports_each_corpus_file_as_expected(expectation: Path, c
     want = json.loads(expectation.read_text(encoding="utf-8"))
     path = corpus_dir / expectation.parent.name / expectation.name.removesuffix(".json")
     out = io.StringIO()
-    code = cmd_parse([str(path)], as_json=True, out=out)
+    code = cmd_parse([str(path)], as_json=True, adapters=ALL_ADAPTERS, out=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     if want["quarantine"]:
         assert code == 3
@@ -67,5 +68,5 @@ def test_console_script_over_the_whole_corpus_exits_3_and_prints_one_line_per_re
 
 
 def test_parse_without_paths_or_with_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
-    assert cmd_parse([], as_json=True) == 2
-    assert cmd_parse([str(tmp_path / "nope.xml")], as_json=True) == 2
+    assert cmd_parse([], as_json=True, adapters=ALL_ADAPTERS) == 2
+    assert cmd_parse([str(tmp_path / "nope.xml")], as_json=True, adapters=ALL_ADAPTERS) == 2

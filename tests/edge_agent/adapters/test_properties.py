@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.adapters.base import ParseContext
 from edge_agent.adapters.registry import classify
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(not FILES, reason=f"corpus not found at {CORPUS}
 
 
 def _ends_well(raw: bytes, name: str) -> None:
-    outcome = classify(raw, ParseContext(name=name, now=NOW))
+    outcome = classify(raw, ParseContext(name=name, now=NOW), ALL_ADAPTERS)
     assert outcome.items or outcome.reason is not None
     if outcome.reason is not None:
         assert outcome.detail
@@ -65,8 +66,8 @@ def test_reencoded_text_exports_still_parse(name: str, encoding: str) -> None:
     text = SAMPLES[name].decode("utf-8")
     raw = text.encode(encoding, errors="replace")
     _ends_well(raw, name)
-    original = classify(SAMPLES[name], ParseContext(name=name, now=NOW))
-    reencoded = classify(raw, ParseContext(name=name, now=NOW))
+    original = classify(SAMPLES[name], ParseContext(name=name, now=NOW), ALL_ADAPTERS)
+    reencoded = classify(raw, ParseContext(name=name, now=NOW), ALL_ADAPTERS)
     if encoding in ("utf-16", "utf-8-sig") or (encoding == "latin-1" and text.isascii()):
         # With a BOM (or plain ASCII) the bytes say their encoding: same result as the original.
         assert (reencoded.reason, len(reencoded.items)) == (original.reason, len(original.items))

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from edge_agent.adapters.astm import AstmAdapter
+from edge_agent.commands.simulate import _recv, astm_messages, play_astm
 from edge_agent.config import AstmTcpSourceConfig
-from edge_agent.pipeline import Identity, Intake
-from edge_agent.simulate import _recv, astm_messages, play_astm
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.astm_tcp import AstmTcpSource
 from edge_agent.spool import Spool
 
@@ -36,5 +37,5 @@ def test_pentra_transcript_over_tcp_is_stored_once(tmp_path: Path, corpus_dir: P
                 assert out.getvalue() == "sent: 28 frames acknowledged\n"
     finally:
         source.stop()
-    assert spool.ledger.counts()["parsed"] == 1
+    assert spool.ledger.items.counts()["parsed"] == 1
     spool.close()

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.config import FolderSourceConfig
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.folder import FolderSource
 from edge_agent.spool import Spool
 from shared_models import Envelope
@@ -23,20 +25,20 @@ def test_hfa_xml_and_tiff_printout_share_a_link(tmp_path: Path, corpus_dir: Path
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     spool = Spool(tmp_path / "data")
-    intake = Intake(spool, Identity("c1", "a1"), max_spool_bytes=10**9)
+    intake = Intake(spool, Identity("c1", "a1"), max_spool_bytes=10**9, adapters=ALL_ADAPTERS)
     source = FolderSource(FolderSourceConfig(name="hfa", path=inbox, settle_seconds=0.2, rescan_seconds=0.2), intake)
     for ext in (".xml", ".tif"):
         shutil.copy(corpus_dir / "ophthalmic" / f"{BASE}{ext}", inbox / f"{BASE}{ext}")
     source.start()
     try:
         deadline = time.monotonic() + 10
-        while sum(spool.ledger.counts().values()) < 2 and time.monotonic() < deadline:
+        while sum(spool.ledger.items.counts().values()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         source.stop()
     found: dict[str, Envelope] = {}
     for item_id in (1, 2):
-        for obj in spool.ledger.objects(item_id):
+        for obj in spool.ledger.outbox.objects(item_id):
             if obj.role == "envelope":
                 env = Envelope.model_validate_json(obj.body or b"")
                 found[env.adapter.name] = env

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import FolderSourceConfig
-from edge_agent.pipeline import IntakeResult
+from edge_agent.intake.port import IntakeResult, Origin
 from edge_agent.sources.folder import FolderSource
-from edge_agent.spool import ItemState, Origin, SpoolFull
+from edge_agent.spool import ItemState, SpoolFull
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,8 @@ import sys, threading
 from pathlib import Path
 from edge_agent.adapters.hl7 import Hl7Adapter
 from edge_agent.config import MllpSourceConfig
-from edge_agent.pipeline import Identity, Intake
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Spool
 spool = Spool(Path(sys.argv[1]))
@@ -100,10 +101,10 @@ def test_sigkill_mid_burst_loses_no_acked_message_and_duplicates_none(tmp_path: 
 
     spool = Spool(data)
     try:
-        shas = spool.ledger.all_shas()
+        shas = spool.ledger.outbox.all_shas()
         for i in acked:
             assert hashlib.sha256(message(i)).hexdigest() in shas, f"AA-acknowledged message {i} was lost"
         assert len(shas) == total
-        assert sum(spool.ledger.counts().values()) == total, "a message was stored twice"
+        assert sum(spool.ledger.items.counts().values()) == total, "a message was stored twice"
     finally:
         spool.close()

@@ -13,11 +13,12 @@ import pytest
 
 from edge_agent.adapters.astm import AstmAdapter
 from edge_agent.adapters.hl7 import Hl7Adapter
+from edge_agent.commands.simulate import hl7_messages, send_hl7
 from edge_agent.config import MllpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.mllp import MllpDecoder, encode
-from edge_agent.pipeline import Identity, Intake
-from edge_agent.simulate import hl7_messages, send_hl7
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.mllp import MllpSource
 from edge_agent.spool import Spool
 
@@ -71,7 +72,7 @@ def test_aa_after_submit_with_msa2_echoing_msh10(intake: Intake) -> None:
     msh, msa = ack.split("\r")[:2]
     assert msh.startswith("MSH|^~\\&|LIS|CLINIC|XP|LAB|") and "|ACK^R01^ACK|" in msh
     assert msa == "MSA|AA|MSG0001"
-    assert intake.spool.ledger.counts()["parsed"] == 1
+    assert intake.spool.ledger.items.counts()["parsed"] == 1
 
 
 def test_retransmission_after_lost_ack_is_acked_again_and_stored_once(intake: Intake) -> None:
@@ -82,13 +83,13 @@ def test_retransmission_after_lost_ack_is_acked_again_and_stored_once(intake: In
     finally:
         source.stop()
     assert first[0].split("\r")[1] == again[0].split("\r")[1] == "MSA|AA|MSG0001"
-    assert sum(intake.spool.ledger.counts().values()) == 1
+    assert sum(intake.spool.ledger.items.counts().values()) == 1
 
 
 def test_ack_uses_the_messages_own_delimiters() -> None:
     from datetime import UTC, datetime
 
-    from edge_agent.adapters.hl7_ack import build_ack
+    from edge_agent.hl7.ack import build_ack
 
     odd = b"MSH^~|\\&^SEND^FAC^RECV^FAC2^20120918^^ADT~A24^CTRL9^T^2.4\rPID^1^^11111\r"
     ack = build_ack(odd, "AA", now=datetime(2024, 1, 1, tzinfo=UTC), ack_control_id="A1").decode()
@@ -106,12 +107,15 @@ def test_quarantined_message_gets_ae_with_err_naming_the_reason(intake: Intake, 
     segments = ack.split("\r")
     assert segments[1].startswith("MSA|AE|MESSAGE CONTROL ID|bad_delimiters")
     assert segments[2].startswith("ERR|||102^Data type error^HL70357|E|") and "bad_delimiters" in segments[2]
-    assert intake.spool.ledger.counts()["quarantined"] == 1
+    assert intake.spool.ledger.items.counts()["quarantined"] == 1
 
 
 class RefusingIntake:
     def submit(self, raw: bytes, origin: Any, **_: Any) -> Any:
         raise EdgeAgentError("spool full: 10 GiB pending")
+
+    async def submit_async(self, raw: bytes, origin: Any) -> Any:
+        return self.submit(raw, origin)
 
     def state(self, item_id: int) -> None:
         return None
@@ -154,7 +158,7 @@ def test_several_analyzers_at_once(intake: Intake) -> None:
     finally:
         source.stop()
     assert len(answers) == 100 and all("\rMSA|AA|" in a for a in answers)
-    assert intake.spool.ledger.counts()["parsed"] == 100
+    assert intake.spool.ledger.items.counts()["parsed"] == 100
 
 
 def test_simulator_sends_every_message_of_a_file_and_prints_acks(intake: Intake, corpus_dir: Path) -> None:

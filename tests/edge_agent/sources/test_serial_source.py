@@ -18,9 +18,10 @@ import serial
 
 from edge_agent.adapters.astm import AstmAdapter
 from edge_agent.adapters.hl7 import Hl7Adapter
+from edge_agent.commands.simulate import astm_messages, play_astm
 from edge_agent.config import SerialSourceConfig
-from edge_agent.pipeline import Identity, Intake
-from edge_agent.simulate import astm_messages, play_astm
+from edge_agent.identity import Identity
+from edge_agent.intake.intake import Intake
 from edge_agent.sources.serial import SerialSource
 from edge_agent.spool import Spool
 
@@ -61,7 +62,7 @@ def test_astm_transcript_played_over_a_null_modem_is_stored(
         source.stop()
     assert status == 0, out.getvalue()
     assert "frames acknowledged" in out.getvalue()
-    counts = intake.spool.ledger.counts()
+    counts = intake.spool.ledger.items.counts()
     assert counts["parsed"] == 1 and counts["quarantined"] == 0
 
 
@@ -78,10 +79,10 @@ def test_line_device_output_is_collected_until_the_line_goes_quiet(
             for chunk in (b"H|\\^&|||DEV\r", b"R|1|^^^GLU|5.1|mmol/L\r", b"L|1|N\r"):
                 port.write(chunk)
                 time.sleep(0.1)
-        wait_for(lambda: sum(intake.spool.ledger.counts().values()) == 1, 5)
+        wait_for(lambda: sum(intake.spool.ledger.items.counts().values()) == 1, 5)
     finally:
         source.stop()
-    assert intake.spool.ledger.counts()["parsed"] == 1
+    assert intake.spool.ledger.items.counts()["parsed"] == 1
 
 
 def test_port_that_appears_later_is_opened(tmp_path: Path, intake: Intake) -> None:

@@ -55,11 +55,11 @@ def test_tidy_removes_temporaries_orphans_and_uploaded_blobs(tmp_path: Path) -> 
     crashed_tmp.write_bytes(b"half")
     at = datetime.now(UTC)
     for data in (kept, done):
-        spool.ledger.insert_received(NewItem(sha(data), len(data), "folder", "u", "", "n", None, (), at))
-    done_item = spool.ledger.find(sha(done))
+        spool.ledger.items.insert_received(NewItem(sha(data), len(data), "folder", "u", "", "n", None, (), at))
+    done_item = spool.ledger.items.find(sha(done))
     assert done_item is not None
-    spool.ledger.record_outcome(done_item.item_id, ItemState.PARSED, [])
-    spool.ledger.item_uploaded(done_item.item_id, at)
+    spool.ledger.items.record_outcome(done_item.item_id, ItemState.PARSED, [])
+    spool.ledger.outbox.item_uploaded(done_item.item_id, at)
     spool.tidy()
     assert spool.blobs.names() == {sha(kept)}
     assert not crashed_tmp.exists()

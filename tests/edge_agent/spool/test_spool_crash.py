@@ -16,8 +16,9 @@ import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter, device_file, drain, keys
 
 from edge_agent.config import CloudSection
-from edge_agent.pipeline import Intake
-from edge_agent.spool import ItemState, NewItem, Origin, Spool
+from edge_agent.intake.intake import Intake
+from edge_agent.intake.port import Origin
+from edge_agent.spool import ItemState, NewItem, Spool
 from edge_agent.spool.uploader import Uploader, make_s3_client
 
 KIT = Path(__file__).resolve().parents[1]
@@ -60,14 +61,14 @@ BIG = device_file("pid=P1 od=15 pad=" + "x" * 200_000)  # over INLINE_RAW_MAX_BY
 def test_crash_before_the_ledger_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: bytes) -> None:
     """Blob file (if any) written, transaction not committed: nothing acknowledged, nothing left."""
     spool, intake, _, _ = restart(tmp_path / "data")
-    crash_on(monkeypatch, spool.ledger, "insert_classified")
+    crash_on(monkeypatch, spool.ledger.items, "insert_classified")
     with pytest.raises(Crash):
         submit(intake, raw)  # never acknowledged: the sender will send again
     spool.close()
     monkeypatch.undo()
     spool, intake, _, _ = restart(tmp_path / "data")
     assert spool.blobs.names() == set()  # the unacknowledged blob is gone, not a silent leftover
-    assert sum(spool.ledger.counts().values()) == 0
+    assert sum(spool.ledger.items.counts().values()) == 0
     result = submit(intake, raw)
     assert not result.duplicate and result.envelopes == 1
     assert spool.read_raw(result.item_id, result.sha256) == raw
@@ -89,7 +90,7 @@ def test_crash_after_the_commit_before_the_ack(tmp_path: Path, monkeypatch: pyte
     spool.close()
     monkeypatch.undo()
     spool, intake, _, _ = restart(tmp_path / "data")
-    assert spool.ledger.counts()["received"] == 0 and spool.ledger.counts()["parsed"] == 1
+    assert spool.ledger.items.counts()["received"] == 0 and spool.ledger.items.counts()["parsed"] == 1
     again = submit(intake, raw)
     assert again.duplicate and again.envelopes == 2
 
@@ -100,10 +101,12 @@ def test_received_rows_left_by_an_earlier_version_are_resumed(tmp_path: Path) ->
     raw = device_file("pid=P1 od=15", "pid=P2 od=16")
     sha = hashlib.sha256(raw).hexdigest()
     spool.blobs.put(sha, raw)
-    spool.ledger.insert_received(NewItem(sha, len(raw), "mllp", "mllp://x", "", "t.txt", None, (), datetime.now(UTC)))
+    spool.ledger.items.insert_received(
+        NewItem(sha, len(raw), "mllp", "mllp://x", "", "t.txt", None, (), datetime.now(UTC))
+    )
     spool.close()
     spool, intake, _, _ = restart(tmp_path / "data")  # resume classifies what was left in `received`
-    assert spool.ledger.counts()["received"] == 0 and spool.ledger.counts()["parsed"] == 1
+    assert spool.ledger.items.counts()["received"] == 0 and spool.ledger.items.counts()["parsed"] == 1
     again = submit(intake, raw)
     assert again.duplicate and again.envelopes == 2
 
@@ -136,7 +139,7 @@ def test_crash_during_upload(
     # Only the object whose put was not recorded is put again (same key, same bytes: harmless).
     assert len(writer.keys) == {1: 2, 2: 1}[crash_after_puts]
     assert len(keys(s3)) == 2
-    item = spool.ledger.get(result.item_id)
+    item = spool.ledger.items.get(result.item_id)
     assert item is not None and item.state == ItemState.UPLOADED and spool.blobs.names() == set()
 
 
@@ -147,8 +150,9 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from agent_testkit import IDENT, LineAdapter, device_file
     from edge_agent.config import CloudSection
-    from edge_agent.pipeline import Intake
-    from edge_agent.spool import Origin, Spool
+    from edge_agent.intake.intake import Intake
+    from edge_agent.intake.port import Origin
+    from edge_agent.spool import Spool
     from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
 
     cloud = CloudSection(bucket={bucket!r}, endpoint_url={endpoint!r})
@@ -189,10 +193,10 @@ def test_sigkill_mid_way_loses_nothing_acknowledged(
     spool, _, uploader, _ = restart(data, cloud)
     assert uploader is not None
     drain(uploader, passes=200)
-    counts = spool.ledger.counts()
+    counts = spool.ledger.items.counts()
     assert counts["received"] == counts["parsed"] == counts["quarantined"] == 0
     for sha in acked:
-        item = spool.ledger.find(sha)
+        item = spool.ledger.items.find(sha)
         assert item is not None and item.state == ItemState.UPLOADED, sha
     stored = keys(s3)
     uploaded_shas = {k.rsplit("/", 1)[1].split(".")[0] for k in stored}

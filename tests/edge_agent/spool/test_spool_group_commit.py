@@ -100,11 +100,11 @@ def test_one_commit_dedupes_within_the_batch_and_refuses_only_what_is_over_the_c
     assert isinstance(out[3], SpoolFull)
     assert spool.read_raw(item_a.item_id, item_a.sha256) == small and spool.blobs.names() == {item_b.sha256}
     assert spool.read_raw(item_b.item_id, item_b.sha256) == big  # over the inline limit: a blob file
-    assert [o.role for o in spool.ledger.objects(item_a.item_id)] == ["raw", "envelope"]
+    assert [o.role for o in spool.ledger.outbox.objects(item_a.item_id)] == ["raw", "envelope"]
     assert item_a.state == ItemState.PARSED and item_a.envelopes == 1
-    assert "spool_full" in spool.ledger.meta()["alarm"]
+    assert "spool_full" in spool.ledger.meta.read()["alarm"]
     (_, created), *_ = spool.commit([incoming(b"d")], max_spool_bytes=10**6)  # type: ignore[misc]
-    assert created and "alarm" not in spool.ledger.meta()
+    assert created and "alarm" not in spool.ledger.meta.read()
     spool.close()
 
 
@@ -116,11 +116,11 @@ def test_a_failed_commit_gives_each_waiter_a_spool_error_and_stores_nothing(
     def broken(*args: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(spool.ledger, "insert_classified", broken)
+    monkeypatch.setattr(spool.ledger.items, "insert_classified", broken)
     out = spool.commit([incoming(b"x"), incoming(b"y")], max_spool_bytes=10**6)
     assert all(isinstance(o, SpoolError) for o in out) and out[0] is not out[1]
     monkeypatch.undo()
-    assert sum(spool.ledger.counts().values()) == 0
+    assert sum(spool.ledger.items.counts().values()) == 0
     spool.close()
 
 
@@ -146,5 +146,5 @@ def test_an_inserted_item_is_what_reading_its_row_back_gives(tmp_path: Path) -> 
     spool = Spool(tmp_path / "data")
     (item, created), (again, created_again) = spool.commit([incoming(b"a"), incoming(b"a")], max_spool_bytes=10**6)  # type: ignore[misc]
     assert created and not created_again
-    assert item == again == spool.ledger.get(item.item_id)
+    assert item == again == spool.ledger.items.get(item.item_id)
     spool.close()

@@ -1,0 +1,104 @@
+"""Heartbeat: every `heartbeat_seconds`, `agents/{clinic}/{agent}/heartbeat.json` with spool counts (no PHI).
+
+Besides the model's fields it carries `last_error_at` (when `last_error` happened; both are gone
+once no waiting item fails) and `quarantined_total` (quarantined items, uploaded or not).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from edge_agent import __version__
+from edge_agent.identity import Identity
+from edge_agent.spool import Spool
+from edge_agent.spool.uploader import ObjectWriter, describe_error
+from shared_models import AgentHeartbeat
+from shared_models.s3keys import heartbeat_key
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        spool: Spool,
+        writer: ObjectWriter,
+        ident: Identity,
+        *,
+        interval: float,
+        sources: list[str] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.spool = spool
+        self.writer = writer
+        self.ident = ident
+        self.interval = interval
+        self.sources = sources or []
+        self._clock = clock
+        self.started_at = clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def build(self) -> AgentHeartbeat:
+        """Counts and times only: ids, never a file name, patient id or result."""
+        ledger = self.spool.ledger
+        meta = ledger.meta.read()
+        return AgentHeartbeat(
+            clinic_id=self.ident.clinic_id,
+            agent_id=self.ident.agent_id,
+            version=__version__,
+            sent_at=self._clock(),
+            started_at=self.started_at,
+            counts=ledger.items.counts(),
+            last_upload_at=_parse_time(meta.get("last_upload_at")),
+            last_error=meta.get("last_error"),
+            last_error_at=_parse_time(meta.get("last_error_at")),  # an extra field: the model allows them
+            quarantined_total=ledger.quarantine.count(),
+            pending_bytes=ledger.items.pending_bytes(),
+            failing=ledger.items.failing(),
+            alarm=meta.get("alarm"),
+            sources=self.sources,
+        )
+
+    def send_once(self) -> bool:
+        beat = self.build()
+        key = self.ident.prefix + heartbeat_key(self.ident.clinic_id, self.ident.agent_id)
+        body = beat.model_dump_json(by_alias=True, exclude_none=True).encode()
+        try:
+            self.writer.put(key, body, "application/json")
+        except (ClientError, BotoCoreError, OSError) as exc:
+            log.warning("heartbeat failed", extra={"error": describe_error(exc)[0]})
+            return False
+        log.debug("heartbeat sent", extra={"counts": beat.counts})
+        return True
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.send_once()
+            except Exception:  # a heartbeat bug must not take the agent down; the next beat retries
+                log.exception("heartbeat step failed")
+            self._stop.wait(self.interval)
