@@ -66,6 +66,15 @@ def staff_user(world: World) -> str:
     return make_user(CLINIC_A, "matrix.nurse@clinic-alpha.test", Role.NURSE)
 
 
+def session(world: World) -> str:
+    """A live session of clinic A's nurse (from a real login)."""
+    from chalicelib.services import auth
+    from tests.cloud.builders import PASSWORD
+
+    world.example("user_id")
+    return auth.login("matrix.nurse@clinic-alpha.test", PASSWORD).refresh_token.split(".")[0]
+
+
 def clinic(world: World) -> str:
     # No clinics repository yet: a clinic exists once something is stored under its id.
     world.example("patient_id")
@@ -77,4 +86,5 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "envelope_id": unmatched_envelope,
     "user_id": staff_user,
     "clinic_id": clinic,
+    "session_id": session,
 }

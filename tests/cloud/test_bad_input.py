@@ -148,7 +148,8 @@ def test_each_field_of_a_wrong_type_is_a_422_naming_it(client: Client, route: Ro
     aliases = {name: info.alias for name, info in route.body.model_fields.items()}
     for name, value in valid.items():
         error = _error(_send(client, route, json.dumps({**valid, name: _wrong(value)}).encode()), 422)
-        assert error.get("field") in (name, aliases.get(name)), error
+        named = str(error.get("field")).split(".")[0]  # a list field names the element: "roles.0"
+        assert named in (name, aliases.get(name)), error
 
 
 @pytest.mark.parametrize("route", WITH_BODY, ids=_route_id)

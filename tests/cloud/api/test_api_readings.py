@@ -63,7 +63,8 @@ def test_readings_of_a_patient_newest_first(clinic_a: ResourceNames, api: Client
 
 def test_another_clinic_sees_nothing_of_clinic_a(clinic_a: ResourceNames, api: Client) -> None:
     headers = bearer("other-clinic", Role.ADMIN)
-    assert api.http.get("/patients/P-1001/readings", headers=headers).json_body == {"items": [], "next": None}
+    readings = api.http.get("/patients/P-1001/readings", headers=headers)
+    assert (readings.status_code, readings.json_body["code"]) == (404, "not_found")  # as for an unknown patient
     assert api.http.get("/readings/unmatched", headers=headers).json_body == {"items": [], "next": None}
     assert api.http.get("/agents", headers=headers).json_body == {"items": [], "next": None}
     assert api.http.get("/quarantine", headers=headers).json_body == {"items": [], "next": None}
@@ -83,8 +84,10 @@ def test_paging_walks_every_reading_once(clinic_a: ResourceNames, api: Client) -
 def test_a_page_token_cannot_cross_clinics(clinic_a: ResourceNames, api: Client) -> None:
     token = api.http.get("/patients/P-1001/readings?limit=1", headers=bearer("demo")).json_body["next"]
     response = api.http.get(f"/patients/P-1001/readings?next={token}", headers=bearer("other-clinic"))
-    assert response.status_code == 422
-    assert response.json_body["code"] == "invalid_page_token"
+    # The other clinic has no such patient: refused before the token is even read, with nothing listed.
+    assert (response.status_code, response.json_body["code"]) == (404, "not_found")
+    response = api.http.get(f"/readings/unmatched?next={token}", headers=bearer("demo"))
+    assert (response.status_code, response.json_body["code"]) == (422, "invalid_page_token")  # another query's
 
 
 def test_kind_filter(clinic_a: ResourceNames, api: Client) -> None:

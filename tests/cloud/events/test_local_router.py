@@ -88,8 +88,8 @@ def test_envelope_in_the_bucket_reaches_the_api(cloud_server: ResourceNames) -> 
         with Client(app) as client:
             while time.monotonic() < deadline and not items:
                 response = client.http.get("/patients/P-77/readings", headers=bearer("demo"))
-                assert response.status_code == 200
-                items = response.json_body["items"]
+                assert response.status_code in (200, 404)  # 404 until the first capture makes the patient known
+                items = response.json_body.get("items", [])
                 time.sleep(0.2)
     finally:
         stop.set()
