@@ -1,4 +1,4 @@
-"""MedFlow cloud app: wiring only — the registered domains' blueprints and the `ingest` Lambda (logic lives in chalicelib/)."""
+"""MedFlow cloud app: wiring only — the registered domains' blueprints and the `ingest` Lambda (logic: chalicelib/)."""
 
 from __future__ import annotations
 

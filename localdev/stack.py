@@ -191,12 +191,14 @@ Try it:
 
 Staff of each role (the admin is an organisation admin: it may also POST /clinics):
   curl -s -X POST {s.api_url}/users -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{{"email": "nurse@{s.clinic_id}.clinic", "password": "a-long-nurse-password", "role": "nurse", "name": "Nurse"}}'
+       -d '{{"email": "nurse@{s.clinic_id}.clinic", "password": "a-long-nurse-password", \\
+            "role": "nurse", "name": "Nurse"}}'
   roles: {", ".join(_STAFF_ROLES)}
   who may do what: docs/roles.md; every route: {s.api_url}/openapi.json
   register a patient (receptionist or admin):
   curl -s -X POST {s.api_url}/patients -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{{"first_name": "Amani", "last_name": "Okello", "sex": "FEMALE", "age": 34, "phone": "+254712345678", "insurance_type": "CASH"}}'
+       -d '{{"first_name": "Amani", "last_name": "Okello", "sex": "FEMALE", "date_of_birth": "1992-03-14", \\
+            "phone": "+254712345678", "insurance_type": "CASH"}}'
   find them: curl -s -H "Authorization: Bearer $TOKEN" '{s.api_url}/patients?q=oke'
   audit trail (admin, manager): {s.api_url}/audit     state changes: {s.api_url}/events
 """

@@ -1,5 +1,6 @@
 """Schemas shared by the edge agent and the cloud: the envelope, its readings, quarantine records."""
 
+from shared_models.assignment import PatientAssignment
 from shared_models.envelope import (
     ENVELOPE_SCHEMA,
     AdapterInfo,
@@ -44,6 +45,7 @@ __all__ = [
     "Keratometry",
     "LabObservation",
     "Pachymetry",
+    "PatientAssignment",
     "PatientRef",
     "PupillaryDistance",
     "QuarantineReason",

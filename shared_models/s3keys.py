@@ -40,9 +40,15 @@ def heartbeat_key(clinic_id: str, agent_id: str) -> str:
     return f"agents/{_check(clinic_id, 'clinic_id')}/{_check(agent_id, 'agent_id')}/heartbeat.json"
 
 
+def assignment_key(clinic_id: str, sha256: str, assignment_id: str) -> str:
+    """`assignments/{clinic}/{sha256}/{assignment_id}.json`: a patient id the edge learned for an item."""
+    clinic, item = _check(clinic_id, "clinic_id"), _check(sha256, "sha256")
+    return f"assignments/{clinic}/{item}/{_check(assignment_id, 'assignment_id')}.json"
+
+
 def clinic_of(key: str) -> str | None:
     """The clinic id a key belongs to, or None for keys outside the layout."""
     parts = key.split("/")
-    if len(parts) >= 3 and parts[0] in {"raw", "envelopes", "quarantine", "agents"}:
+    if len(parts) >= 3 and parts[0] in {"raw", "envelopes", "quarantine", "agents", "assignments"}:
         return parts[1]
     return None

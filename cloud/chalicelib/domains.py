@@ -85,6 +85,7 @@ def items() -> list[Any]:
 def function_tables() -> dict[str, tuple[str, ...]]:
     """The table keys each Lambda function uses, for its least-privilege policy (infra/policies.py): the API
     every domain with routes, the ingest function the domains it writes."""
+
     def keys(selected: list[Domain]) -> tuple[str, ...]:
         used = {item.TABLE for domain in selected for module in domain.db for item in module.ITEMS}
         return tuple(spec.key for spec in TABLES if spec.key in used)

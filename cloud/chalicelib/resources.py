@@ -19,7 +19,7 @@ _log = logging.getLogger(__name__)
 
 # Key prefixes the bucket announces to the ingest queue. `raw/` is deliberately absent: the raw
 # bytes are referenced by their envelope/quarantine record, which is written after them.
-NOTIFY_PREFIXES = ("envelopes/", "quarantine/", "agents/")
+NOTIFY_PREFIXES = ("envelopes/", "quarantine/", "agents/", "assignments/")
 # A message received this many times without success moves to the DLQ (poison envelopes end there).
 DLQ_MAX_RECEIVE_COUNT = 5
 # AWS asks for at least 6 times the consumer's timeout so a slow batch is not delivered twice in parallel.

@@ -51,7 +51,7 @@ def render() -> str:
         "Generated from `cloud/chalicelib/services/roles.py` and the route table by `make roles-doc`;",
         "do not edit by hand (a test fails when this file differs from the code).",
         "",
-        f"Every route needs one permission; a role has it or not. \"{ORG}\": the role's token must also carry",
+        f'Every route needs one permission; a role has it or not. "{ORG}": the role\'s token must also carry',
         "the organisation-admin flag.",
         "",
         "| permission | meaning | " + " | ".join(role.value for role in roles) + " |",
@@ -62,8 +62,8 @@ def render() -> str:
         lines.append(f"| `{permission.value}` | {MEANING[permission]} | {cells} |")
     lines += ["", "## Routes", "", "| method | path | permission | what it does |", "| --- | --- | --- | --- |"]
     for route in sorted(ROUTES, key=lambda r: (r.path, r.method)):
-        permission = f"`{route.permission.value}`" if route.permission is not None else "public"
-        lines.append(f"| {route.method} | `{route.path}` | {permission} | {route.summary} |")
+        needs = f"`{route.permission.value}`" if route.permission is not None else "public"
+        lines.append(f"| {route.method} | `{route.path}` | {needs} | {route.summary} |")
     granted = {role.value: len(ROLE_PERMISSIONS[role]) for role in roles}
     lines += ["", "Permissions per role: " + ", ".join(f"{name} {count}" for name, count in granted.items()) + ".", ""]
     return "\n".join(lines)

@@ -16,7 +16,7 @@
 | MEDFLOW_LOGIN_WINDOW_MINUTES | 15 | the window of the two limits below |
 | MEDFLOW_LOGIN_IP_ATTEMPTS | 100 | login attempts per source IP and window |
 | MEDFLOW_LOGIN_GLOBAL_ATTEMPTS | 2000 | login attempts in all per window |
-| MEDFLOW_LOCKOUT_FAILURES | 5 | wrong passwords within the lockout period that lock an account (seed 003); 0: no lockout |
+| MEDFLOW_LOCKOUT_FAILURES | 5 | wrong passwords within the lockout period that lock an account; 0: none |
 | MEDFLOW_LOCKOUT_MINUTES | 15 | that period, and how long the account stays locked |
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
 

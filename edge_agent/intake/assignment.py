@@ -11,35 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.identity import Identity
-from edge_agent.intake.patient_ids import IdSource, match_path
+from edge_agent.intake.patient_ids import match_path
 from edge_agent.intake.port import Origin
 from edge_agent.spool.records import Item
-from shared_models import SourceInfo
-
-
-class PatientAssignment(BaseModel):
-    """`assignments/{clinic}/{raw_sha256}/{assignment_id}.json` (docs/edge_agent.md shows one)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)  # a wire model: readers tolerate additions
-
-    schema_: Literal["medflow.assignment/1"] = Field(default="medflow.assignment/1", alias="schema")
-    assignment_id: str  # sha256 of the item's sha256 and the patient id: the same assignment is sent once
-    clinic_id: str
-    agent_id: str
-    raw_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # the item (its envelopes) the patient id is for
-    patient_id: str
-    id_source: IdSource
-    pattern: str  # the source's patient-id pattern that matched
-    source: SourceInfo  # where the copy that brought the id came from
-    assigned_at: datetime
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
+from shared_models import PatientAssignment, SourceInfo
 
 
 def assignment(item: Item, origin: Origin, ident: Identity, at: datetime) -> PatientAssignment | None:

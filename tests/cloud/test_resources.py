@@ -9,8 +9,6 @@ import pytest
 
 from chalicelib import domains
 from chalicelib.db.store import bound
-
-ALL_MODELS = domains.items()
 from chalicelib.resources import (
     DLQ_MAX_RECEIVE_COUNT,
     NOTIFY_PREFIXES,
@@ -21,6 +19,8 @@ from chalicelib.resources import (
     table_spec,
 )
 from tests.cloud.builders import REGION, STAGE
+
+ALL_MODELS = domains.items()
 
 
 def test_names_are_stage_prefixed() -> None:

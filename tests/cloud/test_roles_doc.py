@@ -22,7 +22,7 @@ def test_every_permission_has_a_meaning() -> None:
 def test_the_doc_has_a_column_per_role_and_a_row_per_route() -> None:
     text = roles_doc.render()
     header = next(line for line in text.splitlines() if line.startswith("| permission |"))
-    assert header.split(" | ")[2:] == [role.value for role in Role][:-1] + [Role.PATIENT.value + " |"]
+    assert header.split(" | ")[2:] == [*[role.value for role in Role][:-1], Role.PATIENT.value + " |"]
     for route in ROUTES:
         assert f"| {route.method} | `{route.path}` |" in text
 

@@ -127,7 +127,7 @@ def _readings(stack: LocalStack, token: str, patient: str) -> list[dict[str, Any
     status, body = stack.call("GET", f"/patients/{patient}/readings", token=token)
     if status == 404:  # the patient becomes known with its first capture
         return []
-    assert status == 200, body
+    assert status == 200, f"{body}\n{stack.logs()}"
     return [item["reading"] for item in body["items"]]
 
 
@@ -179,7 +179,7 @@ def test_dropped_device_file_reaches_the_api_and_survives_restart(stack: LocalSt
     assert answer is not None, "patient 10006579 not found within 15 s\n" + stack.logs()
     status, patient = answer
     assert status == 200, patient
-    assert patient["event"] == "A01"
+    assert patient["adt"]["event"] == "A01"
 
     # The demo agent reports itself healthy, with what it uploaded.
     with urllib.request.urlopen(f"http://127.0.0.1:{stack.health_port}/healthz", timeout=5) as resp:

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pynamodb.attributes import NumberAttribute, TTLAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-
-from pynamodb.attributes import NumberAttribute, TTLAttribute
 
 from chalicelib.db import keys, store
 

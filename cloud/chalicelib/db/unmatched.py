@@ -188,3 +188,11 @@ def list_for_clinic(clinic_id: str, *, limit: int, next_token: str | None) -> Pa
         UnmatchedItem, list_partition(clinic_id), index="gsi1", newest_first=True, limit=limit, next_token=next_token
     )
     return Page[UnmatchedEnvelope](items=[_from_item(row) for row in found.items], next=found.next)
+
+
+def of_item(clinic_id: str, sha256: str) -> list[str]:
+    """The envelope ids still unmatched of one received item (`{sha256}` or `{sha256}-{part}`): one Query."""
+    found = store.query_page(
+        UnmatchedItem, keys.clinic_pk(clinic_id), prefix=keys.unmatched_sk(sha256), limit=100, next_token=None
+    )
+    return [row.envelope_id for row in found.items if row.envelope_id.split("-")[0] == sha256 and not row.state]

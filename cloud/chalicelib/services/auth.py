@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from chalicelib.db import audit as audit_repo
 from chalicelib.db import login_throttle
@@ -146,7 +145,8 @@ def _audit_failure(
     details = {"reason": reason} | {key: value for key, value in target.items() if value is not None}
     if email is not None:
         details["email_sha256"] = audit.email_fingerprint(email)
-    audit_repo.record(audit.event(LOGIN_ACTION, clinic_id=clinic_id, actor=actor, at=now, outcome="failure", **details))
+    entry = audit.event(LOGIN_ACTION, clinic_id=clinic_id, actor=actor, at=now, outcome="failure")
+    audit_repo.record(entry.model_copy(update={"target": details}))
 
 
 class _Window:

@@ -22,10 +22,11 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import audit
+from chalicelib.services import assignment, audit
 from chalicelib.services import patients as patients_service
 from chalicelib.services.assignment import path_hints
-from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
+from chalicelib.services.scope import Scope
+from shared_models import AgentHeartbeat, Envelope, PatientAssignment, QuarantineRecord
 from shared_models.s3keys import clinic_of
 
 
@@ -38,6 +39,9 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # this envelope (or quarantine record) was already ingested
     QUARANTINED = "quarantined"
     HEARTBEAT = "heartbeat"
+    ASSIGNED = "assigned"  # an edge assignment gave an item's unmatched envelopes their patient
+    ASSIGNMENT_HELD = "assignment_held"  # no such patient yet: kept as a hint, offered when one exists
+    ASSIGNMENT_MOOT = "assignment_moot"  # the item's envelopes were matched already (content ids win)
     STALE_HEARTBEAT = "stale_heartbeat"  # older than the one stored: S3 events can arrive out of order
 
 
@@ -49,6 +53,8 @@ def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outc
         return ingest_envelope(key, _parse(Envelope, body, key), now=now)
     if prefix == "quarantine":
         return ingest_quarantine(key, _parse(QuarantineRecord, body, key), now=now)
+    if prefix == "assignments":
+        return ingest_assignment(key, _parse(PatientAssignment, body, key), now=now)
     if prefix == "agents":
         return ingest_heartbeat(key, _parse(AgentHeartbeat, body, key), now=now)
     raise RejectedMessage(f"no ingest rule for key prefix {prefix!r}", code="unknown_prefix")
@@ -234,3 +240,25 @@ def ingest_heartbeat(key: str, heartbeat: AgentHeartbeat, *, now: datetime) -> O
             )
         )
     return Outcome.HEARTBEAT
+
+
+class NotYetIngested(Exception):
+    """An assignment arrived before the envelopes it is for (S3 events are unordered): retried later."""
+
+
+def ingest_assignment(key: str, record: PatientAssignment, *, now: datetime) -> Outcome:
+    """Gives a received item's unmatched envelopes the patient id the edge learned (docs/edge_agent.md).
+
+    Envelopes whose content named a patient keep it; an assignment for envelopes not ingested yet is
+    retried (the SQS message comes back), so order does not matter."""
+    _check_clinic(key, record.clinic_id)
+    if key.split("/")[2:3] != [record.raw_sha256]:
+        raise RejectedMessage(f"{key} does not belong to item {record.raw_sha256}", code="item_mismatch")
+    pending = unmatched_repo.of_item(record.clinic_id, record.raw_sha256)
+    if not pending:
+        if ledger.is_ingested(record.clinic_id, record.raw_sha256):
+            return Outcome.ASSIGNMENT_MOOT
+        raise NotYetIngested(f"no envelope of {record.raw_sha256} ingested yet")
+    scope = Scope.system(record.clinic_id, audit.SYSTEM_INGEST)
+    assigned = [assignment.assign_from_device(scope, envelope_id, record.patient_id) for envelope_id in pending]
+    return Outcome.ASSIGNED if all(assigned) else Outcome.ASSIGNMENT_HELD

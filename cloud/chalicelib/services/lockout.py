@@ -19,11 +19,11 @@ from chalicelib.services.scope import Scope
 from chalicelib.settings import get_settings
 
 
-
 def _policy() -> tuple[int, timedelta]:
     """(failures that lock, how long): MEDFLOW_LOCKOUT_FAILURES (5; 0 turns lockout off) and _MINUTES (15)."""
     settings = get_settings()
     return settings.lockout_failures, timedelta(minutes=settings.lockout_minutes)
+
 
 LOCKED_ACTION = "auth.account_locked"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -15,7 +15,6 @@ from tests.cloud.builders import JWT_SECRET, REGION, STAGE
 
 
 def test_every_partition_key_starts_with_the_clinic() -> None:
-    at = datetime(2026, 11, 3, tzinfo=UTC)
     for pk in (
         keys.clinic_pk("demo"),
         keys.patient_pk("demo", "P1"),
