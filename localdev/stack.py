@@ -189,6 +189,10 @@ Try it:
         ../shared/corpus/hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
 
+The agent's operator commands against this stack (its S3 takes the local test credentials):
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/medflow-edge doctor --config {s.var_dir}/agent/agent.toml
+  (the same for `status` and `replay`)
+
 Staff of each role (the admin is an organisation admin: it may also POST /clinics):
   curl -s -X POST {s.api_url}/users -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
        -d '{{"email": "nurse@{s.clinic_id}.clinic", "password": "a-long-nurse-password", \\

@@ -18,4 +18,5 @@ class AgentHeartbeat(BaseModel):
     started_at: datetime
     counts: dict[str, int] = Field(default_factory=dict)  # spool items per state
     last_upload_at: datetime | None = None
-    last_error: str | None = None  # an error code and short text; never PHI
+    last_error: str | None = None  # an error code and short text; never PHI; absent once uploads succeed again
+    last_error_at: datetime | None = None  # when `last_error` happened

@@ -127,6 +127,7 @@ class AgentStatus(_Record):
     counts: dict[str, int] = Field(default_factory=dict)  # spool items per state, as the agent reported
     last_upload_at: datetime | None = None
     last_error: str | None = None
+    last_error_at: datetime | None = None
     envelopes_ingested: int = 0
     readings_ingested: int = 0
     unmatched_ingested: int = 0

@@ -25,6 +25,7 @@ class AgentItem(store.DirectoryItem):
     counts = JSONAttribute(null=True)
     last_upload_at = UTCDateTimeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    last_error_at = UTCDateTimeAttribute(null=True)
     # Maintained on write by the ingest handler (ADD), so GET /agents needs no aggregation.
     envelopes_ingested = NumberAttribute(null=True)
     readings_ingested = NumberAttribute(null=True)
@@ -74,6 +75,7 @@ def record_heartbeat(status: AgentStatus) -> bool:
                 _set_or_remove(AgentItem.started_at, status.started_at),
                 _set_or_remove(AgentItem.last_upload_at, status.last_upload_at),
                 _set_or_remove(AgentItem.last_error, status.last_error),
+                _set_or_remove(AgentItem.last_error_at, status.last_error_at),
             ],
             condition=older,
         )
@@ -112,6 +114,7 @@ def _from_item(row: AgentItem) -> AgentStatus:
         counts=row.counts or {},
         last_upload_at=row.last_upload_at,
         last_error=row.last_error,
+        last_error_at=row.last_error_at,
         envelopes_ingested=int(row.envelopes_ingested or 0),
         readings_ingested=int(row.readings_ingested or 0),
         unmatched_ingested=int(row.unmatched_ingested or 0),

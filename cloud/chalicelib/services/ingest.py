@@ -225,6 +225,7 @@ def ingest_heartbeat(key: str, heartbeat: AgentHeartbeat, *, now: datetime) -> O
         counts=dict(heartbeat.counts),
         last_upload_at=heartbeat.last_upload_at,
         last_error=heartbeat.last_error,
+        last_error_at=heartbeat.last_error_at,
     )
     if not agents_repo.record_heartbeat(status):
         return Outcome.STALE_HEARTBEAT

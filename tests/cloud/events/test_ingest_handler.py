@@ -18,6 +18,7 @@ from chalicelib.events.ingest import lambda_handler
 from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
 from tests.cloud.builders import (
+    RECEIVED,
     heartbeat_object_key,
     make_envelope,
     make_heartbeat,
@@ -154,6 +155,19 @@ def test_heartbeat_updates_the_agent_and_ignores_older_ones(cloud: ResourceNames
     assert agent.agent_id == "agent-1"
     assert agent.sent_at == newer.sent_at
     assert agent.counts == {"uploaded": 7, "quarantined": 1, "received": 0}
+
+
+def test_an_error_shows_with_its_time_until_a_later_heartbeat_clears_it(cloud: ResourceNames) -> None:
+    failing = make_heartbeat(minute=10).model_copy(
+        update={"last_error": "s3_unreachable: connect timeout", "last_error_at": RECEIVED.replace(minute=9)}
+    )
+    recovered = make_heartbeat(minute=20)  # the agent sends no last_error once uploads succeed again
+    key = heartbeat_object_key(failing)
+    for heartbeat in (failing, recovered):
+        put_object(cloud, key, heartbeat.model_dump_json().encode())
+        assert failed_ids(handle(s3_notification(cloud.bucket, key))) == []
+        [agent] = agents_repo.list_for_clinic("demo", limit=50, next_token=None).items
+        assert (agent.last_error, agent.last_error_at) == (heartbeat.last_error, heartbeat.last_error_at)
 
 
 def test_heartbeat_for_another_agent_path_is_rejected(cloud: ResourceNames) -> None:
