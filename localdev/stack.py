@@ -190,7 +190,8 @@ Try it:
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
 
 The agent's operator commands against this stack (its S3 takes the local test credentials):
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/medflow-edge doctor --config {s.var_dir}/agent/agent.toml
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\
+      .venv/bin/medflow-edge doctor --config {s.var_dir}/agent/agent.toml
   (the same for `status` and `replay`)
 
 Staff of each role (the admin is an organisation admin: it may also POST /clinics):
