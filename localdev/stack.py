@@ -29,8 +29,8 @@ def _import_cloud(settings: LocalSettings) -> None:
 def bootstrap(settings: LocalSettings) -> str:
     """Creates the AWS resources and the first admin (both idempotent); returns the ingest bucket name."""
     _import_cloud(settings)
-    from chalicelib.resources import ensure_resources
     from chalicelib.services.users import ensure_admin
+    from localdev.bootstrap import ensure_resources
 
     names = ensure_resources(settings.aws_url, settings.stage, settings.region)
     ensure_admin(settings.clinic_id, settings.admin_email, settings.admin_password)
@@ -134,7 +134,7 @@ class Stack:
             CLOUD_DIR,
             env,
         )
-        self._spawn("router", [sys.executable, "-m", "chalicelib.events.local_router"], CLOUD_DIR, env)
+        self._spawn("router", [sys.executable, "-m", "localdev.router"], CLOUD_DIR, env)
         self._spawn("agent", [sys.executable, "-m", "edge_agent", "run", "--config", str(config)], REPO, env)
         _wait_http(f"{s.api_url}/health", 60, api)
 

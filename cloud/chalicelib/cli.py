@@ -1,7 +1,6 @@
 """Operator commands, run from cloud/ with the stage's environment (see settings.py):
 
     python -m chalicelib.cli create-admin --clinic demo --email admin@demo.clinic --password-env MEDFLOW_ADMIN_PASSWORD
-    python -m chalicelib.cli ensure-resources
 
 The password is read from the named environment variable, never from the command line (shell history, ps).
 """
@@ -14,7 +13,6 @@ import sys
 from collections.abc import Sequence
 
 from chalicelib.errors import MedflowError
-from chalicelib.resources import ensure_resources
 from chalicelib.services.users import ensure_admin
 from chalicelib.settings import SettingsError, get_settings
 
@@ -26,18 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--clinic", required=True, help="clinic id, e.g. demo")
     admin.add_argument("--email", required=True)
     admin.add_argument("--password-env", required=True, metavar="VAR", help="environment variable holding the password")
-    commands.add_parser("ensure-resources", help="create the stage's bucket, queues and tables (idempotent)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = get_settings()
-        if args.command == "ensure-resources":
-            names = ensure_resources(settings.endpoint_url, settings.stage, settings.region)
-            print(f"resources of stage {names.stage}: bucket {names.bucket}, queue {names.queue}, dlq {names.dlq}")
-            return 0
+        get_settings()  # a bad environment is reported before anything is written
         password = os.environ.get(args.password_env)
         if not password:
             print(f"error: environment variable {args.password_env} is not set or empty", file=sys.stderr)

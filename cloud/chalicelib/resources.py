@@ -1,4 +1,5 @@
-"""AWS resources of the cloud side, defined once as data: `ensure_resources` creates them, infra/ reads the specs.
+"""AWS resources of the cloud side, defined once as data: the local bootstrap (localdev/bootstrap.py) creates them,
+infra/ turns them into CloudFormation. No boto3 here: this module ships in the Lambda package.
 
 Flow: the edge agent PUTs into the ingest bucket → ObjectCreated under `envelopes/`, `quarantine/`,
 `agents/` → SQS ingest queue (→ DLQ after `DLQ_MAX_RECEIVE_COUNT` receives) → `ingest` Lambda → DynamoDB.
@@ -6,16 +7,9 @@ Flow: the edge agent PUTs into the ingest bucket → ObjectCreated under `envelo
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import boto3
-from botocore.exceptions import ClientError
-
-_log = logging.getLogger(__name__)
 
 # Key prefixes the bucket announces to the ingest queue. `raw/` is deliberately absent: the raw
 # bytes are referenced by their envelope/quarantine record, which is written after them.
@@ -207,113 +201,6 @@ def notification_configuration(queue_arn: str) -> dict[str, Any]:
     }
 
 
-def ensure_resources(
-    endpoint_url: str | None, stage: str, region: str, *, include_tables: bool = True
-) -> ResourceNames:
-    """Creates (or brings up to date) the bucket, queues, notification and tables of `stage`. Idempotent.
-
-    `include_tables=False` serves endpoints without DynamoDB (LocalStack run offline, see localstack/).
-    """
-    names = ResourceNames.for_stage(stage)
-    s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
-    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
-    dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
-    _ensure_bucket(s3, names.bucket, region)
-    dlq_arn = _ensure_queue(sqs, names.dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
-    queue_arn = _ensure_queue(
-        sqs,
-        names.queue,
-        {
-            "VisibilityTimeout": str(INGEST_VISIBILITY_TIMEOUT_SECONDS),
-            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
-        },
-    )
-    queue_url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
-    sqs.set_queue_attributes(
-        QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, names.bucket))}
-    )
-    # S3 checks it may send to the queue and then posts an `s3:TestEvent` message: the consumer skips it.
-    s3.put_bucket_notification_configuration(
-        Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn)
-    )
-    for spec in TABLES if include_tables else ():
-        _ensure_table(dynamodb, spec, names.table(spec.key))
-    return names
-
-
-def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
-    try:
-        if region == "us-east-1":
-            s3.create_bucket(Bucket=bucket)
-        else:
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-            raise
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
-        },
-    )
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    apply_bucket_policy(s3, bucket)
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-
-
-# Written and removed again by `apply_bucket_policy`; outside NOTIFY_PREFIXES, so no queue message.
-POLICY_PROBE_KEY = "_bootstrap/policy-probe"
-
-
-def apply_bucket_policy(s3: Any, bucket: str) -> bool:
-    """Puts `bucket_policy` on the bucket if the endpoint can live with it; True when it stays.
-
-    It stays on AWS. An endpoint that refuses a compliant upload once the policy is on cannot hold
-    it, and the policy is taken off again (with a warning) so the local stack keeps working: a
-    plain-HTTP endpoint is refused by TlsOnly, as it should be, and moto (5.2) also treats every
-    Deny statement with a Condition as matching, refusing every object request over any transport.
-    """
-    arn = f"arn:aws:s3:::{bucket}"
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(arn, f"{arn}/*")))
-    try:
-        probe = s3.put_object(Bucket=bucket, Key=POLICY_PROBE_KEY, Body=b"", ServerSideEncryption="AES256")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"403", "AccessDenied"}:
-            raise
-        s3.delete_bucket_policy(Bucket=bucket)
-        _log.warning(
-            "the endpoint refuses an encrypted upload under the ingest bucket's policy (plain HTTP, or an emulator "
-            "that ignores Deny conditions): bucket %s runs without it",
-            bucket,
-        )
-        return False
-    # The version itself, not a delete marker: the probe leaves nothing behind in the versioned bucket.
-    version = {"VersionId": probe["VersionId"]} if probe.get("VersionId") else {}
-    s3.delete_object(Bucket=bucket, Key=POLICY_PROBE_KEY, **version)
-    return True
-
-
-def _ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
-    """Creates the queue or, when it exists with other attributes, updates them. Returns its ARN."""
-    try:
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"QueueAlreadyExists", "QueueNameExists"}:
-            raise
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
-
-
 def table_definition(spec: TableSpec, name: str) -> dict[str, Any]:
     """The CreateTable request for `spec` (on-demand billing)."""
     definition: dict[str, Any] = {
@@ -337,21 +224,3 @@ def _index_definition(index: IndexSpec) -> dict[str, Any]:
     if index.range_key:
         schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
     return {"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
-
-
-def _ensure_table(dynamodb: Any, spec: TableSpec, name: str) -> None:
-    try:
-        dynamodb.create_table(**table_definition(spec, name))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceInUseException":
-            raise
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    dynamodb.update_continuous_backups(
-        TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-    )
-    if spec.ttl_attribute:
-        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in {"ENABLED", "ENABLING"}:
-            dynamodb.update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
-            )

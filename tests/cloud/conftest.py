@@ -9,8 +9,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import aws
-from chalicelib.resources import ResourceNames, ensure_resources
+from chalicelib.resources import ResourceNames
 from chalicelib.settings import Settings, use_settings
+from localdev.bootstrap import ensure_resources
 from tests.cloud.builders import JWT_SECRET, REGION, STAGE
 
 

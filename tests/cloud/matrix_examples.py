@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.events.ingest import lambda_handler
-from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
 from chalicelib.services.roles import Role
+from localdev.router import FakeLambdaContext
 from tests.cloud.builders import make_envelope, make_patient_update, make_user, put_envelope, s3_notification, sqs_event
 
 CLINIC_A, ORG_A = "clinic-alpha", "org-alpha"

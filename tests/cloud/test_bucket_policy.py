@@ -8,8 +8,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.resources import ResourceNames, account_queue_policy, apply_bucket_policy, bucket_policy
+from chalicelib.resources import ResourceNames, account_queue_policy, bucket_policy
 from infra.template import build_template
+from localdev.bootstrap import apply_bucket_policy
 from tests.cloud.builders import REGION
 
 

@@ -14,10 +14,10 @@ from chalicelib.resources import (
     NOTIFY_PREFIXES,
     TABLES,
     ResourceNames,
-    ensure_resources,
     table_definition,
     table_spec,
 )
+from localdev.bootstrap import ensure_resources
 from tests.cloud.builders import REGION, STAGE
 
 ALL_MODELS = domains.items()

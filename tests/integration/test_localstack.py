@@ -18,7 +18,6 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from chalicelib.resources import ensure_resources
 from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.config import CloudSection
 from edge_agent.identity import Identity
@@ -26,6 +25,7 @@ from edge_agent.intake.intake import Intake
 from edge_agent.intake.port import Origin
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
+from localdev.bootstrap import ensure_resources
 
 pytestmark = [pytest.mark.localstack, pytest.mark.integration]
 

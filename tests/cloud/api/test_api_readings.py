@@ -8,9 +8,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.events.ingest import lambda_handler
-from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
 from chalicelib.services.roles import Role
+from localdev.router import FakeLambdaContext
 from tests.cloud.builders import (
     bearer,
     heartbeat_object_key,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from chalice.test import Client
 
 from chalicelib.events.ingest import lambda_handler
-from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
+from localdev.router import FakeLambdaContext
 from tests.cloud.builders import bearer, make_envelope, put_envelope, s3_notification, sqs_event
 
 

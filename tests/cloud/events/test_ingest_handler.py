@@ -15,8 +15,8 @@ from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.events.ingest import lambda_handler
-from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.resources import ResourceNames
+from localdev.router import FakeLambdaContext
 from tests.cloud.builders import (
     RECEIVED,
     heartbeat_object_key,

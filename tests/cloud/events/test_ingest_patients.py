@@ -12,10 +12,10 @@ from chalicelib.db import audit as audit_repo
 from chalicelib.db import patients as patients_repo
 from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.events.ingest import lambda_handler
-from chalicelib.events.local_router import FakeLambdaContext
 from chalicelib.models import AuditEvent
 from chalicelib.resources import ResourceNames
 from chalicelib.services.ingest import Outcome, ingest_object
+from localdev.router import FakeLambdaContext
 from tests.cloud.builders import make_envelope, make_patient_update, put_envelope, s3_notification, sqs_event
 
 EARLY = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib.events.local_router import FakeLambdaContext, Router, run, to_lambda_event
 from chalicelib.resources import DLQ_MAX_RECEIVE_COUNT, ResourceNames
 from chalicelib.settings import get_settings
+from localdev.router import FakeLambdaContext, Router, run, to_lambda_event
 from tests.cloud.builders import REGION, bearer, make_envelope, put_envelope, put_object
 
 

@@ -4,7 +4,7 @@ Stands in for Lambda's SQS event source mapping when running on moto's server (`
 successes are deleted, failures stay on the queue and come back after a delay (so the queue's
 redrive policy moves poison messages to the DLQ, as in AWS).
 
-    python -m chalicelib.events.local_router          # from cloud/, settings from the environment
+    python -m localdev.router          # with cloud/ on the path, settings from the environment
     run(stop_event, settings)                          # in a thread or subprocess of the orchestrator
 """
 
