@@ -56,7 +56,7 @@ def test_last_error_carries_its_time_and_ends_once_nothing_fails(
     beat = Heartbeat(spool, writer, IDENT, interval=60, clock=lambda: AT).build()
     assert beat.last_error == "2026-02-01T12:00:00+00:00 s3:SlowDown (HTTP 503)"
     extra = beat.model_extra or {}
-    assert (extra["last_error_at"], extra["quarantined_total"]) == (AT, 0)
+    assert (beat.last_error_at, extra["quarantined_total"]) == (AT, 0)  # last_error_at: a field of the model now
     outbox.item_uploaded(a.item_id, AT)  # b still fails: the error is still true
     assert spool.ledger.meta.read()["last_error_at"] == AT.isoformat()
     outbox.item_uploaded(b.item_id, AT)  # nothing fails any more (also after a restart: it is in the ledger)
