@@ -26,6 +26,7 @@ from edge_agent.framing.astm_e1381 import STX, AstmSession
 from edge_agent.framing.astm_transcript import unframe
 from edge_agent.framing.mllp import MllpDecoder, Oversized, encode
 from edge_agent.hl7.lines import clean_lines, decode_text, split_messages
+from edge_agent.sources.stream import socket_reader
 
 ACK_TIMEOUT = 30.0
 
@@ -123,17 +124,7 @@ def _astm_command(args: argparse.Namespace) -> int:
             return play_astm(port.write, lambda: bytes(port.read(port.in_waiting or 1)), messages, sys.stdout)
     with socket.create_connection(address, timeout=10) as conn:
         conn.settimeout(0.1)
-        return play_astm(conn.sendall, lambda: _recv(conn), messages, sys.stdout)
-
-
-def _recv(conn: socket.socket) -> bytes:
-    try:
-        data = conn.recv(65536)
-    except TimeoutError:
-        return b""
-    if not data:
-        raise ConnectionResetError("peer closed")
-    return data
+        return play_astm(conn.sendall, socket_reader(conn), messages, sys.stdout)
 
 
 def hl7_messages(raw: bytes) -> list[bytes]:

@@ -17,7 +17,7 @@ from edge_agent.config import AstmTcpSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.framing.astm_e1381 import AstmSession
 from edge_agent.intake.port import IntakePort
-from edge_agent.sources.stream import POLL_SECONDS, drive, submitter
+from edge_agent.sources.stream import POLL_SECONDS, drive, socket_reader, submitter
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = (1.0, 30.0)  # client mode: first and longest wait between attempts
@@ -89,17 +89,8 @@ class AstmTcpSource:
             ),
         )
 
-        def read() -> bytes:
-            try:
-                data = conn.recv(65536)
-            except TimeoutError:
-                return b""
-            if not data:
-                raise ConnectionResetError("peer closed")
-            return data
-
         try:
-            drive(session, read, self._stop)
+            drive(session, socket_reader(conn), self._stop)
         except OSError as exc:
             log.info("astm_tcp peer gone", extra={"source": self.config.name, "error": type(exc).__name__})
         finally:

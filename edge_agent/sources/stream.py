@@ -7,6 +7,7 @@ the session's `on_message`, handing each message to the intake before it is ackn
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,22 @@ from edge_agent.intake.port import IntakePort, Origin
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # how long a read waits: the session's timers are checked at least this often
+
+
+def socket_reader(conn: socket.socket) -> Callable[[], bytes]:
+    """`read` for `drive` over a socket with a timeout: b'' when nothing came in time, ConnectionResetError
+    when the peer closed."""
+
+    def read() -> bytes:
+        try:
+            data = conn.recv(65536)
+        except TimeoutError:
+            return b""
+        if not data:
+            raise ConnectionResetError("peer closed")
+        return data
+
+    return read
 
 
 def drive(session: AstmSession, read: Callable[[], bytes], stop: threading.Event) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from edge_agent.adapters.astm import AstmAdapter
-from edge_agent.commands.simulate import _recv, astm_messages, play_astm
+from edge_agent.commands.simulate import astm_messages, play_astm
 from edge_agent.config import AstmTcpSourceConfig
 from edge_agent.identity import Identity
 from edge_agent.intake.intake import Intake
 from edge_agent.sources.astm_tcp import AstmTcpSource
+from edge_agent.sources.stream import socket_reader
 from edge_agent.spool import Spool
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,7 @@ def test_pentra_transcript_over_tcp_is_stored_once(tmp_path: Path, corpus_dir: P
             with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
                 conn.settimeout(0.1)
                 out = io.StringIO()
-                assert play_astm(conn.sendall, lambda c=conn: _recv(c), astm_messages(raw), out) == 0
+                assert play_astm(conn.sendall, socket_reader(conn), astm_messages(raw), out) == 0
                 assert out.getvalue() == "sent: 28 frames acknowledged\n"
     finally:
         source.stop()
