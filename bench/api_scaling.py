@@ -311,6 +311,7 @@ class Route:
     make: Callable[[Clinic, int, int], Request]
     warm: bool = True  # a GET can be repeated untimed once first; a write would change what it measures
     known_growth: bool = False  # measured, reported, but not part of the exit code
+    kind: str = "read"  # "read" | "write" (timed `--write-requests` times) | "probe" (once: it only shows the calls)
 
 
 def journey() -> list[Route]:
@@ -347,17 +348,23 @@ def journey() -> list[Route]:
         Route("GET /events", get(lambda c: "/events")),
         Route("GET /users", get(lambda c: "/users")),
         Route("GET /clinics", get(lambda c: "/clinics")),
-        Route("POST /patients", register, warm=False),
-        Route("PATCH /patients/{id}", edit, warm=False),
-        Route("POST /readings/unmatched/{id}/assign", assign, warm=False),
+        Route("POST /patients", register, warm=False, kind="write"),
+        Route("PATCH /patients/{id}", edit, warm=False, kind="write"),
+        Route("POST /readings/unmatched/{id}/assign", assign, warm=False, kind="write"),
         # Filters evaluated after the Query: PynamoDB reads on until the page is full.
         Route(
             "GET /audit?resource=&user_id=",
             get(lambda c: f"/audit?resource=patient&user_id={c.nurse}"),
+            warm=False,
             known_growth=True,
+            kind="probe",
         ),
         Route(
-            "GET /audit?resource= (past year)", get(lambda c: "/audit?resource=patient&limit=200"), known_growth=True
+            "GET /audit?resource= (past year)",
+            get(lambda c: "/audit?resource=patient&limit=200"),
+            warm=False,
+            known_growth=True,
+            kind="probe",
         ),
     ]
 
@@ -418,18 +425,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,100000", help="clinic sizes (patients), smallest first: the baseline")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per route at each size")
+    parser.add_argument("--write-requests", type=int, default=5,
+                        help="timed requests of each write route (moto copies every table a transaction touches, "
+                        "once per item, so a write costs seconds at 100,000 patients)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows when redirected
     sizes = sorted(int(s) for s in args.sizes.split(","))
     server = MotoServer().start()
     try:
-        return run(server.url, sizes, args.requests, args.threads)
+        return run(server.url, sizes, args.requests, args.write_requests, args.threads)
     finally:
         server.stop()
 
 
-def run(endpoint: str, sizes: list[int], requests: int, threads: int) -> int:
+def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int) -> int:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
     use_settings(settings)
@@ -446,14 +456,15 @@ def run(endpoint: str, sizes: list[int], requests: int, threads: int) -> int:
     plain = {"Authorization": f"Bearer {minted.token}"}
     routes = journey()
     loader = Loader(endpoint, threads)
-    print(f"moto server at {endpoint}; {requests} timed requests per route and size; "
+    print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
+          "write route, 1 per known-growth probe; "
           f"the first {REGISTERED_BY_SERVICE} patients through services.patients.register, the rest by "
           f"BatchWriteItem ({threads} threads)")  # fmt: skip
     results: dict[int, dict[str, Figures]] = {}
     sessions: dict[int, tuple[Figures, Figures]] = {}
     for size in sizes:
         items0, written0 = loader.items, loader.seconds
-        seconds = grow(clinic, loader, size, reserve=requests)
+        seconds = grow(clinic, loader, size, reserve=write_requests)
         items, written = loader.items - items0, loader.seconds - written0
         print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
               f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
@@ -461,7 +472,8 @@ def run(endpoint: str, sizes: list[int], requests: int, threads: int) -> int:
         results[size] = {}
         for route in routes:
             make = functools.partial(lambda k, r, n: r.make(clinic, n, k), r=route, n=size)
-            results[size][route.label] = measure(client, counter, plain, make, requests, route.warm)
+            count = {"read": requests, "write": write_requests, "probe": 1}[route.kind]
+            results[size][route.label] = measure(client, counter, plain, make, count, route.warm)
         login = auth.login(ADMIN_EMAIL, PASSWORD, source_ip="127.0.0.1")
         with_session = {"Authorization": f"Bearer {login.access.token}"}
         read = Request("GET", f"/patients/{clinic.probes[0]}")
