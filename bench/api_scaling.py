@@ -1,6 +1,7 @@
 """API scaling benchmark: DynamoDB calls and latency per request of each journey route, at growing clinic sizes.
 
-Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--threads 4]
+Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--write-requests 5]
+     [--probe-max 10000] [--threads 4]   (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
 A moto server (a real HTTP endpoint, as `make run` uses) holds one clinic, grown to each size in
 turn: the first few hundred patients registered through `services.patients.register`, the rest
 written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
@@ -12,9 +13,11 @@ journey is then called through `chalice.test.Client` (in process: no HTTP in fro
 Per route: the DynamoDB calls one request makes (counted with a botocore `before-call` hook on the
 app's one connection) and the latency p50/p95. The baseline is the smallest size: the calls must be
 the same at every size (no Scan, nothing that grows with the clinic), and the exit code is 1 when a
-route's calls differ. The latency ratio to the baseline says what moto costs at that size: moto
-sorts a partition in Python at every Query and walks every item of a table for a GSI Query, so its
-latency grows where DynamoDB's would not; the call count is the figure that carries to DynamoDB.
+route's calls differ. The latency ratio to the baseline says what moto costs at that size, not
+DynamoDB: moto reads and sorts a whole partition in Python at every Query (every patient's
+directory items share the clinic's partition), walks every item of a table for a GSI Query, and
+deep-copies a whole table for every item of a transaction, so its latency grows where DynamoDB's
+would not; the call count is the figure that carries to DynamoDB. A route answering 4xx/5xx fails.
 Searches use names, phones and OP numbers that match the same patients at every size (a page of a
 search costs one Query per term kind until the page is full, so a broad prefix costs fewer Queries
 once it has enough matches). The main table uses a token minted without a session (as tools do);
@@ -526,7 +529,12 @@ def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, F
         counts = [sorted(set(results[size][route.label].calls)) for size in sizes if route.label in results[size]]
         same = all(c == counts[0] for c in counts) and len(counts[0]) == 1
         shown = " vs ".join("/".join(map(str, c)) for c in counts)
-        if same:
+        errors = sorted({status for size in sizes if route.label in results[size]
+                         for status in results[size][route.label].statuses if status >= 400})  # fmt: skip
+        if errors:
+            verdict = f"FAILED: answered HTTP {','.join(map(str, errors))}"
+            failed += 1
+        elif same:
             verdict = "same calls at every size"
         elif route.known_growth:
             verdict = "GROWS with the clinic (known: a filter after the Query)"
