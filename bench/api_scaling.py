@@ -17,7 +17,8 @@ route's calls differ. The latency ratio to the baseline says what moto costs at 
 DynamoDB: moto reads and sorts a whole partition in Python at every Query (every patient's
 directory items share the clinic's partition), walks every item of a table for a GSI Query, and
 deep-copies a whole table for every item of a transaction, so its latency grows where DynamoDB's
-would not; the call count is the figure that carries to DynamoDB. A route answering 4xx/5xx fails.
+would not (write routes run up to --write-max, 2,000 patients by default: beyond, a registration outlasts
+botocore's 60 s read timeout); the call count is the figure that carries to DynamoDB. A route answering 4xx/5xx fails.
 Searches use names, phones and OP numbers that match the same patients at every size (a page of a
 search costs one Query per term kind until the page is full, so a broad prefix costs fewer Queries
 once it has enough matches). The main table uses a token minted without a session (as tools do);
@@ -431,7 +432,10 @@ def main() -> int:
     parser.add_argument("--write-requests", type=int, default=5,
                         help="timed requests of each write route (moto copies every table a transaction touches, "
                         "once per item, so a write costs seconds at 100,000 patients)")  # fmt: skip
-    parser.add_argument("--probe-max", type=int, default=10_000,
+    parser.add_argument("--write-max", type=int, default=2_000,
+                        help="largest size write routes run at (moto copies the table per transaction item: a "
+                        "registration outlasts the 60 s read timeout at 10,000 patients)")  # fmt: skip
+    parser.add_argument("--probe-max", type=int, default=2_000,
                         help="largest size the known-growth audit probes run at (they read all history)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
     args = parser.parse_args()
@@ -439,12 +443,16 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     server = MotoServer().start()
     try:
-        return run(server.url, sizes, args.requests, args.write_requests, args.threads, args.probe_max)
+        return run(
+            server.url, sizes, args.requests, args.write_requests, args.threads, (args.write_max, args.probe_max)
+        )
     finally:
         server.stop()
 
 
-def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int, probe_max: int) -> int:
+def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int,
+        limits: tuple[int, int]) -> int:  # fmt: skip
+    """`limits`: the largest size write routes and the known-growth probes run at."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
     use_settings(settings)
@@ -473,14 +481,14 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
     sessions: dict[int, tuple[Figures, Figures]] = {}
     for size in sizes:
         items0, written0 = loader.items, loader.seconds
-        seconds = grow(clinic, loader, size, reserve=write_requests)
+        seconds = grow(clinic, loader, size, reserve=write_requests if size <= limits[0] else 0)
         items, written = loader.items - items0, loader.seconds - written0
         print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
               f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
               f"{clinic.captures:,} captures with readings, {clinic.unmatched:,} unmatched captures")  # fmt: skip
         results[size] = {}
         for route in routes:
-            if route.kind == "probe" and size > probe_max:
+            if size > {"write": limits[0], "probe": limits[1]}.get(route.kind, size):
                 continue
             make = functools.partial(lambda k, r, n: r.make(clinic, n, k), r=route, n=size)
             count = {"read": requests, "write": write_requests, "probe": 1}[route.kind]
@@ -534,6 +542,8 @@ def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, F
         if errors:
             verdict = f"FAILED: answered HTTP {','.join(map(str, errors))}"
             failed += 1
+        elif len(counts) < len(sizes):
+            verdict = "run only up to --write-max / --probe-max (moto is too slow beyond)"
         elif same:
             verdict = "same calls at every size"
         elif route.known_growth:
