@@ -1,0 +1,573 @@
+"""API scaling benchmark: DynamoDB calls and latency per request of each journey route, at growing clinic sizes.
+
+Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--write-requests 5]
+     [--probe-max 10000] [--threads 4]   (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
+A moto server (a real HTTP endpoint, as `make run` uses) holds one clinic, grown to each size in
+turn: the first few hundred patients registered through `services.patients.register`, the rest
+written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
+national-id / identity look-ups, its search entries, one audit entry, one outbox event), every tenth
+patient with a tonometry capture (4 readings), one unmatched capture per hundred patients, and
+audit entries spread over the past year (a clinic of that size has history). Each route of the
+journey is then called through `chalice.test.Client` (in process: no HTTP in front of the app).
+
+Per route: the DynamoDB calls one request makes (counted with a botocore `before-call` hook on the
+app's one connection) and the latency p50/p95. The baseline is the smallest size: the calls must be
+the same at every size (no Scan, nothing that grows with the clinic), and the exit code is 1 when a
+route's calls differ. The latency ratio to the baseline says what moto costs at that size, not
+DynamoDB: moto reads and sorts a whole partition in Python at every Query (every patient's
+directory items share the clinic's partition), walks every item of a table for a GSI Query, and
+deep-copies a whole table for every item of a transaction, so its latency grows where DynamoDB's
+would not (write routes run up to --write-max, 2,000 patients by default: beyond, a registration outlasts
+botocore's 60 s read timeout); the call count is the figure that carries to DynamoDB. A route answering 4xx/5xx fails.
+Searches use names, phones and OP numbers that match the same patients at every size (a page of a
+search costs one Query per term kind until the page is full, so a broad prefix costs fewer Queries
+once it has enough matches). The main table uses a token minted without a session (as tools do);
+the session row adds what a login token costs: its session is read at every request.
+Filters applied after a Query (GET /audit by resource plus user, or by resource without an id over
+a year of history) are measured apart: PynamoDB reads page after page until the page is full, so
+their calls grow with the clinic's history. They do not set the exit code (known, not fixed here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "cloud")]
+
+from localdev.moto import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
+
+os.environ.update(LOCAL_CREDENTIALS)
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from chalice.test import Client  # noqa: E402
+
+from chalicelib import aws  # noqa: E402
+from chalicelib.db import agents as agents_repo  # noqa: E402
+from chalicelib.db import audit as audit_repo  # noqa: E402
+from chalicelib.db import events as events_repo  # noqa: E402
+from chalicelib.db import keys, patient_index, store, unmatched  # noqa: E402  # noqa: E402
+from chalicelib.db import patients as patients_repo  # noqa: E402
+from chalicelib.db import readings as readings_repo  # noqa: E402
+from chalicelib.models import AgentStatus, DomainEvent, StoredReading, UnmatchedEnvelope  # noqa: E402
+from chalicelib.resources import ensure_resources  # noqa: E402
+from chalicelib.services import audit, auth, patients, tokens  # noqa: E402
+from chalicelib.services.roles import Role  # noqa: E402
+from chalicelib.services.scope import Scope  # noqa: E402
+from chalicelib.services.users import ensure_user  # noqa: E402
+from chalicelib.settings import Settings, use_settings  # noqa: E402
+
+STAGE, REGION = "bench", "us-east-1"
+JWT_SECRET = "bench-only-hs256-secret-0123456789abcdef"  # noqa: S105 (a local emulator only)
+PASSWORD = "correct horse battery staple"  # noqa: S105
+CLINIC = "bench-clinic"
+ADMIN_EMAIL = "bench.admin@bench-clinic.test"
+REGISTERED_BY_SERVICE = 300  # the rest of each size is written directly
+FIRST = ("Wanjiru", "Otieno", "Amina", "Baraka", "Chebet", "Daudi", "Esther", "Faraji", "Grace", "Hassan",
+         "Imani", "Jabari", "Kerubo", "Lulu", "Mosi", "Nia", "Omondi", "Pendo", "Rehema", "Sefu")  # fmt: skip
+LAST = ("Kamau", "Mwangi", "Njoroge", "Odhiambo", "Kiprop", "Mutua", "Wafula", "Kilonzo", "Nyambura", "Mohamed",
+        "Karanja", "Owino", "Rotich", "Ndungu", "Muriuki", "Langat", "Juma", "Wekesa", "Gitau", "Korir")  # fmt: skip
+PROBE_LAST = "Achieng-Probe"  # no generated surname starts like it: a name search matches the probes only
+PROBES = 3
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- counting -----------------------------------------------------------------------------------------------
+
+
+class DynamoCalls:
+    """The DynamoDB operations the app's connection sends, in order (a botocore event hook, no wrapper)."""
+
+    def __init__(self) -> None:
+        self.ops: list[str] = []
+        store.connection().client.meta.events.register("before-call.dynamodb", self._seen)
+
+    def _seen(self, model: Any, **_: Any) -> None:
+        self.ops.append(model.name)
+
+
+# --- the clinic ---------------------------------------------------------------------------------------------
+
+
+def fields_of(i: int) -> dict[str, Any]:
+    """Registration fields of generated patient `i` (unique phone and date of birth: never a duplicate)."""
+    return {
+        "first_name": FIRST[i % len(FIRST)],
+        "last_name": LAST[(i // len(FIRST)) % len(LAST)],
+        "sex": ("FEMALE", "MALE")[i % 2],
+        "date_of_birth": date(1940, 1, 1) + timedelta(days=i % 30000),
+        "phone": f"+2547{i:08d}",
+        "national_id": f"{20000000 + i}" if i % 3 == 0 else None,
+        "insurance_type": ("CASH", "SHA", "NHIF", "PRIVATE")[i % 4],
+        "registration_type": None,
+    }
+
+
+@dataclass
+class Clinic:
+    """The bench clinic as loaded so far: ids the routes are called with, and the loading figures."""
+
+    admin_id: str = ""
+    staff: list[str] = field(default_factory=list)  # receptionists: every loaded registration names one
+    nurse: str = ""  # no patient entries of hers in the audit trail
+    probes: list[str] = field(default_factory=list)
+    probe_ops: list[str] = field(default_factory=list)
+    probe_phone: str = ""
+    patients: int = 0
+    sequence: int = 0  # the last OP sequence issued
+    captures: int = 0
+    unmatched: int = 0
+    spare_envelopes: list[str] = field(default_factory=list)
+
+    def scope(self, user_id: str) -> Scope:
+        return Scope.system(CLINIC, audit.user_actor(user_id))
+
+
+class Loader:
+    """Writes items with BatchWriteItem from worker threads (one boto3 client each, as clients are not shared)."""
+
+    def __init__(self, endpoint: str, threads: int) -> None:
+        self.endpoint, self.threads = endpoint, threads
+        self.local = threading.local()
+        self.batches = 0
+        self.items = 0
+        self.seconds = 0.0  # spent in BatchWriteItem
+
+    def _client(self) -> Any:
+        if not hasattr(self.local, "client"):
+            config = Config(parameter_validation=False, retries={"max_attempts": 10, "mode": "adaptive"})
+            self.local.client = boto3.client("dynamodb", region_name=REGION, endpoint_url=self.endpoint, config=config)
+        return self.local.client
+
+    def _write(self, table: str, items: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
+        while pending:
+            answer = self._client().batch_write_item(RequestItems=pending)
+            pending = answer.get("UnprocessedItems") or {}
+
+    def write(self, items: Iterable[store.Item]) -> int:
+        """Puts every item (exactly as PynamoDB serialises it), 25 to a call, `threads` calls at a time."""
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        count = 0
+        for item in items:
+            meta: Any = item.Meta
+            by_table.setdefault(meta.table_name, []).append(item.serialize())
+            count += 1
+        chunks = [(table, rows[i : i + 25]) for table, rows in by_table.items() for i in range(0, len(rows), 25)]
+        began = time.perf_counter()
+        with ThreadPoolExecutor(self.threads) as pool:
+            list(pool.map(lambda chunk: self._write(*chunk), chunks))
+        self.seconds += time.perf_counter() - began
+        self.batches += len(chunks)
+        self.items += count
+        return count
+
+
+def registration_items(clinic: Clinic, i: int, actor: str, at: datetime) -> Iterator[store.Item]:
+    """What `services.patients.register` writes for patient `i` (its transaction's items, audit and event)."""
+    clinic.sequence += 1
+    patient_id = uuid.uuid4().hex
+    values = {**patients._registered_values(fields_of(i)), "op_number": patients.op_number(clinic.sequence, at),
+              "registered_at": at.isoformat(), "registered_by": actor, "id_source": "registration",
+              "first_seen_at": at.isoformat(), "version": 1}  # fmt: skip
+    pk = keys.clinic_pk(CLINIC)
+    present = {name: value for name, value in values.items() if value is not None}
+    yield patients_repo.PatientItem(pk, keys.patient_sk(patient_id), clinic_id=CLINIC, patient_id=patient_id, **present)
+    for sk in [patients_repo.op_lookup_sk(values["op_number"]), *patients._identity_keys(values)]:
+        yield patients_repo.LookupItem(pk, sk, patient_id=patient_id)
+    for sk in sorted(patients._entries(patient_id, values)):
+        yield patient_index.SearchItem(pk, sk, clinic_id=CLINIC, patient_id=patient_id)
+    scope = Scope.system(CLINIC, actor)
+    yield audit_repo.to_item(
+        audit.entry(scope, "patient.registered", at=at, resource="patient", resource_id=patient_id)
+    )
+    yield events_repo.to_item(DomainEvent(id=events_repo.new_id(at), clinic_id=CLINIC, type="patient.registered",
+                                          subject={"patient_id": patient_id}, actor=actor, at=at))  # fmt: skip
+    if i % 10 == 0:
+        clinic.captures += 1
+        yield from capture_items(patient_id, f"capture-{i}", at)
+
+
+def capture_items(patient_id: str, seed: str, at: datetime) -> Iterator[store.Item]:
+    """A tonometry capture as the ingest stores it under a patient: three readings and their average."""
+    for reading in capture(seed, at).readings:
+        yield readings_repo._to_item(reading_of(patient_id, seed, at, reading))
+
+
+def capture(seed: str, at: datetime) -> UnmatchedEnvelope:
+    values = [{"kind": "tonometry", "eye": "OD", "iop_mmhg": v, "method": "air-puff", "representative": False}
+              for v in (16.0, 24.0, 15.0)]  # fmt: skip
+    values.append({"kind": "tonometry", "eye": "OD", "iop_mmhg": 18.3, "representative": True})
+    envelope_id = uuid.uuid5(uuid.NAMESPACE_URL, seed).hex
+    return UnmatchedEnvelope(
+        clinic_id=CLINIC, envelope_id=envelope_id, agent_id="agent-1", received_at=at, captured_at=at,
+        adapter={"name": "tomey_topascope_xml", "version": "1.0.0"},
+        device={"vendor": "Tomey", "model": "TOP-1000", "kind": "tonometer"},
+        source={"kind": "folder", "uri": "file:///srv/inbox/export.xml"},
+        raw_key=f"raw/{CLINIC}/{envelope_id}.xml", readings=values,
+    )  # fmt: skip
+
+
+def reading_of(patient_id: str, seed: str, at: datetime, reading: dict[str, Any]) -> StoredReading:
+    envelope = capture(seed, at)
+    index = envelope.readings.index(reading)
+    return StoredReading(
+        clinic_id=CLINIC, patient_id=patient_id, envelope_id=envelope.envelope_id, index=index, kind="tonometry",
+        captured_at=at, received_at=at, agent_id="agent-1", adapter=envelope.adapter, device=envelope.device,
+        raw_key=envelope.raw_key, reading=reading,
+    )  # fmt: skip
+
+
+def set_up(clinic: Clinic) -> None:
+    """Users (an organisation admin, three receptionists, a nurse), agents and the probe patients."""
+    clinic.admin_id = ensure_user(CLINIC, ADMIN_EMAIL, PASSWORD, Role.ADMIN, org_admin=True)
+    clinic.staff = [ensure_user(CLINIC, f"reception{n}@bench-clinic.test", PASSWORD, Role.RECEPTIONIST)
+                    for n in range(3)]  # fmt: skip
+    clinic.nurse = ensure_user(CLINIC, "nurse@bench-clinic.test", PASSWORD, Role.NURSE)
+    for n in range(3):
+        sent = now() - timedelta(minutes=n)
+        agents_repo.record_heartbeat(AgentStatus(clinic_id=CLINIC, agent_id=f"agent-{n + 1}", version="0.1.0",
+                                                 sent_at=sent, started_at=sent, counts={"uploaded": 7}))  # fmt: skip
+    scope = clinic.scope(clinic.staff[0])
+    for n in range(PROBES):
+        probe = {**fields_of(10_000_000 + n), "first_name": f"Probe{'ABC'[n]}", "last_name": PROBE_LAST}
+        made = patients.register(scope, probe)
+        clinic.probes.append(made.id)
+        clinic.probe_ops.append(made.op_number or "")
+        clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
+    clinic.probe_phone = fields_of(10_000_000)["phone"]
+    store.connection()  # bound before the loader writes the probes' captures through the same item classes
+
+
+def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
+    """Adds patients (and their captures, audit, events) until the clinic has `size`; returns seconds."""
+    started = time.perf_counter()
+    scope = clinic.scope(clinic.staff[0])
+    while clinic.patients < min(size, REGISTERED_BY_SERVICE):
+        at = now()
+        made = patients.register(scope, fields_of(clinic.patients), at=at)
+        clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
+        clinic.patients += 1
+    pending: list[store.Item] = []
+    if not clinic.captures:  # the probes' captures (GET /patients/{id}/readings reads the first)
+        for n, probe in enumerate(clinic.probes):
+            pending += capture_items(probe, f"probe-{n}", now())
+            clinic.captures += 1
+    year = timedelta(days=365)
+    while clinic.patients < size:
+        i = clinic.patients
+        # Spread over the past year, the newest last (a clinic of this size has a history).
+        at = now() - year * (1 - i / max(size, 1))
+        pending += registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at)
+        clinic.patients += 1
+        if len(pending) >= 20_000:
+            loader.write(pending)
+            pending = []
+    loader.write(pending)
+    if clinic.sequence:
+        patients_repo.CounterItem(keys.clinic_pk(CLINIC), patients_repo.COUNTER_OP_SK, value=clinic.sequence).save()
+    wanted = max(5, size // 100)
+    while clinic.unmatched < wanted:
+        unmatched.put(capture(f"orphan-{clinic.unmatched}", now()))
+        clinic.unmatched += 1
+    clinic.spare_envelopes = []
+    for n in range(reserve):
+        envelope = capture(f"spare-{size}-{n}", now())
+        unmatched.put(envelope)
+        clinic.spare_envelopes.append(envelope.envelope_id)
+    return time.perf_counter() - started
+
+
+# --- measuring ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row: a label and how to make its k-th request at a size."""
+
+    label: str
+    make: Callable[[Clinic, int, int], Request]
+    warm: bool = True  # a GET can be repeated untimed once first; a write would change what it measures
+    known_growth: bool = False  # measured, reported, but not part of the exit code
+    kind: str = "read"  # "read" | "write" (timed `--write-requests` times) | "probe" (once: it only shows the calls)
+
+
+def journey() -> list[Route]:
+
+    def get(path: Callable[[Clinic], str]) -> Callable[[Clinic, int, int], Request]:
+        return lambda clinic, size, k: Request("GET", path(clinic))
+
+    def register(clinic: Clinic, size: int, k: int) -> Request:
+        n = size * 1000 + k
+        phone = f"+2547{90000000 + n % 9999999:08d}"  # unique: never a duplicate
+        body = {"first_name": "Newcomer", "last_name": f"Bench{n}", "sex": "FEMALE", "date_of_birth": "1990-05-17",
+                "phone": phone, "insurance_type": "CASH"}  # fmt: skip
+        return Request("POST", "/patients", body)
+
+    def edit(clinic: Clinic, size: int, k: int) -> Request:
+        n = size * 1000 + k
+        return Request("PATCH", f"/patients/{clinic.probes[1]}", {"phone": f"+2547{80000000 + n % 9999999:08d}"})
+
+    def assign(clinic: Clinic, size: int, k: int) -> Request:
+        return Request("POST", f"/readings/unmatched/{clinic.spare_envelopes[k]}/assign",
+                       {"patient_id": clinic.probes[2]})  # fmt: skip
+
+    return [
+        Route("GET /patients/{id}", get(lambda c: f"/patients/{c.probes[0]}")),
+        Route("GET /patients?q= (name prefix)", get(lambda c: "/patients?q=achieng")),
+        Route("GET /patients?q= (phone)", get(lambda c: f"/patients?q={c.probe_phone.replace('+', '%2B')}")),
+        Route("GET /patients?q= (OP number)", get(lambda c: f"/patients?q={c.probe_ops[0]}")),
+        Route("GET /patients/{id}/readings", get(lambda c: f"/patients/{c.probes[0]}/readings")),
+        Route("GET /readings/unmatched", get(lambda c: "/readings/unmatched")),
+        Route("GET /agents", get(lambda c: "/agents")),
+        Route("GET /audit", get(lambda c: "/audit")),
+        Route("GET /audit?resource=&resource_id=", get(lambda c: f"/audit?resource=patient&resource_id={c.probes[0]}")),
+        Route("GET /audit?user_id=", get(lambda c: f"/audit?user_id={c.staff[0]}")),
+        Route("GET /events", get(lambda c: "/events")),
+        Route("GET /users", get(lambda c: "/users")),
+        Route("GET /clinics", get(lambda c: "/clinics")),
+        Route("POST /patients", register, warm=False, kind="write"),
+        Route("PATCH /patients/{id}", edit, warm=False, kind="write"),
+        Route("POST /readings/unmatched/{id}/assign", assign, warm=False, kind="write"),
+        # Filters evaluated after the Query: PynamoDB reads on until the page is full.
+        Route(
+            "GET /audit?resource=&user_id=",
+            get(lambda c: f"/audit?resource=patient&user_id={c.nurse}"),
+            warm=False,
+            known_growth=True,
+            kind="probe",
+        ),
+        Route(
+            "GET /audit?resource= (past year)",
+            get(lambda c: "/audit?resource=patient&limit=200"),
+            warm=False,
+            known_growth=True,
+            kind="probe",
+        ),
+    ]
+
+
+@dataclass
+class Figures:
+    calls: list[int]
+    ops: list[str]  # the operations of the first timed request, in order
+    latencies: list[float]
+    statuses: set[int]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
+
+    @property
+    def per_request(self) -> str:
+        low, high = min(self.calls), max(self.calls)
+        return str(low) if low == high else f"{low}-{high}"
+
+
+def call(client: Client, headers: dict[str, str], request: Request) -> Any:
+    if request.method == "GET":
+        return client.http.get(request.path, headers=headers)
+    body = json.dumps(request.body)
+    send = client.http.post if request.method == "POST" else client.http.patch
+    return send(request.path, headers={**headers, "Content-Type": "application/json"}, body=body)
+
+
+def measure(client: Client, counter: DynamoCalls, headers: dict[str, str], make: Callable[[int], Request],
+            requests: int, warm: bool) -> Figures:  # fmt: skip
+    if warm:
+        call(client, headers, make(0))
+    figures = Figures([], [], [], set())
+    for k in range(requests):
+        request = make(k)
+        start = len(counter.ops)
+        began = time.perf_counter()
+        answer = call(client, headers, request)
+        figures.latencies.append(time.perf_counter() - began)
+        seen = counter.ops[start:]
+        figures.calls.append(len(seen))
+        figures.statuses.add(answer.status_code)
+        if k == 0:
+            figures.ops = seen
+    return figures
+
+
+# --- main ---------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,100000", help="clinic sizes (patients), smallest first: the baseline")
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per route at each size")
+    parser.add_argument("--write-requests", type=int, default=5,
+                        help="timed requests of each write route (moto copies every table a transaction touches, "
+                        "once per item, so a write costs seconds at 100,000 patients)")  # fmt: skip
+    parser.add_argument("--write-max", type=int, default=2_000,
+                        help="largest size write routes run at (moto copies the table per transaction item: a "
+                        "registration outlasts the 60 s read timeout at 10,000 patients)")  # fmt: skip
+    parser.add_argument("--probe-max", type=int, default=2_000,
+                        help="largest size the known-growth audit probes run at (they read all history)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows when redirected
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    server = MotoServer().start()
+    try:
+        return run(
+            server.url, sizes, args.requests, args.write_requests, args.threads, (args.write_max, args.probe_max)
+        )
+    finally:
+        server.stop()
+
+
+def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int,
+        limits: tuple[int, int]) -> int:  # fmt: skip
+    """`limits`: the largest size write routes and the known-growth probes run at."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
+    use_settings(settings)
+    aws.reset_clients()
+    ensure_resources(endpoint, STAGE, REGION)
+    from app import app
+
+    client = Client(app)
+    counter = DynamoCalls()
+    clinic = Clinic()
+    set_up(clinic)
+
+    def minted() -> dict[str, str]:
+        """A fresh tool-minted admin token (no session): one per route, as a slow size outlasts its 15 minutes."""
+        token = tokens.issue(user_id=clinic.admin_id, clinic_id=CLINIC, role=Role.ADMIN.value, settings=settings,
+                             org_id=settings.org_id, org_admin=True)  # fmt: skip
+        return {"Authorization": f"Bearer {token.token}"}
+
+    routes = journey()
+    loader = Loader(endpoint, threads)
+    print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
+          "write route, 1 per known-growth probe; "
+          f"the first {REGISTERED_BY_SERVICE} patients through services.patients.register, the rest by "
+          f"BatchWriteItem ({threads} threads)")  # fmt: skip
+    results: dict[int, dict[str, Figures]] = {}
+    sessions: dict[int, tuple[Figures, Figures]] = {}
+    for size in sizes:
+        items0, written0 = loader.items, loader.seconds
+        seconds = grow(clinic, loader, size, reserve=write_requests if size <= limits[0] else 0)
+        items, written = loader.items - items0, loader.seconds - written0
+        print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
+              f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
+              f"{clinic.captures:,} captures with readings, {clinic.unmatched:,} unmatched captures")  # fmt: skip
+        results[size] = {}
+        for route in routes:
+            if size > {"write": limits[0], "probe": limits[1]}.get(route.kind, size):
+                continue
+            make = functools.partial(lambda k, r, n: r.make(clinic, n, k), r=route, n=size)
+            count = {"read": requests, "write": write_requests, "probe": 1}[route.kind]
+            results[size][route.label] = measure(client, counter, minted(), make, count, route.warm)
+        login = auth.login(ADMIN_EMAIL, PASSWORD, source_ip="127.0.0.1")
+        with_session = {"Authorization": f"Bearer {login.access.token}"}
+        read = Request("GET", f"/patients/{clinic.probes[0]}")
+        sessions[size] = (
+            measure(client, counter, minted(), lambda k, r=read: r, requests, True),
+            measure(client, counter, with_session, lambda k, r=read: r, requests, True),
+        )
+    return report(sizes, routes, results, sessions)
+
+
+def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, Figures]],
+           sessions: dict[int, tuple[Figures, Figures]]) -> int:  # fmt: skip
+    base = sizes[0]
+    head = f"{'route':<40}" + "".join(f" | {f'{s:,} patients':>28}" for s in sizes) + f" | {'p50 / baseline':>14} | ops"
+    print()
+    print("calls = DynamoDB calls per request; p50/p95 = latency in ms through chalice.test.Client on moto")
+    print(head)
+    print(f"{'':<40}" + "".join(f" | {'calls':>6} {'p50':>9} {'p95':>9} " for _ in sizes) + f" | {'':>14} |")
+    for route in routes:
+        ran = [size for size in sizes if route.label in results[size]]
+        row = f"{route.label:<40}"
+        for size in sizes:
+            f = results[size].get(route.label)
+            row += f" | {f.per_request:>6} {f.p50:>9.1f} {f.p95:>9.1f} " if f else f" | {'not run':>27} "
+        ratio = results[ran[-1]][route.label].p50 / results[base][route.label].p50
+        statuses = sorted({s for size in ran for s in results[size][route.label].statuses})
+        row += (
+            f" | {ratio:>13.2f}x | {shown_ops(results[base][route.label].ops)}  (HTTP {','.join(map(str, statuses))})"
+        )
+        print(row)
+    print()
+    print("session check: GET /patients/{id} with a login token (session id: its session is read) vs a minted one")
+    for size in sizes:
+        plain, session = sessions[size]
+        extra = session.calls[0] - plain.calls[0]
+        print(f"session check at {size:,} patients: {plain.per_request} -> {session.per_request} calls "
+              f"(+{extra}: {extra_ops(plain.ops, session.ops)}); p50 {plain.p50:.1f} -> {session.p50:.1f} ms "
+              f"(+{session.p50 - plain.p50:.1f} ms, {session.p50 / plain.p50:.2f}x)")  # fmt: skip
+    print()
+    failed = 0
+    for route in routes:
+        counts = [sorted(set(results[size][route.label].calls)) for size in sizes if route.label in results[size]]
+        same = all(c == counts[0] for c in counts) and len(counts[0]) == 1
+        shown = " vs ".join("/".join(map(str, c)) for c in counts)
+        errors = sorted({status for size in sizes if route.label in results[size]
+                         for status in results[size][route.label].statuses if status >= 400})  # fmt: skip
+        if errors:
+            verdict = f"FAILED: answered HTTP {','.join(map(str, errors))}"
+            failed += 1
+        elif len(counts) < len(sizes):
+            verdict = "run only up to --write-max / --probe-max (moto is too slow beyond)"
+        elif same:
+            verdict = "same calls at every size"
+        elif route.known_growth:
+            verdict = "GROWS with the clinic (known: a filter after the Query)"
+        else:
+            verdict = "DIFFERENT calls between sizes"
+            failed += 1
+        print(f"{route.label:<40} {shown:>16}  {verdict}")
+    plain_counts = {sessions[size][0].calls[0] for size in sizes}
+    session_counts = {sessions[size][1].calls[0] for size in sizes}
+    if len(plain_counts) > 1 or len(session_counts) > 1:
+        failed += 1
+    print(f"{'session check (login token)':<40} {'/'.join(map(str, sorted(session_counts))):>16}  "
+          f"{'same calls at every size' if len(session_counts) == 1 else 'DIFFERENT calls between sizes'}")  # fmt: skip
+    return 1 if failed else 0
+
+
+def shown_ops(ops: list[str]) -> str:
+    return " ".join(f"{op}x{n}" if n > 1 else op for op, n in Counter(ops).items())
+
+
+def extra_ops(plain: list[str], session: list[str]) -> str:
+    return shown_ops(list((Counter(session) - Counter(plain)).elements())) or "none"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
