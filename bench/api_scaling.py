@@ -516,10 +516,9 @@ def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, F
             f = results[size].get(route.label)
             row += f" | {f.per_request:>6} {f.p50:>9.1f} {f.p95:>9.1f} " if f else f" | {'not run':>27} "
         ratio = results[ran[-1]][route.label].p50 / results[base][route.label].p50
+        shown = f"{ratio:>13.2f}x" if len(ran) > 1 else f"{'-':>14}"
         statuses = sorted({s for size in ran for s in results[size][route.label].statuses})
-        row += (
-            f" | {ratio:>13.2f}x | {shown_ops(results[base][route.label].ops)}  (HTTP {','.join(map(str, statuses))})"
-        )
+        row += f" | {shown} | {shown_ops(results[base][route.label].ops)}  (HTTP {','.join(map(str, statuses))})"
         print(row)
     print()
     print("session check: GET /patients/{id} with a login token (session id: its session is read) vs a minted one")
