@@ -66,12 +66,12 @@ from chalicelib.db import keys, patient_index, store, unmatched  # noqa: E402  #
 from chalicelib.db import patients as patients_repo  # noqa: E402
 from chalicelib.db import readings as readings_repo  # noqa: E402
 from chalicelib.models import AgentStatus, DomainEvent, StoredReading, UnmatchedEnvelope  # noqa: E402
-from localdev.bootstrap import ensure_resources  # noqa: E402
 from chalicelib.services import audit, auth, patients, tokens  # noqa: E402
 from chalicelib.services.roles import Role  # noqa: E402
 from chalicelib.services.scope import Scope  # noqa: E402
 from chalicelib.services.users import ensure_user  # noqa: E402
 from chalicelib.settings import Settings, use_settings  # noqa: E402
+from localdev.bootstrap import ensure_resources  # noqa: E402
 
 STAGE, REGION = "bench", "us-east-1"
 JWT_SECRET = "bench-only-hs256-secret-0123456789abcdef"  # noqa: S105 (a local emulator only)
