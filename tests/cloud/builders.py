@@ -49,7 +49,11 @@ def bearer(
     *,
     org_id: str | None = None,
     org_admin: bool = False,
+    patient_id: str | None = None,
 ) -> dict[str, str]:
+    """Headers with a staff token (or, for `Role.PATIENT`, a patient token naming `patient_id`)."""
+    if role is Role.PATIENT and patient_id is None:
+        patient_id = "P-token-holder"
     token = tokens.issue(
         user_id=user_id,
         clinic_id=clinic_id,
@@ -57,6 +61,7 @@ def bearer(
         settings=settings or get_settings(),
         org_id=org_id,
         org_admin=org_admin,
+        patient_id=patient_id,
     )
     return {"Authorization": f"Bearer {token.token}"}
 

@@ -49,13 +49,14 @@ class Scope:
     def of_request(cls, principal: Principal, origin: Origin) -> Scope:
         return cls(
             clinic_id=principal.clinic_id,
-            actor=f"user:{principal.user_id}",
+            actor=f"patient:{principal.patient_id}" if principal.patient_id else f"user:{principal.user_id}",
             role=principal.role,
             user_id=principal.user_id,
             origin=origin,
             org_id=principal.org_id,
             org_admin=principal.org_admin,
             session_id=principal.session_id,
+            patient_id=principal.patient_id,
             _built_by=_REQUEST,
         )
 
@@ -88,6 +89,7 @@ class Scope:
             org_id=self.org_id,
             org_admin=self.org_admin,
             session_id=self.session_id,
+            patient_id=self.patient_id,
             _built_by=self._built_by,
         )
 

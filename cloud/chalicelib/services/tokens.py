@@ -30,6 +30,7 @@ class Principal:
     org_id: str | None = None  # the clinic's organisation
     org_admin: bool = False  # may create clinics and users anywhere in the organisation
     token_scope: str | None = None  # a restricted token (e.g. "totp_enrolment"); None for a full access token
+    patient_id: str | None = None  # a patient token (role `patient`): the only patient it reaches
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ def issue(
     org_admin: bool = False,
     scope: str | None = None,
     minutes: int | None = None,
+    patient_id: str | None = None,
 ) -> AccessToken:
     """`scope` makes a restricted token (its own `typ`, so only routes that name the scope accept it)."""
     now = now or datetime.now(UTC)
@@ -74,6 +76,8 @@ def issue(
         claims["org_admin"] = True
     if scope is not None:
         claims["scope"] = scope
+    if patient_id is not None:
+        claims["pid"] = patient_id
     token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
     return AccessToken(token=token, expires_in=int(lifetime.total_seconds()))
 
@@ -105,6 +109,10 @@ def verify(token: str, settings: Settings, *, scopes: frozenset[str] = frozenset
         raise Unauthenticated("the access token is not valid", code="invalid_token") from None
     sid = claims.get("sid")
     org = claims.get("org")
+    pid = claims.get("pid")
+    # A patient token always names its patient, and only a patient token names one.
+    if (role is Role.PATIENT) != (isinstance(pid, str) and bool(pid)):
+        raise Unauthenticated("the access token is not valid", code="invalid_token")
     return Principal(
         user_id=str(claims["sub"]),
         clinic_id=claims["clinic_id"],
@@ -114,4 +122,5 @@ def verify(token: str, settings: Settings, *, scopes: frozenset[str] = frozenset
         org_id=org if isinstance(org, str) else None,
         org_admin=claims.get("org_admin") is True,
         token_scope=str(token_scope) if restricted else None,
+        patient_id=pid if isinstance(pid, str) else None,
     )

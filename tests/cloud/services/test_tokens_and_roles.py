@@ -96,3 +96,26 @@ def test_every_role_may_end_its_own_session_and_no_more_by_that(role: Role) -> N
     assert allows(role, Permission.SESSION_END)
     if not ROLE_PERMISSIONS[role]:
         assert [p for p in Permission if allows(role, p)] == [Permission.SESSION_END]
+
+
+def test_a_patient_token_names_its_patient_and_reaches_only_that_patient() -> None:
+    from chalicelib.errors import NotFound
+    from chalicelib.services.scope import Origin, Scope
+
+    settings = SETTINGS
+    token = tokens.issue(user_id="pa-1", clinic_id="c1", role="patient", settings=settings, patient_id="P-1")
+    principal = tokens.verify(token.token, settings)
+    assert (principal.role, principal.patient_id) == (Role.PATIENT, "P-1")
+    scope = Scope.of_request(principal, Origin())
+    assert (scope.patient_id, scope.actor) == ("P-1", "patient:P-1")
+    assert scope.patient("P-1") == "P-1"
+    with pytest.raises(NotFound):
+        scope.patient("P-2")
+
+
+@pytest.mark.parametrize(("role", "patient_id"), [("patient", None), ("doctor", "P-1")])
+def test_patient_claim_and_patient_role_go_together(role: str, patient_id: str | None) -> None:
+    settings = SETTINGS
+    token = tokens.issue(user_id="u", clinic_id="c1", role=role, settings=settings, patient_id=patient_id)
+    with pytest.raises(Unauthenticated):
+        tokens.verify(token.token, settings)
