@@ -81,10 +81,29 @@ def clinic(world: World) -> str:
     return CLINIC_A
 
 
+def visit(world: World) -> str:
+    """An open visit of a registered patient of clinic A."""
+    from chalicelib.services import patients, visits
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    patient = patients.register(scope, {"first_name": "Matrix", "last_name": "Visit", "sex": "FEMALE", "age": 30,
+                                        "phone": "+254700000001", "insurance_type": "CASH"})  # fmt: skip
+    opened = visits.open_visit(
+        scope,
+        patient_id=patient.id,
+        chief_complaint="Cough",
+        triage_category=visits.TriageCategory.NORMAL,
+        payment_type=visits.PaymentType.CASH,
+    )
+    return opened.id
+
+
 EXAMPLES: dict[str, Callable[[World], str]] = {
     "patient_id": patient_with_readings,
     "envelope_id": unmatched_envelope,
     "user_id": staff_user,
     "clinic_id": clinic,
     "session_id": session,
+    "visit_id": visit,
 }
