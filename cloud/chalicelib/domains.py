@@ -24,6 +24,7 @@ from chalicelib.api import patients as patients_api
 from chalicelib.api import payments as payments_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
+from chalicelib.api import sha_invoices as sha_invoices_api
 from chalicelib.api import totp as totp_api
 from chalicelib.api import user_sessions as user_sessions_api
 from chalicelib.api import users as users_api
@@ -46,6 +47,7 @@ from chalicelib.db import (
 from chalicelib.db import charges as charges_db
 from chalicelib.db import clinics as clinics_db
 from chalicelib.db import payments as payments_db
+from chalicelib.db import sha_invoices as sha_invoices_db
 from chalicelib.db import visits as visits_db
 from chalicelib.resources import TABLES, TableSpec
 
@@ -77,6 +79,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("visits", visits_api, (visits_db,)),
     Domain("charges", charges_api, (charges_db,)),
     Domain("payments", payments_api, (payments_db,)),
+    Domain("sha_invoices", sha_invoices_api, (sha_invoices_db,)),
 )
 
 

@@ -99,6 +99,24 @@ def visit(world: World) -> str:
     return opened.id
 
 
+def sha_invoice(world: World) -> str:
+    """A PENDING SHA invoice of a SHA visit of clinic A."""
+    from chalicelib.services import patients, sha_invoices, visits
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    patient = patients.register(scope, {"first_name": "Matrix", "last_name": "Invoice", "sex": "MALE", "age": 40,
+                                        "phone": "+254700000002", "insurance_type": "SHA"})  # fmt: skip
+    visit = visits.open_visit(
+        scope,
+        patient_id=patient.id,
+        chief_complaint="Cough",
+        triage_category=visits.TriageCategory.NORMAL,
+        payment_type=visits.PaymentType.SHA,
+    )
+    return sha_invoices.create(scope, visit_id=visit.id, sha_number="SHA-MATRIX-1").id
+
+
 EXAMPLES: dict[str, Callable[[World], str]] = {
     "patient_id": patient_with_readings,
     "envelope_id": unmatched_envelope,
@@ -106,4 +124,5 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "clinic_id": clinic,
     "session_id": session,
     "visit_id": visit,
+    "invoice_id": sha_invoice,
 }
