@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.api import account as account_api
 from chalicelib.api import agents as agents_api
+from chalicelib.api import appointments as appointments_api
 from chalicelib.api import audit as audit_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import charges as charges_api
@@ -44,6 +45,7 @@ from chalicelib.db import (
     unmatched,
     users,
 )
+from chalicelib.db import appointments as appointments_db
 from chalicelib.db import charges as charges_db
 from chalicelib.db import clinics as clinics_db
 from chalicelib.db import payments as payments_db
@@ -80,6 +82,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("charges", charges_api, (charges_db,)),
     Domain("payments", payments_api, (payments_db,)),
     Domain("sha_invoices", sha_invoices_api, (sha_invoices_db,)),
+    Domain("appointments", appointments_api, (appointments_db,)),
 )
 
 

@@ -117,6 +117,20 @@ def sha_invoice(world: World) -> str:
     return sha_invoices.create(scope, visit_id=visit.id, sha_number="SHA-MATRIX-1").id
 
 
+def appointment(world: World) -> str:
+    """A booked appointment of clinic A (its nurse as the provider)."""
+    from datetime import date
+
+    from chalicelib.services import appointments, patients
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    patient = patients.register(scope, {"first_name": "Matrix", "last_name": "Booking", "sex": "FEMALE", "age": 25,
+                                        "phone": "+254700000003", "insurance_type": "CASH"})  # fmt: skip
+    provider = world.example("user_id")
+    return appointments.book(scope, patient_id=patient.id, provider_id=provider, day=date(2030, 1, 14), time="09:00").id
+
+
 EXAMPLES: dict[str, Callable[[World], str]] = {
     "patient_id": patient_with_readings,
     "envelope_id": unmatched_envelope,
@@ -125,4 +139,5 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "session_id": session,
     "visit_id": visit,
     "invoice_id": sha_invoice,
+    "appointment_id": appointment,
 }

@@ -45,6 +45,13 @@ class NewVisit(RequestModel):
     payment_reference: str | None = Reference
 
 
+class FollowUp(RequestModel):
+    date: dt.date
+    notes: str | None = Field(default=None, min_length=1, max_length=1000)
+    provider_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+    time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
 class VisitChange(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "TRIAGED", "triage_category": "URGENT"}]})
     status: VisitStatus | None = None
@@ -53,6 +60,7 @@ class VisitChange(RequestModel):
     payment_type: PaymentType | None = None
     payment_reference: str | None = Reference
     discharge_notes: str | None = Field(default=None, min_length=1, max_length=4000)
+    follow_up: FollowUp | None = None
 
     @model_validator(mode="after")
     def _something(self) -> VisitChange:
@@ -98,7 +106,8 @@ def change(call: Call, visit_id: str) -> Visit:
     """Move a visit to its next status (409 illegal_transition names the allowed ones) or change its fields."""
     body: VisitChange = call.body
     return visits.update(call.scope, path_id(visit_id, "visit_id"), status=body.status, fields=body.fields(),
-                         discharge_notes=body.discharge_notes)  # fmt: skip
+                         discharge_notes=body.discharge_notes,
+                         follow_up=body.follow_up.model_dump() if body.follow_up else None)  # fmt: skip
 
 
 @endpoint(bp, "GET", "/patients/{patient_id}/visits", permission=Permission.VISITS_READ, query=PageQuery,

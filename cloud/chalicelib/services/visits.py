@@ -23,7 +23,7 @@ from chalicelib.db import visits as repo
 from chalicelib.db.charges import add as add_charge
 from chalicelib.errors import Conflict, Duplicate, InvalidInput, NotFound
 from chalicelib.models import Page
-from chalicelib.services import audit, charges, money
+from chalicelib.services import appointments, audit, charges, money
 from chalicelib.services.charges import ChargeKind
 from chalicelib.services.scope import Scope
 
@@ -262,6 +262,18 @@ def of_patient(scope: Scope, patient_id: str, *, limit: int, next_token: str | N
 # --- changes ---------------------------------------------------------------------------------------------
 
 
+def _follow_up(scope: Scope, stored: repo.StoredVisit, follow_up: dict[str, Any], at: datetime) -> Any:
+    """The discharge's follow-up appointment (not yet written): with the given provider, else the caller."""
+    provider = follow_up.get("provider_id") or scope.user_id
+    if provider is None:
+        raise InvalidInput("follow_up needs a provider_id", code="invalid_request", field="follow_up.provider_id")
+    return appointments.prepare(
+        scope, patient_id=stored.patient_id, provider_id=provider, day=follow_up["date"], time=follow_up.get("time"),
+        duration=follow_up.get("duration_minutes") or appointments.DEFAULT_DURATION, reason=follow_up.get("notes"),
+        visit_id=stored.visit_id, at=at, prefix="follow_up.",
+    )  # fmt: skip
+
+
 def _illegal(current: VisitStatus, wanted: VisitStatus) -> Conflict:
     allowed = TRANSITIONS[current]
     names = ", ".join(status.value for status in allowed) or "none (the visit is closed)"
@@ -276,6 +288,7 @@ def update(
     status: VisitStatus | None = None,
     fields: dict[str, Any] | None = None,
     discharge_notes: str | None = None,
+    follow_up: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Visit:
     """Moves the visit to `status` (when given and different) and/or changes `fields` (chief_complaint,
@@ -301,6 +314,12 @@ def update(
         changes["discharge_notes"] = discharge_notes
     if moving and status is VisitStatus.COMPLETED:
         changes["completed_at"] = at
+    booked = None
+    if follow_up is not None:
+        if status is not VisitStatus.COMPLETED or not moving:
+            raise InvalidInput("follow_up goes with status COMPLETED", code="invalid_request", field="follow_up")
+        booked = _follow_up(scope, stored, follow_up, at)
+        changes["follow_up_appointment_id"] = booked.appointment_id
     if not changes:
         return view(stored)
     action = "visit.status_changed" if moving else "visit.updated"
@@ -310,6 +329,8 @@ def update(
             repo.edit(c, stored, changes, at=at, by=scope.actor)
             if moving and status in FINAL:
                 repo.release_open(c, scope.clinic_id, stored.patient_id, visit_id)
+            if booked is not None:
+                appointments.write_new(c, scope, booked)
             if moving:
                 assert status is not None
                 c.emit("visit.status_changed", visit_id=visit_id, status=status.value)
@@ -318,6 +339,9 @@ def update(
             else:
                 c.emit("visit.updated", visit_id=visit_id)
     except store.ConditionFailed:
+        if booked is not None and repo.load(scope.clinic_id, stored.patient_id, visit_id) == stored:
+            raise Conflict("the provider is already booked at the follow-up's time", code="slot_taken",
+                           field="follow_up.time") from None  # fmt: skip
         raise Conflict("the visit changed meanwhile; reload it and retry", code="visit_changed",
                        field="status") from None  # fmt: skip
     fresh = repo.load(scope.clinic_id, stored.patient_id, visit_id)

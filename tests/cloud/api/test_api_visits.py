@@ -289,3 +289,31 @@ def test_a_patients_visits_newest_first(cloud: ResourceNames, api: Client) -> No
                                                                            (first, "CANCELLED")]  # fmt: skip
     status, page = send(api, "GET", f"/patients/{patient}/visits", clinic=OTHER)
     assert (status, page["code"]) == (404, "not_found")
+
+
+def test_discharge_with_a_follow_up_books_the_appointment_in_the_same_transaction(
+    cloud: ResourceNames, api: Client
+) -> None:
+    from tests.cloud.builders import make_user
+
+    doctor = make_user(CLINIC, "co@demo.test", Role.DOCTOR)
+    patient, other = register(api), register(api)
+    visit_id = open_visit(api, patient)["id"]
+    move(api, visit_id, "TRIAGED", "IN_CONSULTATION")
+    booked = send(api, "POST", "/appointments", {"patient_id": other, "provider_id": doctor, "date": "2030-02-01",
+                                                 "time": "09:00"}, role=Role.RECEPTIONIST)  # fmt: skip
+    assert booked[0] == 201
+    follow_up = {"date": "2030-02-01", "notes": "Review chest pain", "provider_id": doctor, "time": "09:00"}
+    body = {"status": "COMPLETED", "discharge_notes": "Stable", "follow_up": follow_up}
+    status, answer = send(api, "PUT", f"/visits/{visit_id}", body, role=Role.DOCTOR)
+    assert (status, answer["code"], answer["field"]) == (409, "slot_taken", "follow_up.time")
+    assert send(api, "GET", f"/visits/{visit_id}")[1]["status"] == "IN_CONSULTATION"  # nothing written
+
+    status, done = send(api, "PUT", f"/visits/{visit_id}", {**body, "follow_up": {**follow_up, "time": "10:00"}},
+                        role=Role.DOCTOR)  # fmt: skip
+    assert (status, done["status"]) == (200, "COMPLETED"), done
+    _, page = send(api, "GET", f"/appointments?date=2030-02-01&provider={doctor}", role=Role.NURSE)
+    (appointment,) = [a for a in page["items"] if a["patient_id"] == patient]
+    assert (appointment["id"], appointment["visit_id"], appointment["time"], appointment["reason"]) == (
+        done["follow_up_appointment_id"], visit_id, "10:00", "Review chest pain")  # fmt: skip
+    assert any(t == "visit.discharged" and s["visit_id"] == visit_id for t, s in _events())
