@@ -206,6 +206,16 @@ Staff of each role (the admin is an organisation admin: it may also POST /clinic
             "phone": "+254712345678", "insurance_type": "CASH"}}'
   find them: curl -s -H "Authorization: Bearer $TOKEN" '{s.api_url}/patients?q=oke'
   audit trail (admin, manager): {s.api_url}/audit     state changes: {s.api_url}/events
+
+Visits, prices and payments (docs/journey.md), with PATIENT_ID from the registration's "id":
+  curl -s -X PUT {s.api_url}/prices -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{{"items": [{{"kind": "CONSULTATION", "code": "CONSULTATION", "name": "Consultation", "price": "500.00"}}]}}'
+  curl -s -X POST {s.api_url}/visits -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{{"patient_id": "'$PATIENT_ID'", "chief_complaint": "Fever", "triage_category": "NORMAL", \\
+            "payment_type": "CASH"}}'
+  then PUT {s.api_url}/visits/VISIT_ID {{"status": "TRIAGED"}} ..., POST {s.api_url}/payments \\
+       {{"visit_id": "VISIT_ID", "amount": "500.00", "payment_type": "CASH"}}, GET {s.api_url}/visits/VISIT_ID/bill,
+  the day's queue: {s.api_url}/visits
 """
 
 

@@ -13,18 +13,23 @@ from typing import Any
 
 from chalicelib.api import account as account_api
 from chalicelib.api import agents as agents_api
+from chalicelib.api import appointments as appointments_api
 from chalicelib.api import audit as audit_api
 from chalicelib.api import auth as auth_api
+from chalicelib.api import charges as charges_api
 from chalicelib.api import clinics as clinics_api
 from chalicelib.api import docs as docs_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
 from chalicelib.api import patients as patients_api
+from chalicelib.api import payments as payments_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
+from chalicelib.api import sha_invoices as sha_invoices_api
 from chalicelib.api import totp as totp_api
 from chalicelib.api import user_sessions as user_sessions_api
 from chalicelib.api import users as users_api
+from chalicelib.api import visits as visits_api
 from chalicelib.db import (
     agents,
     audit,
@@ -40,7 +45,12 @@ from chalicelib.db import (
     unmatched,
     users,
 )
+from chalicelib.db import appointments as appointments_db
+from chalicelib.db import charges as charges_db
 from chalicelib.db import clinics as clinics_db
+from chalicelib.db import payments as payments_db
+from chalicelib.db import sha_invoices as sha_invoices_db
+from chalicelib.db import visits as visits_db
 from chalicelib.resources import TABLES, TableSpec
 
 
@@ -68,6 +78,11 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("agents", agents_api, (agents,), ingest=True),
     Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
     Domain("ingest", None, (ledger,), ingest=True),
+    Domain("visits", visits_api, (visits_db,)),
+    Domain("charges", charges_api, (charges_db,)),
+    Domain("payments", payments_api, (payments_db,)),
+    Domain("sha_invoices", sha_invoices_api, (sha_invoices_db,)),
+    Domain("appointments", appointments_api, (appointments_db,)),
 )
 
 

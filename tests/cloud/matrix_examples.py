@@ -81,10 +81,63 @@ def clinic(world: World) -> str:
     return CLINIC_A
 
 
+def visit(world: World) -> str:
+    """An open visit of a registered patient of clinic A."""
+    from chalicelib.services import patients, visits
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    patient = patients.register(scope, {"first_name": "Matrix", "last_name": "Visit", "sex": "FEMALE", "age": 30,
+                                        "phone": "+254700000001", "insurance_type": "CASH"})  # fmt: skip
+    opened = visits.open_visit(
+        scope,
+        patient_id=patient.id,
+        chief_complaint="Cough",
+        triage_category=visits.TriageCategory.NORMAL,
+        payment_type=visits.PaymentType.CASH,
+    )
+    return opened.id
+
+
+def sha_invoice(world: World) -> str:
+    """A PENDING SHA invoice of a SHA visit of clinic A."""
+    from chalicelib.services import patients, sha_invoices, visits
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    patient = patients.register(scope, {"first_name": "Matrix", "last_name": "Invoice", "sex": "MALE", "age": 40,
+                                        "phone": "+254700000002", "insurance_type": "SHA"})  # fmt: skip
+    visit = visits.open_visit(
+        scope,
+        patient_id=patient.id,
+        chief_complaint="Cough",
+        triage_category=visits.TriageCategory.NORMAL,
+        payment_type=visits.PaymentType.SHA,
+    )
+    return sha_invoices.create(scope, visit_id=visit.id, sha_number="SHA-MATRIX-1").id
+
+
+def appointment(world: World) -> str:
+    """A booked appointment of clinic A (its nurse as the provider)."""
+    from datetime import date
+
+    from chalicelib.services import appointments, patients
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    patient = patients.register(scope, {"first_name": "Matrix", "last_name": "Booking", "sex": "FEMALE", "age": 25,
+                                        "phone": "+254700000003", "insurance_type": "CASH"})  # fmt: skip
+    provider = world.example("user_id")
+    return appointments.book(scope, patient_id=patient.id, provider_id=provider, day=date(2030, 1, 14), time="09:00").id
+
+
 EXAMPLES: dict[str, Callable[[World], str]] = {
     "patient_id": patient_with_readings,
     "envelope_id": unmatched_envelope,
     "user_id": staff_user,
     "clinic_id": clinic,
     "session_id": session,
+    "visit_id": visit,
+    "invoice_id": sha_invoice,
+    "appointment_id": appointment,
 }

@@ -11,7 +11,7 @@ edge with `denied(...)`. Entries hold ids, never names, values, passwords or tok
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -85,6 +85,10 @@ class Change:
         self.unit, self.scope, self.at = unit, scope, at
         self.events: list[DomainEvent] = []
         self.save, self.update, self.delete, self.check = unit.save, unit.update, unit.delete, unit.check
+        # Work to add once, when the block ends, keyed by what it writes: several calls in one change that
+        # touch the same item (e.g. charges.add's visit totals) accumulate into one operation on it, since a
+        # transaction may not hold two operations on one item.
+        self.before_commit: dict[str, Callable[[], None]] = {}
 
     def emit(self, event_type: str, **subject: str) -> None:
         self.events.append(
@@ -115,6 +119,8 @@ def change(
     with store.unit() as unit:
         work = Change(unit, scope, at)
         yield work
+        for finish in list(work.before_commit.values()):
+            finish()
         audit_repo.add(unit, entry(scope, action, at=at, resource=resource, resource_id=resource_id, **target))
         for domain_event in work.events:
             unit.save(events_repo.to_item(domain_event))
