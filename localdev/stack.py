@@ -206,6 +206,12 @@ Staff of each role (the admin is an organisation admin: it may also POST /clinic
             "phone": "+254712345678", "insurance_type": "CASH"}}'
   find them: curl -s -H "Authorization: Bearer $TOKEN" '{s.api_url}/patients?q=oke'
   audit trail (admin, manager): {s.api_url}/audit     state changes: {s.api_url}/events
+
+The clinical record (docs/journey.md has the walk-through with curl):
+  nurse: POST {s.api_url}/patient-encounters (TRIAGE with vital_signs), /patients/{{id}}/allergies,
+         /immunization/patients/{{id}}/immunizations (vaccines: {s.api_url}/immunization/vaccines)
+  doctor: POST /patient-encounters (CONSULTATION), /diagnoses (ICD-10), /prescriptions (allergy-checked)
+  pharmacist: GET {s.api_url}/prescriptions?status=PRESCRIBED (the queue), PUT /prescriptions/{{id}} DISPENSED
 """
 
 
