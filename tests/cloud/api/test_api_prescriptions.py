@@ -17,6 +17,7 @@ from chalicelib.resources import ResourceNames
 from chalicelib.services import drug_classes
 from chalicelib.services.roles import Role
 from tests.cloud.api.clinical_helpers import CLINIC, OTHER, call, encounter, patient
+from tests.cloud.dynamo_calls import recorded
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +245,28 @@ def test_a_prescription_names_an_encounter_of_that_patient_in_the_callers_clinic
     status, body = call(api, "POST", "/prescriptions", rx(patient_id, "x", quantity=0))
     assert (status, body["field"]) == (422, "quantity")
     assert prescriptions_of(api, patient_id) == []
+
+
+def test_each_read_makes_the_same_dynamodb_calls_however_many_records_there_are(api: Client) -> None:
+    def operations(path: str) -> list[str]:
+        with recorded() as calls:
+            assert call(api, "GET", path, role=Role.DOCTOR)[0] == 200
+        return [operation for operation, _ in calls]
+
+    def probe(patient_id: str, prescription_id: str) -> dict[str, list[str]]:
+        return {path: operations(path) for path in (
+            "/prescriptions?status=PRESCRIBED", f"/prescriptions/patient/{patient_id}",
+            f"/prescriptions/{prescription_id}", f"/patients/{patient_id}/allergies",
+            f"/patients/{patient_id}/encounters")}  # fmt: skip
+
+    small, large = patient(api), patient(api)
+    one = prescribe(api, small)["id"]
+    allergy(api, small, "Latex")
+    many = [prescribe(api, large)["id"] for _ in range(12)]
+    for substance in ("Latex", "Pollen", "Peanuts", "Dust"):
+        allergy(api, large, substance)
+
+    before, after = probe(small, one), probe(large, many[-1])
+    assert list(before.values()) == list(after.values())
+    assert before["/prescriptions?status=PRESCRIBED"] == ["GetItem", "Query", "PutItem"]  # session, queue, audit
+    assert before[f"/prescriptions/{one}"] == ["GetItem", "GetItem", "GetItem", "PutItem"]  # + pointer, item
