@@ -216,6 +216,11 @@ Visits, prices and payments (docs/journey.md), with PATIENT_ID from the registra
   then PUT {s.api_url}/visits/VISIT_ID {{"status": "TRIAGED"}} ..., POST {s.api_url}/payments \\
        {{"visit_id": "VISIT_ID", "amount": "500.00", "payment_type": "CASH"}}, GET {s.api_url}/visits/VISIT_ID/bill,
   the day's queue: {s.api_url}/visits
+The clinical record (docs/journey.md has the walk-through with curl):
+  nurse: POST {s.api_url}/patient-encounters (TRIAGE with vital_signs), /patients/{{id}}/allergies,
+         /immunization/patients/{{id}}/immunizations (vaccines: {s.api_url}/immunization/vaccines)
+  doctor: POST /patient-encounters (CONSULTATION), /diagnoses (ICD-10), /prescriptions (allergy-checked)
+  pharmacist: GET {s.api_url}/prescriptions?status=PRESCRIBED (the queue), PUT /prescriptions/{{id}} DISPENSED
 """
 
 

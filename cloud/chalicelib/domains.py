@@ -13,16 +13,21 @@ from typing import Any
 
 from chalicelib.api import account as account_api
 from chalicelib.api import agents as agents_api
+from chalicelib.api import allergies as allergies_api
 from chalicelib.api import appointments as appointments_api
 from chalicelib.api import audit as audit_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import charges as charges_api
 from chalicelib.api import clinics as clinics_api
+from chalicelib.api import diagnoses as diagnoses_api
 from chalicelib.api import docs as docs_api
+from chalicelib.api import encounters as encounters_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import payments as payments_api
+from chalicelib.api import prescriptions as prescriptions_api
+from chalicelib.api import programs as programs_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
 from chalicelib.api import sha_invoices as sha_invoices_api
@@ -45,10 +50,15 @@ from chalicelib.db import (
     unmatched,
     users,
 )
+from chalicelib.db import allergies as allergies_db
 from chalicelib.db import appointments as appointments_db
 from chalicelib.db import charges as charges_db
 from chalicelib.db import clinics as clinics_db
+from chalicelib.db import diagnoses as diagnoses_db
+from chalicelib.db import encounters as encounters_db
 from chalicelib.db import payments as payments_db
+from chalicelib.db import prescriptions as prescriptions_db
+from chalicelib.db import programs as programs_db
 from chalicelib.db import sha_invoices as sha_invoices_db
 from chalicelib.db import visits as visits_db
 from chalicelib.resources import TABLES, TableSpec
@@ -83,6 +93,11 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("payments", payments_api, (payments_db,)),
     Domain("sha_invoices", sha_invoices_api, (sha_invoices_db,)),
     Domain("appointments", appointments_api, (appointments_db,)),
+    Domain("encounters", encounters_api, (encounters_db,)),
+    Domain("diagnoses", diagnoses_api, (diagnoses_db,)),
+    Domain("allergies", allergies_api, (allergies_db,)),
+    Domain("prescriptions", prescriptions_api, (prescriptions_db,)),
+    Domain("programs", programs_api, (programs_db,)),
 )
 
 

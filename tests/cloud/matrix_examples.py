@@ -13,6 +13,7 @@ import pytest
 from chalicelib.events.ingest import lambda_handler
 from chalicelib.resources import ResourceNames
 from chalicelib.services.roles import Role
+from chalicelib.services.scope import Scope
 from localdev.router import FakeLambdaContext
 from tests.cloud.builders import make_envelope, make_patient_update, make_user, put_envelope, s3_notification, sqs_event
 
@@ -141,3 +142,37 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "invoice_id": sha_invoice,
     "appointment_id": appointment,
 }
+
+
+# The clinical record (encounters, allergies, prescriptions): created through the services, as a clinician would.
+def _clinician() -> Scope:
+    return Scope.system(CLINIC_A, "system:matrix")
+
+
+def encounter(world: World) -> str:
+    """A TRIAGE encounter of the example patient."""
+    from chalicelib.services import encounters
+
+    body = {"patient_id": world.example("patient_id"), "visit_id": "V-ALPHA-1", "encounter_type": "TRIAGE",
+            "vital_signs": {"temperature": 37.2}}  # fmt: skip
+    return encounters.record(_clinician(), body).id
+
+
+def prescription(world: World) -> str:
+    from chalicelib.services import prescriptions
+
+    body = {"patient_id": world.example("patient_id"), "encounter_id": world.example("encounter_id"),
+            "medication_name": "Paracetamol", "dosage": "500mg", "frequency": "3 times daily",
+            "duration": "5 days"}  # fmt: skip
+    return prescriptions.prescribe(_clinician(), body).id
+
+
+def allergy(world: World) -> str:
+    from chalicelib.services import allergies
+
+    return allergies.add(
+        _clinician(), world.example("patient_id"), {"substance": "Penicillin", "severity": "SEVERE"}
+    ).id
+
+
+EXAMPLES.update(encounter_id=encounter, prescription_id=prescription, allergy_id=allergy)
