@@ -19,6 +19,7 @@ from chalicelib.api import clinics as clinics_api
 from chalicelib.api import docs as docs_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
+from chalicelib.api import lab as lab_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
@@ -41,6 +42,7 @@ from chalicelib.db import (
     users,
 )
 from chalicelib.db import clinics as clinics_db
+from chalicelib.db import lab as lab_db
 from chalicelib.resources import TABLES, TableSpec
 
 
@@ -68,6 +70,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("agents", agents_api, (agents,), ingest=True),
     Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
     Domain("ingest", None, (ledger,), ingest=True),
+    Domain("lab", lab_api, (lab_db,), ingest=True),
 )
 
 

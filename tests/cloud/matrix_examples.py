@@ -81,10 +81,24 @@ def clinic(world: World) -> str:
     return CLINIC_A
 
 
+def lab_request(world: World) -> str:
+    """A pending lab request for a registered patient of clinic A."""
+    from chalicelib.services import lab, patients
+    from chalicelib.services.lab import LabTest
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    fields = {"first_name": "Matrix", "last_name": "Lab", "sex": "FEMALE", "age": 40, "phone": "+254712000999",
+              "insurance_type": "CASH"}  # fmt: skip
+    patient = patients.register(scope, fields, force=True)
+    return lab.create(scope, patient.id, "visit-matrix", [LabTest(code="HGB", name="Haemoglobin")], "NORMAL", None).id
+
+
 EXAMPLES: dict[str, Callable[[World], str]] = {
     "patient_id": patient_with_readings,
     "envelope_id": unmatched_envelope,
     "user_id": staff_user,
     "clinic_id": clinic,
     "session_id": session,
+    "lab_request_id": lab_request,
 }

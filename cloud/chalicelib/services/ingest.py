@@ -22,7 +22,7 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import assignment, audit
+from chalicelib.services import assignment, audit, lab
 from chalicelib.services import patients as patients_service
 from chalicelib.services.assignment import path_hints
 from chalicelib.services.scope import Scope
@@ -164,6 +164,8 @@ def _store_envelope(envelope: Envelope) -> Outcome:
         )
         for index, reading in enumerate(readings)
     )
+    # Analyzer results carrying a lab request's specimen id complete it (idempotent: retried deliveries too).
+    lab.link_results(envelope, patient_id, at=envelope.source.received_at)
     return Outcome.MATCHED if readings else Outcome.NO_READINGS
 
 
