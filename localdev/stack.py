@@ -206,6 +206,12 @@ Staff of each role (the admin is an organisation admin: it may also POST /clinic
             "phone": "+254712345678", "insurance_type": "CASH"}}'
   find them: curl -s -H "Authorization: Bearer $TOKEN" '{s.api_url}/patients?q=oke'
   audit trail (admin, manager): {s.api_url}/audit     state changes: {s.api_url}/events
+
+Lab requests that an analyzer's result completes (README "A day at the clinic: the lab step"):
+  POST {s.api_url}/lab-requests {{"patient_id", "visit_id", "tests": [{{"code", "name"}}], "urgency"}} -> specimen_id;
+  an ORU whose PID-3 is the patient's id or OP number and OBR-3 that specimen id, sent with
+  .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} FILE, makes GET {s.api_url}/lab-requests/ID COMPLETED
+  (worklist: {s.api_url}/lab-requests?status=PENDING; the HL7 order for the analyzer: .../lab-requests/ID/order)
 """
 
 
