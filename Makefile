@@ -9,6 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Test files run in parallel, each file whole on one worker (module fixtures seed once); 2 workers fit a
+# 2-core CI machine. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api lock clean layers infra package
 
@@ -31,7 +34,7 @@ run: $(STAMP) ## Run the whole system locally: moto server, API, event router, d
 	$(BIN)/python -m localdev run
 
 test: $(STAMP) system-deps ## Run every test (unit, functional, integration, end-to-end)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run the tests that need no real peer
 	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)

@@ -185,7 +185,11 @@ def _store_patient(envelope: Envelope, patient_id: str) -> Outcome:
         envelope_id=envelope.envelope_id,
         event=envelope.context.get("event") or None,
     )
-    return Outcome.PATIENT_UPDATED if patients_repo.upsert(record) else Outcome.PATIENT_STALE
+    before = patients_repo.load(envelope.clinic_id, patient_id)
+    if not patients_repo.upsert(record):
+        return Outcome.PATIENT_STALE
+    patients_service.follow_adt(envelope.clinic_id, patient_id, before)
+    return Outcome.PATIENT_UPDATED
 
 
 def ingest_quarantine(key: str, record: QuarantineRecord, *, now: datetime) -> Outcome:

@@ -337,6 +337,23 @@ def _staff_values(stored: StoredPatient) -> dict[str, Any]:
     }
 
 
+def follow_adt(clinic_id: str, patient_id: str, before: StoredPatient | None) -> None:
+    """After ingest stored an ADT update: the patient's search entries follow the merged record, so a
+    patient known only from the hospital system is found by the name it sent (a registered or edited name
+    wins, as it does on reading). The entries are written again every time (idempotent), so a redelivery
+    after a crash between the update and this call still indexes the patient."""
+    after = repo.load(clinic_id, patient_id)
+    if after is None:
+        return
+    old = _entries(patient_id, _staff_values(before)) if before is not None else set()
+    new = _entries(patient_id, _staff_values(after))
+    with store.unit() as unit:
+        for sk in sorted(old - new):
+            patient_index.delete(unit, clinic_id, sk)
+        for sk in sorted(new):
+            patient_index.put(unit, clinic_id, sk, patient_id)
+
+
 # --- search ----------------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from chalicelib.events.ingest import lambda_handler
 from chalicelib.models import AuditEvent
 from chalicelib.resources import ResourceNames
 from chalicelib.services.ingest import Outcome, ingest_object
+from chalicelib.services.roles import Role
 from localdev.router import FakeLambdaContext
 from tests.cloud.builders import make_envelope, make_patient_update, put_envelope, s3_notification, sqs_event
 
@@ -138,3 +139,31 @@ def test_demographics_never_reach_the_logs(cloud: ResourceNames, capsys: pytest.
     output = capsys.readouterr()
     for phi in ("Kamau", "Wanjiru", "1984-02-29", "NHIF-778812"):
         assert phi not in output.out + output.err
+
+
+def _found(api: Any, query: str) -> list[str]:
+    from tests.cloud.builders import bearer
+
+    response = api.http.get(f"/patients?q={query}", headers=bearer("demo", Role.RECEPTIONIST))
+    assert response.status_code == 200, response.body
+    return [hit["id"] for hit in response.json_body["items"]]
+
+
+def test_a_patient_known_only_from_adt_is_found_by_the_name_it_sent_and_its_renaming(
+    cloud: ResourceNames, api: Any
+) -> None:
+    first = make_patient_update(event="A04", seed="adt-search-1", captured_at=EARLY)
+    assert handle(s3_notification(cloud.bucket, put_envelope(cloud, first))) == []
+    assert _found(api, "wanjiru") == ["P-1001"]
+    assert _found(api, "kamau%20wanj") == ["P-1001"]
+
+    renamed = make_patient_update(event="A08", seed="adt-search-2", family_name="Otieno", captured_at=LATE)
+    assert handle(s3_notification(cloud.bucket, put_envelope(cloud, renamed))) == []
+    assert _found(api, "otieno") == ["P-1001"]
+    assert _found(api, "kamau") == []
+
+    # An older update arriving late changes neither the record nor the entries.
+    stale = make_patient_update(event="A08", seed="adt-search-3", family_name="Mwangi", captured_at=EARLY)
+    assert handle(s3_notification(cloud.bucket, put_envelope(cloud, stale))) == []
+    assert _found(api, "mwangi") == []
+    assert _found(api, "otieno") == ["P-1001"]
