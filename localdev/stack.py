@@ -221,6 +221,11 @@ The clinical record (docs/journey.md has the walk-through with curl):
          /immunization/patients/{{id}}/immunizations (vaccines: {s.api_url}/immunization/vaccines)
   doctor: POST /patient-encounters (CONSULTATION), /diagnoses (ICD-10), /prescriptions (allergy-checked)
   pharmacist: GET {s.api_url}/prescriptions?status=PRESCRIBED (the queue), PUT /prescriptions/{{id}} DISPENSED
+Lab requests that an analyzer's result completes (README "A day at the clinic: the lab step"):
+  POST {s.api_url}/lab-requests {{"patient_id", "visit_id", "tests": [{{"code", "name"}}], "urgency"}} -> specimen_id;
+  an ORU whose PID-3 is the patient's id or OP number and OBR-3 that specimen id, sent with
+  .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} FILE, makes GET {s.api_url}/lab-requests/ID COMPLETED
+  (worklist: {s.api_url}/lab-requests?status=PENDING; the HL7 order for the analyzer: .../lab-requests/ID/order)
 """
 
 

@@ -138,6 +138,11 @@ class LabObservation(_Reading):
     order_id: str | None = None
     instrument: str | None = None
     comments: list[str] = Field(default_factory=list)
+    # HL7: the OBR's placer (OBR-2) and filler (OBR-3) order numbers and the order's test code (OBR-4.1),
+    # which a lab request's specimen id and ordered tests are matched against (cloud, services/lab.py).
+    placer_order_id: str | None = None
+    filler_order_id: str | None = None
+    order_code: str | None = None
 
 
 class Image(_Reading):

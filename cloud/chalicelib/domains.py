@@ -24,6 +24,7 @@ from chalicelib.api import docs as docs_api
 from chalicelib.api import encounters as encounters_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
+from chalicelib.api import lab as lab_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import payments as payments_api
 from chalicelib.api import prescriptions as prescriptions_api
@@ -56,6 +57,7 @@ from chalicelib.db import charges as charges_db
 from chalicelib.db import clinics as clinics_db
 from chalicelib.db import diagnoses as diagnoses_db
 from chalicelib.db import encounters as encounters_db
+from chalicelib.db import lab as lab_db
 from chalicelib.db import payments as payments_db
 from chalicelib.db import prescriptions as prescriptions_db
 from chalicelib.db import programs as programs_db
@@ -98,6 +100,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("allergies", allergies_api, (allergies_db,)),
     Domain("prescriptions", prescriptions_api, (prescriptions_db,)),
     Domain("programs", programs_api, (programs_db,)),
+    Domain("lab", lab_api, (lab_db,), ingest=True),
 )
 
 

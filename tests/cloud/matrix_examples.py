@@ -130,6 +130,17 @@ def appointment(world: World) -> str:
                                         "phone": "+254700000003", "insurance_type": "CASH"})  # fmt: skip
     provider = world.example("user_id")
     return appointments.book(scope, patient_id=patient.id, provider_id=provider, day=date(2030, 1, 14), time="09:00").id
+def lab_request(world: World) -> str:
+    """A pending lab request for a registered patient of clinic A."""
+    from chalicelib.services import lab, patients
+    from chalicelib.services.lab import LabTest
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix")
+    fields = {"first_name": "Matrix", "last_name": "Lab", "sex": "FEMALE", "age": 40, "phone": "+254712000999",
+              "insurance_type": "CASH"}  # fmt: skip
+    patient = patients.register(scope, fields, force=True)
+    return lab.create(scope, patient.id, "visit-matrix", [LabTest(code="HGB", name="Haemoglobin")], "NORMAL", None).id
 
 
 EXAMPLES: dict[str, Callable[[World], str]] = {
@@ -141,6 +152,7 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "visit_id": visit,
     "invoice_id": sha_invoice,
     "appointment_id": appointment,
+    "lab_request_id": lab_request,
 }
 
 

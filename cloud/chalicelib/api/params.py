@@ -12,6 +12,12 @@ MAX_PATIENT_ID = 128
 # safe subset (printable ASCII, no surrounding spaces) of what `patient_id` accepts.
 SCHEMAS: dict[str, dict[str, object]] = {
     "patient_id": {"type": "string", "minLength": 1, "maxLength": MAX_PATIENT_ID, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    "lab_request_id": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_PATIENT_ID,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
 }
 DEFAULT_SCHEMA: dict[str, object] = {"type": "string", "minLength": 1}
 

@@ -22,7 +22,7 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import assignment, audit
+from chalicelib.services import assignment, audit, lab
 from chalicelib.services import patients as patients_service
 from chalicelib.services.assignment import path_hints
 from chalicelib.services.scope import Scope
@@ -83,7 +83,7 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
         raise RejectedMessage(f"{key} holds more than {MAX_READINGS_PER_ENVELOPE} readings", code="too_many_readings")
     if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
         return Outcome.DUPLICATE
-    outcome = _store_envelope(envelope)
+    outcome = _store_envelope(envelope, now)
     # The audit names the patient whose record the envelope wrote (an id, never demographics).
     patient: dict[str, Any] = {"patient_id": _patient_id(envelope)} if outcome is Outcome.PATIENT_UPDATED else {}
     committed = ledger.commit(
@@ -115,7 +115,7 @@ def _patient_id(envelope: Envelope) -> str:
     return patients_service.resolve(envelope.clinic_id, sent) if sent else sent
 
 
-def _store_envelope(envelope: Envelope) -> Outcome:
+def _store_envelope(envelope: Envelope, now: datetime) -> Outcome:
     patient_id = _patient_id(envelope)
     if envelope.kind == "patient_update" and patient_id:
         return _store_patient(envelope, patient_id)
@@ -164,6 +164,8 @@ def _store_envelope(envelope: Envelope) -> Outcome:
         )
         for index, reading in enumerate(readings)
     )
+    # Analyzer results carrying a lab request's specimen id complete it (idempotent: retried deliveries too).
+    lab.link_results(envelope, patient_id, at=now)
     return Outcome.MATCHED if readings else Outcome.NO_READINGS
 
 

@@ -41,6 +41,9 @@ def lab_readings(message: Message, instrument: str | None) -> tuple[list[LabObse
             order_id=_order_id(obr),
             obr_time=parse_timestamp(obr.get(7)) if obr is not None else None,
             instrument=instrument,
+            placer_order_id=(obr.get(2) or None) if obr is not None else None,
+            filler_order_id=(obr.get(3) or None) if obr is not None else None,
+            order_code=(obr.get(4) or None) if obr is not None else None,
         )
         for obx, comments in group.observations:
             reading = _observation(obx, shared, comments)
@@ -91,6 +94,9 @@ class _Shared:
     order_id: str | None
     obr_time: datetime | None
     instrument: str | None
+    placer_order_id: str | None = None
+    filler_order_id: str | None = None
+    order_code: str | None = None
 
 
 def _observation(obx: Segment, shared: _Shared, comments: list[str]) -> LabObservation | None:
@@ -101,6 +107,9 @@ def _observation(obx: Segment, shared: _Shared, comments: list[str]) -> LabObser
     data["instrument"] = data["instrument"] or shared.instrument
     data["specimen_id"] = shared.specimen_id
     data["order_id"] = shared.order_id
+    data["placer_order_id"] = shared.placer_order_id
+    data["filler_order_id"] = shared.filler_order_id
+    data["order_code"] = shared.order_code
     data["comments"] = comments
     # Validated from one dict: keyword arguments would be packed into a second dict for
     # `__init__`, a cost paid for every OBX on the MLLP ACK path.
