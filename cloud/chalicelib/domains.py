@@ -19,6 +19,8 @@ from chalicelib.api import clinics as clinics_api
 from chalicelib.api import docs as docs_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
+from chalicelib.api import messaging as messaging_api
+from chalicelib.api import patient_auth as patient_auth_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
@@ -41,6 +43,8 @@ from chalicelib.db import (
     users,
 )
 from chalicelib.db import clinics as clinics_db
+from chalicelib.db import messaging as messaging_db
+from chalicelib.db import patient_auth as patient_auth_db
 from chalicelib.resources import TABLES, TableSpec
 
 
@@ -68,6 +72,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("agents", agents_api, (agents,), ingest=True),
     Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
     Domain("ingest", None, (ledger,), ingest=True),
+    Domain("patient_auth", patient_auth_api, (patient_auth_db,)),
+    Domain("messaging", messaging_api, (messaging_db,)),
 )
 
 
