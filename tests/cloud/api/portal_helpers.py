@@ -1,4 +1,4 @@
-"""Helpers shared by the patient portal tests: a registered patient, an invite, a patient account with a live session."""
+"""Helpers of the patient portal tests: a registered patient, an invite, a patient account with a live session."""
 
 from __future__ import annotations
 

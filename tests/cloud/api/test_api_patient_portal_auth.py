@@ -129,7 +129,8 @@ def test_invites_expire_after_seven_days(cloud: ResourceNames, api: Client) -> N
     assert (refused.status_code, refused.json_body["code"]) == (409, "invite_expired")
     assert _validate(api, fresh.token).json_body["valid"] is True
     with pytest.raises(Conflict, match="expired"):  # the same invite, a day later than its end
-        patient_auth.register(fresh.token, "fresh@example.test", PASSWORD, Origin(), now=now + timedelta(days=1, hours=1))
+        later = now + timedelta(days=1, hours=1)
+        patient_auth.register(fresh.token, "fresh@example.test", PASSWORD, Origin(), now=later)
 
 
 def test_unknown_and_malformed_tokens_are_invalid_and_name_nobody(cloud: ResourceNames, api: Client) -> None:
@@ -178,16 +179,16 @@ def test_an_email_is_one_patient_account_per_clinic(cloud: ResourceNames, api: C
 def test_concurrent_registers_with_one_token_exactly_one_wins(
     cloud: ResourceNames, api: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """moto runs each request atomically only under this lock (see test_api_patient_registration); the threads
-    still interleave between their reads and their transactions, as they would against DynamoDB."""
+    """In-process moto runs a request atomically only under this lock (test_api_patient_registration does the
+    same on the server); the threads still interleave between their reads and their transactions."""
     one_request_at_a_time = threading.Lock()
-    real_send = botocore.endpoint.Endpoint._send
+    real_send = botocore.endpoint.Endpoint._do_get_response
 
-    def atomic_send(self: Any, request: Any) -> Any:
+    def atomic_send(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
         with one_request_at_a_time:
-            return real_send(self, request)
+            return real_send(self, request, operation_model, context)
 
-    monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", atomic_send)
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "_do_get_response", atomic_send)
     patient_id = new_patient(api, CLINIC)
     token = invite(api, CLINIC, patient_id, EMAIL).json_body["token"]
 
