@@ -224,7 +224,7 @@ def register(token: str, email: str, password: str, origin: Origin, *, now: date
     except store.ConditionFailed:
         raise _lost_registration(found, email, now) from None
     account = repo.Account(found.clinic_id, found.patient_id, found.sha256, email, password_hash)
-    return _start(account, now, origin, action="patient_auth.register")
+    return start_session(account, now, origin, action="patient_auth.register")
 
 
 def _lost_registration(found: repo.Invite, email: str, now: datetime) -> Conflict:
@@ -262,7 +262,7 @@ def login(
     auth.attempt_succeeded(key, now)
     if account.password_hash and passwords.needs_rehash(account.password_hash):
         repo.set_password_hash(account, passwords.hash_password(password))
-    return _start(account, now, origin, action=LOGIN_ACTION)
+    return start_session(account, now, origin, action=LOGIN_ACTION)
 
 
 def _audit_failure(account: repo.Account | None, now: datetime, origin: Origin, reason: str, key: str) -> None:
@@ -272,7 +272,8 @@ def _audit_failure(account: repo.Account | None, now: datetime, origin: Origin, 
                                   email_sha256=audit.email_fingerprint(key)))  # fmt: skip
 
 
-def _start(account: repo.Account, now: datetime, origin: Origin, *, action: str) -> PatientTokens:
+def start_session(account: repo.Account, now: datetime, origin: Origin, *, action: str) -> PatientTokens:
+    """A new session of a registered account (after its password or its invite was checked)."""
     email = account.email or ""
     session, secret = sessions.begin(
         clinic_id=account.clinic_id, user_id=_subject(account.patient_id), email=email, kind=sessions.PATIENT,
