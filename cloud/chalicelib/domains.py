@@ -25,6 +25,8 @@ from chalicelib.api import encounters as encounters_api
 from chalicelib.api import events as events_api
 from chalicelib.api import health as health_api
 from chalicelib.api import lab as lab_api
+from chalicelib.api import messaging as messaging_api
+from chalicelib.api import patient_auth as patient_auth_api
 from chalicelib.api import patients as patients_api
 from chalicelib.api import payments as payments_api
 from chalicelib.api import prescriptions as prescriptions_api
@@ -58,6 +60,8 @@ from chalicelib.db import clinics as clinics_db
 from chalicelib.db import diagnoses as diagnoses_db
 from chalicelib.db import encounters as encounters_db
 from chalicelib.db import lab as lab_db
+from chalicelib.db import messaging as messaging_db
+from chalicelib.db import patient_auth as patient_auth_db
 from chalicelib.db import payments as payments_db
 from chalicelib.db import prescriptions as prescriptions_db
 from chalicelib.db import programs as programs_db
@@ -101,6 +105,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("prescriptions", prescriptions_api, (prescriptions_db,)),
     Domain("programs", programs_api, (programs_db,)),
     Domain("lab", lab_api, (lab_db,), ingest=True),
+    Domain("patient_auth", patient_auth_api, (patient_auth_db,)),
+    Domain("messaging", messaging_api, (messaging_db,)),
 )
 
 

@@ -18,6 +18,8 @@
 | MEDFLOW_LOGIN_GLOBAL_ATTEMPTS | 2000 | login attempts in all per window |
 | MEDFLOW_LOCKOUT_FAILURES | 5 | wrong passwords within the lockout period that lock an account; 0: none |
 | MEDFLOW_LOCKOUT_MINUTES | 15 | that period, and how long the account stays locked |
+| MEDFLOW_PORTAL_URL | http://localhost:5173 | the patient portal's origin: invite links are `{url}/register/{token}` |
+| MEDFLOW_INVITE_IP_ATTEMPTS | 30 | invite checks and patient registrations per source IP and login window |
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
@@ -95,6 +97,8 @@ class Settings(BaseModel):
     lockout_failures: int = Field(default=5, ge=0, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     org_id: str = Field(default="medflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    portal_url: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    invite_ip_attempts: int = Field(default=30, ge=1, le=1_000_000)
 
     @property
     def local_emulator(self) -> bool:
@@ -176,6 +180,8 @@ _ENV_NAMES = {
     "lockout_failures": "MEDFLOW_LOCKOUT_FAILURES",
     "lockout_minutes": "MEDFLOW_LOCKOUT_MINUTES",
     "org_id": "MEDFLOW_ORG",
+    "portal_url": "MEDFLOW_PORTAL_URL",
+    "invite_ip_attempts": "MEDFLOW_INVITE_IP_ATTEMPTS",
 }
 # Read from the environment only when set (else the field's default).
 _OPTIONAL_NUMBERS = (
@@ -190,6 +196,8 @@ _OPTIONAL_NUMBERS = (
     "lockout_failures",
     "lockout_minutes",
     "org_id",
+    "portal_url",
+    "invite_ip_attempts",
 )
 
 

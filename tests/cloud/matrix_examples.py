@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,9 @@ class World:
 
     names: ResourceNames
     ids: dict[str, str] = field(default_factory=dict)
+    # Patient portal accounts (registered through an invite): "own" is clinic A's example patient,
+    # "sibling" another patient of clinic A, "other" a patient of clinic B.
+    patients: dict[str, Any] = field(default_factory=dict)
 
     def example(self, name: str) -> str:
         if name not in self.ids:
@@ -141,6 +145,78 @@ def lab_request(world: World) -> str:
               "insurance_type": "CASH"}  # fmt: skip
     patient = patients.register(scope, fields, force=True)
     return lab.create(scope, patient.id, "visit-matrix", [LabTest(code="HGB", name="Haemoglobin")], "NORMAL", None).id
+def registered_patient(clinic_id: str, first_name: str, phone: str) -> str:
+    from chalicelib.services import patients
+    from chalicelib.services.scope import Scope
+
+    fields = {"first_name": first_name, "last_name": "Matrix", "sex": "FEMALE", "age": 30, "phone": phone,
+              "insurance_type": "CASH"}  # fmt: skip
+    return patients.register(Scope.system(clinic_id, "cli"), fields).id
+
+
+def portal_account(clinic_id: str, patient_id: str, email: str) -> Any:
+    """A patient portal account, registered with a real invite (services/patient_auth.py)."""
+    from chalicelib.db import patient_auth as accounts
+    from chalicelib.services import patient_auth
+    from chalicelib.services.scope import Origin, Scope
+    from tests.cloud.builders import PASSWORD
+
+    invitation = patient_auth.invite(Scope.system(clinic_id, "cli"), patient_id, email)
+    patient_auth.register(invitation.token, email, PASSWORD, Origin(source_ip="192.0.2.1"))
+    return accounts.account(clinic_id, patient_id)
+
+
+def patient_accounts(world: World) -> None:
+    """The portal accounts the patient principal's tokens come from (each call gets a fresh live session)."""
+    if world.patients:
+        return
+    world.patients["own"] = portal_account(CLINIC_A, world.example("patient_id"), "own.patient@matrix.test")
+    sibling = registered_patient(CLINIC_A, "Sibling", "+254712000091")
+    world.patients["sibling"] = portal_account(CLINIC_A, sibling, "sibling.patient@matrix.test")
+    other = registered_patient(CLINIC_B, "Other", "+254712000092")
+    world.patients["other"] = portal_account(CLINIC_B, other, "other.patient@matrix.test")
+
+
+def patient_headers(world: World, which: str) -> dict[str, str]:
+    """A real patient token of a live session of the account `which` (own | sibling | other)."""
+    from chalicelib.services import patient_auth
+    from chalicelib.services.scope import Origin
+
+    patient_accounts(world)
+    started = patient_auth.start_session(world.patients[which], datetime.now(UTC), Origin(), action="matrix.login")
+    return {"Authorization": f"Bearer {started.access.token}"}
+
+
+def message_thread(world: World) -> str:
+    """A thread with clinic A's example patient holding one doctor's message whose id is the thread's id, so
+    that `{ref}` (a thread id in GET /patient/messages/{ref}, a message id in PATCH .../{ref}/read) names a
+    real record on both routes (message and thread ids are both 32 hex digits; their keys differ)."""
+    from chalicelib.db import messaging as messages_repo
+    from chalicelib.services import audit, messaging
+    from chalicelib.services.scope import Scope
+
+    scope = Scope.system(CLINIC_A, "user:matrix-doctor")
+    thread = messaging.open_thread(scope, world.example("patient_id"), "Matrix thread")
+    message = messages_repo.Message(
+        message_id=thread.id, thread_id=thread.id, patient_id=thread.patient_id, sender_type="DOCTOR",
+        sender_id=scope.actor, content="Matrix message", created_at=datetime.now(UTC), read_at=None,
+    )  # fmt: skip
+    with audit.change(scope, "message.sent", resource="message_thread", resource_id=thread.id) as change:
+        messages_repo.add_message(change, CLINIC_A, message, to_patient=True)
+    return thread.id
+
+
+def message_ref(world: World) -> str:
+    return world.example("thread_id")
+
+
+def invite_token(world: World) -> str:
+    """A live invite of a patient of clinic A."""
+    from chalicelib.services import patient_auth
+    from chalicelib.services.scope import Scope
+
+    invited = registered_patient(CLINIC_A, "Invited", "+254712000093")
+    return patient_auth.invite(Scope.system(CLINIC_A, "cli"), invited, "invited@matrix.test").token
 
 
 EXAMPLES: dict[str, Callable[[World], str]] = {
@@ -153,6 +229,9 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "invoice_id": sha_invoice,
     "appointment_id": appointment,
     "lab_request_id": lab_request,
+    "thread_id": message_thread,
+    "ref": message_ref,
+    "token": invite_token,
 }
 
 

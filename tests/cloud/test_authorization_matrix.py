@@ -27,9 +27,16 @@ from chalicelib.services.users import ensure_user
 from chalicelib.settings import get_settings, use_settings
 from tests.cloud.builders import PASSWORD, bearer
 from tests.cloud.dynamo_calls import recorded, tables_written
-from tests.cloud.matrix_examples import CLINIC_A, CLINIC_B, ORG_A, ORG_B, World
+from tests.cloud.matrix_examples import CLINIC_A, CLINIC_B, ORG_A, ORG_B, World, patient_accounts, patient_headers
 
 PUBLIC = {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/auth/login"), ("POST", "/auth/refresh")}
+# The patient portal's way in (services/patient_auth.py): an invite token, a password or the refresh cookie.
+PUBLIC |= {
+    ("GET", "/patient-auth/validate-invite/{token}"),
+    ("POST", "/patient-auth/register"),
+    ("POST", "/patient-auth/login"),
+    ("POST", "/patient-auth/refresh"),
+}
 # Routes with ids that still answer a 2xx (without clinic A's data) to another clinic instead of 404.
 # test_known_gaps_are_still_gaps fails once a route answers 404: then remove it from here.
 # Routes that do not yet answer 404 for another clinic's ids (each must still leak nothing). Empty: keep it so.
@@ -68,6 +75,7 @@ def world(module_cloud: ResourceNames) -> World:
             USERS[(clinic_id, principal.label)] = ensure_user(
                 clinic_id, email, PASSWORD, principal.role, org_admin=principal.org_admin
             )
+    patient_accounts(world)
     return world
 
 
@@ -118,6 +126,8 @@ def test_role_gets_what_the_permission_table_says(
     clinic_id, org_id = (CLINIC_A, ORG_A) if clinic == "own" else (CLINIC_B, ORG_B)
     headers = bearer(clinic_id, principal.role, user_id=USERS[(clinic_id, principal.label)], org_id=org_id,
                      org_admin=principal.org_admin)  # fmt: skip
+    if principal.role is Role.PATIENT:  # a real patient account's token, of a live session
+        headers = patient_headers(world, "own" if clinic == "own" else "other")
     response, written = _call(client, world, route, headers)
     status, allowed = response.status_code, allows(principal.role, route.permission, org_admin=principal.org_admin)
 
@@ -138,6 +148,30 @@ def test_role_gets_what_the_permission_table_says(
     if route.path_params and (route.method, route.path) not in KNOWN_GAPS:
         assert status in (404, 422), f"another clinic's id must be 404 (or 422 for a bad body), got {status}"
         assert written == set(), f"a call with another clinic's id wrote to {written}"
+
+
+@pytest.mark.parametrize("route", PROTECTED, ids=_route_id)
+def test_a_patient_token_reaches_only_its_own_patient(world: World, client: Client, route: RouteSpec) -> None:
+    """Another patient of the same clinic (a real account, live session): staff routes 403; patient routes with
+    the own patient's ids 404 (or 422 for a bad body), writing nothing; never the own patient's data."""
+    assert route.permission is not None
+    response, written = _call(client, world, route, patient_headers(world, "sibling"))
+    status = response.status_code
+
+    assert status < 500, response.body
+    if not allows(Role.PATIENT, route.permission):
+        OUTCOMES["refused as expected" if status == 403 else "unauthorized success"] += 1
+        assert (status, _code(response)) == (403, "forbidden"), response.body
+        assert written == set(), f"a refused call wrote to {written}"
+        return
+    assert status not in (401, 403), response.body
+    leaked = (_leaks(response, world) - {CLINIC_A}) if 200 <= status < 300 else set()
+    if leaked:
+        OUTCOMES["unauthorized success"] += 1
+    assert leaked == set(), f"a patient got another patient's data ({leaked}): {response.body}"
+    if route.path_params:
+        assert status in (404, 422), f"another patient's id must be 404 (or 422 for a bad body), got {status}"
+        assert written == set(), f"a call with another patient's id wrote to {written}"
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=_route_id)

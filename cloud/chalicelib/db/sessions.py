@@ -56,6 +56,7 @@ class SessionItem(store.Item):
     device = UnicodeAttribute(null=True)  # the login's user agent (at most 256 characters)
     ip = UnicodeAttribute(null=True)  # the login's source IP
     last_activity_at = UTCDateTimeAttribute(null=True)  # updated at most once a minute (touch)
+    kind = UnicodeAttribute(null=True)  # "patient" for a patient portal session; absent for staff
 
 
 ITEMS = (SessionItem,)
@@ -74,6 +75,7 @@ class Session:
     expires_at: datetime
     ended_at: datetime | None
     last_activity_at: datetime | None = None
+    kind: str = "staff"  # or "patient" (services/patient_auth.py): each refreshes only at its own route
 
 
 def _pk(session_id: str) -> str:
@@ -98,6 +100,7 @@ def create(
         device=device[:256] if device else None,
         ip=ip[:64] if ip else None,
         last_activity_at=at,
+        kind=None if session.kind == "staff" else session.kind,
     )
     with store.unit() as unit:
         unit.save(row, condition=SessionItem.pk.does_not_exist())
@@ -120,6 +123,7 @@ def get(session_id: str) -> Session | None:
         expires_at=row.expires_at,
         ended_at=row.ended_at,
         last_activity_at=row.last_activity_at,
+        kind=row.kind or "staff",
     )
 
 

@@ -53,11 +53,8 @@ def login(
     now = now or datetime.now(UTC)
     settings = get_settings()
     email = normalise_email(email)
-    fingerprint = audit.email_fingerprint(email)
     source_ip = source_ip or (origin.source_ip if origin else None)
-    _check_address_and_total(source_ip or UNKNOWN_IP, email, settings, now)
-    lockout.check(email, now)  # a locked account says so (423) rather than "wait" (429)
-    _claim_email_attempt(fingerprint, email, source_ip, settings, now)
+    check_attempt(email, source_ip, now, settings)
     matches = users_repo.find_by_email(email)
     user = matches[0] if matches else None  # one account per email; one entry per clinic it belongs to
     if user is None:
@@ -74,11 +71,25 @@ def login(
         raise Unauthenticated(_GENERIC, code="invalid_credentials")
     user = users.choose_clinic(matches, clinic_id)
     second_factor.check_login(user, totp, now=now, origin=origin)  # TOTP when enrolled or required (services/totp)
-    login_throttle.clear_email(fingerprint, now=now)
-    lockout.cleared(email)
+    attempt_succeeded(email, now)
     if passwords.needs_rehash(user.password_hash):
         users_repo.set_password_hash(user, passwords.hash_password(password), at=now)
     return sessions.start(user, now=now, login_event_action=LOGIN_ACTION, origin=origin)
+
+
+def check_attempt(email: str, source_ip: str | None, now: datetime, settings: Settings | None = None) -> None:
+    """The limits every password login passes before its password is checked (staff here, patients in
+    services/patient_auth.py, under their own email key): per address, in all, the lockout, per email."""
+    settings = settings or get_settings()
+    _check_address_and_total(source_ip or UNKNOWN_IP, email, settings, now)
+    lockout.check(email, now)  # a locked account says so (423) rather than "wait" (429)
+    _claim_email_attempt(audit.email_fingerprint(email), email, source_ip, settings, now)
+
+
+def attempt_succeeded(email: str, now: datetime) -> None:
+    """A right password: the email's failure count and delay start again."""
+    login_throttle.clear_email(audit.email_fingerprint(email), now=now)
+    lockout.cleared(email)
 
 
 def failure_delay(failures: int, settings: Settings) -> timedelta:

@@ -21,6 +21,7 @@ import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -34,6 +35,7 @@ from chalicelib.services import audit, tokens
 from chalicelib.services.scope import Origin
 from chalicelib.settings import get_settings
 
+STAFF, PATIENT = "staff", "patient"  # the kinds of session: a refresh works only at its own kind's route
 REFRESH_ACTION = "auth.refresh"
 LOGOUT_ACTION = "auth.logout"
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
@@ -58,47 +60,87 @@ class Tokens:
 def start(user: StaffUser, *, now: datetime, login_event_action: str, origin: Origin | None = None) -> Tokens:
     """A new session for `user`, stored with the login's audit entry (one transaction); the session
     records the login's device (user agent) and source IP."""
-    session_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
-    expires_at = now + timedelta(hours=get_settings().session_hours)
-    session = Session(session_id, user.clinic_id, user.user_id, user.email, _digest(secret), None, expires_at, None)
-    event = audit.event(
-        login_event_action, clinic_id=user.clinic_id, actor=audit.user_actor(user.user_id), at=now, origin=origin,
-        session=session_id,
+    session, secret = begin(
+        clinic_id=user.clinic_id, user_id=user.user_id, email=user.email, kind=STAFF,
+        lifetime=timedelta(hours=get_settings().session_hours), action=login_event_action,
+        actor=audit.user_actor(user.user_id), now=now, origin=origin,
     )  # fmt: skip
+    return _tokens(user, session, secret, now)
+
+
+def begin(
+    *,
+    clinic_id: str,
+    user_id: str,
+    email: str,
+    kind: str,
+    lifetime: timedelta,
+    action: str,
+    actor: str,
+    now: datetime,
+    origin: Origin | None,
+) -> tuple[Session, str]:
+    """Stores a new session of `kind` with its audit entry (one transaction): the session and its refresh secret."""
+    session_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
+    session = Session(session_id, clinic_id, user_id, email, _digest(secret), None, now + lifetime, None, kind=kind)
+    event = audit.event(action, clinic_id=clinic_id, actor=actor, at=now, origin=origin, session=session_id)
     origin = origin or Origin()
     sessions_repo.create(session, at=now, event=event, device=origin.user_agent, ip=origin.source_ip)
-    return _tokens(user, session, secret, now)
+    return session, secret
+
+
+def refresh_token_of(session: Session, secret: str) -> str:
+    return f"{session.session_id}.{secret}"
 
 
 def refresh(refresh_token: str, *, now: datetime | None = None) -> Tokens:
     """New access and refresh tokens for a live session; `Unauthenticated` with a precise code otherwise."""
     now = now or datetime.now(UTC)
+
+    def reload(session: Session) -> Callable[[], tokens.AccessToken]:
+        user = users_repo.get(session.clinic_id, session.email)
+        if user is None or not user.active or user.user_id != session.user_id:
+            _end(session, "account_inactive", now, audit.user_actor(session.user_id), outcome="failure")
+            raise Unauthenticated("the account is no longer active", code="session_ended")
+        return lambda: _access(user, session, now)
+
+    return rotate(refresh_token, kind=STAFF, actor=audit.user_actor, reload=reload, now=now)
+
+
+def rotate(
+    refresh_token: str,
+    *,
+    kind: str,
+    actor: Callable[[str], str],
+    reload: Callable[[Session], Callable[[], tokens.AccessToken]],
+    now: datetime,
+) -> Tokens:
+    """The refresh of a live session of `kind` (staff or patient): the presented secret is spent and replaced,
+    any other secret ends the session. `reload(session)` re-reads the account (ending the session when it
+    is gone) and returns how to mint the new access token; `actor(user_id)` names the caller in the audit."""
     match = _TOKEN.match(refresh_token.strip())
     session = sessions_repo.get(match.group(1)) if match else None
-    if match is None or session is None:
+    if match is None or session is None or session.kind != kind:
         raise Unauthenticated("the refresh token is not valid; log in again", code="invalid_refresh_token")
     if session.ended_at is not None or now >= session.expires_at:
         raise Unauthenticated("the session has ended; log in again", code="session_ended")
     presented = _digest(match.group(2))
-    actor = audit.user_actor(session.user_id)
+    who = actor(session.user_id)
     if not hmac.compare_digest(presented, session.secret_sha256):
         # The replaced secret is told apart in the audit only: any other one is as much a copy.
         spent = session.previous_sha256 is not None and hmac.compare_digest(presented, session.previous_sha256)
-        _reused(session, "refresh_reuse" if spent else "refresh_unknown_secret", now, actor)
-    user = users_repo.get(session.clinic_id, session.email)
-    if user is None or not user.active or user.user_id != session.user_id:
-        _end(session, "account_inactive", now, actor, outcome="failure")
-        raise Unauthenticated("the account is no longer active", code="session_ended")
+        _reused(session, "refresh_reuse" if spent else "refresh_unknown_secret", now, who)
+    mint = reload(session)
     secret = secrets.token_urlsafe(32)
-    event = audit.event(REFRESH_ACTION, clinic_id=user.clinic_id, actor=actor, at=now, session=session.session_id)
+    event = audit.event(REFRESH_ACTION, clinic_id=session.clinic_id, actor=who, at=now, session=session.session_id)
     if not sessions_repo.rotate(session, _digest(secret), at=now, event=event):
         # Another refresh with this same token won the race (or a logout ended the session): two
         # holders of one token means a copy, so the session ends unless it has ended already.
         current = sessions_repo.get(session.session_id)
         if current is None or current.ended_at is not None:
             raise Unauthenticated("the session has ended; log in again", code="session_ended")
-        _reused(current, "refresh_race", now, actor)
-    return _tokens(user, session, secret, now)
+        _reused(current, "refresh_race", now, who)
+    return Tokens(mint(), f"{session.session_id}.{secret}", _remaining(session, now))
 
 
 def end(principal: tokens.Principal, *, now: datetime | None = None) -> bool:
@@ -109,7 +151,8 @@ def end(principal: tokens.Principal, *, now: datetime | None = None) -> bool:
     session = sessions_repo.get(principal.session_id)
     if session is None or (session.clinic_id, session.user_id) != (principal.clinic_id, principal.user_id):
         return False  # nothing of the caller's to end
-    return _end(session, "logout", now, audit.user_actor(principal.user_id))
+    actor = f"patient:{principal.patient_id}" if principal.patient_id else audit.user_actor(principal.user_id)
+    return _end(session, "logout", now, actor)
 
 
 def _reused(session: Session, reason: str, now: datetime, actor: str) -> NoReturn:
@@ -118,6 +161,11 @@ def _reused(session: Session, reason: str, now: datetime, actor: str) -> NoRetur
     raise Unauthenticated(
         "this refresh token was already used, so the session has ended; log in again", code="refresh_token_reused"
     )
+
+
+def finish(session: Session, reason: str, now: datetime, actor: str, *, outcome: str = "success") -> bool:
+    """Ends `session` for `reason` (audited); False when it had ended already."""
+    return _end(session, reason, now, actor, outcome=outcome)
 
 
 def _end(session: Session, reason: str, now: datetime, actor: str, *, outcome: str = "success") -> bool:
@@ -129,7 +177,15 @@ def _end(session: Session, reason: str, now: datetime, actor: str, *, outcome: s
 
 
 def _tokens(user: StaffUser, session: Session, secret: str, now: datetime) -> Tokens:
-    access = tokens.issue(
+    return Tokens(_access(user, session, now), f"{session.session_id}.{secret}", _remaining(session, now))
+
+
+def _remaining(session: Session, now: datetime) -> int:
+    return int((session.expires_at - now).total_seconds())
+
+
+def _access(user: StaffUser, session: Session, now: datetime) -> tokens.AccessToken:
+    return tokens.issue(
         user_id=user.user_id,
         clinic_id=user.clinic_id,
         role=user.role,
@@ -139,8 +195,6 @@ def _tokens(user: StaffUser, session: Session, secret: str, now: datetime) -> To
         org_id=user.org_id,
         org_admin=user.org_admin,
     )
-    remaining = int((session.expires_at - now).total_seconds())
-    return Tokens(access, f"{session.session_id}.{secret}", remaining)
 
 
 def _digest(secret: str) -> str:
@@ -155,7 +209,8 @@ def check_live(principal: tokens.Principal, *, now: datetime) -> None:
     session = sessions_repo.get(principal.session_id)
     if session is None or session.ended_at is not None or now >= session.expires_at:
         raise Unauthenticated("the session has ended; log in again", code="session_ended")
-    if session.user_id != principal.user_id:  # the clinic may differ: switch-clinic keeps the session
+    if session.user_id != principal.user_id or session.kind != (PATIENT if principal.patient_id else STAFF):
+        # The clinic may differ (switch-clinic keeps the session); the kind may not.
         raise Unauthenticated("the access token is not valid", code="invalid_token")
     last = session.last_activity_at
     if last is None or now - last >= sessions_repo.ACTIVITY_EVERY:
