@@ -19,11 +19,15 @@ from chalicelib.resources import (
     DLQ_RETENTION_SECONDS,
     INGEST_VISIBILITY_TIMEOUT_SECONDS,
     QUEUE_RETENTION_SECONDS,
+    THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS,
     ResourceNames,
     TableSpec,
     account_queue_policy,
     bucket_policy,
     notification_configuration,
+    scans_bucket_policy,
+    scans_cors,
+    scans_notification_configuration,
     table_definition,
 )
 
@@ -31,9 +35,14 @@ _log = logging.getLogger(__name__)
 
 
 def ensure_resources(
-    endpoint_url: str | None, stage: str, region: str, *, include_tables: bool = True
+    endpoint_url: str | None,
+    stage: str,
+    region: str,
+    *,
+    include_tables: bool = True,
+    portal_origins: list[str] | None = None,
 ) -> ResourceNames:
-    """Creates (or brings up to date) the bucket, queues, notification and tables of `stage`. Idempotent.
+    """Creates (or brings up to date) the buckets, queues, notifications and tables of `stage`. Idempotent.
 
     `include_tables=False` serves endpoints without DynamoDB (LocalStack run offline, see localstack/).
     """
@@ -61,12 +70,35 @@ def ensure_resources(
     s3.put_bucket_notification_configuration(
         Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn)
     )
+    _ensure_scans(s3, sqs, names, region, portal_origins or ["http://localhost:5173"])
     for spec in domains.tables() if include_tables else ():
         _ensure_table(dynamodb, spec, names.table(spec.key))
     return names
 
 
-def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+def _ensure_scans(s3: Any, sqs: Any, names: ResourceNames, region: str, origins: list[str]) -> None:
+    """The scans bucket (private, TLS only, CORS for the portal) → the thumbnails queue (+ DLQ)."""
+    _ensure_bucket(s3, names.scans_bucket, region, policy=scans_bucket_policy)
+    s3.put_bucket_cors(Bucket=names.scans_bucket, CORSConfiguration=scans_cors(origins))
+    dlq_arn = _ensure_queue(sqs, names.thumbnails_dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    queue_arn = _ensure_queue(
+        sqs,
+        names.thumbnails_queue,
+        {
+            "VisibilityTimeout": str(THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+        },
+    )
+    queue_url = sqs.get_queue_url(QueueName=names.thumbnails_queue)["QueueUrl"]
+    policy = account_queue_policy(queue_arn, names.scans_bucket, queue_arn.split(":")[4])
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    s3.put_bucket_notification_configuration(
+        Bucket=names.scans_bucket, NotificationConfiguration=scans_notification_configuration(queue_arn)
+    )
+
+
+def _ensure_bucket(s3: Any, bucket: str, region: str, *, policy: Any = bucket_policy) -> None:
     try:
         if region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
@@ -82,7 +114,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
         },
     )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    apply_bucket_policy(s3, bucket)
+    apply_bucket_policy(s3, bucket, policy=policy)
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
@@ -98,7 +130,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
 POLICY_PROBE_KEY = "_bootstrap/policy-probe"
 
 
-def apply_bucket_policy(s3: Any, bucket: str) -> bool:
+def apply_bucket_policy(s3: Any, bucket: str, *, policy: Any = bucket_policy) -> bool:
     """Puts `bucket_policy` on the bucket if the endpoint can live with it; True when it stays.
 
     It stays on AWS. An endpoint that refuses a compliant upload once the policy is on cannot hold
@@ -107,7 +139,7 @@ def apply_bucket_policy(s3: Any, bucket: str) -> bool:
     Deny statement with a Condition as matching, refusing every object request over any transport.
     """
     arn = f"arn:aws:s3:::{bucket}"
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(arn, f"{arn}/*")))
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy(arn, f"{arn}/*")))
     try:
         probe = s3.put_object(Bucket=bucket, Key=POLICY_PROBE_KEY, Body=b"", ServerSideEncryption="AES256")
     except ClientError as exc:

@@ -22,6 +22,14 @@ INGEST_VISIBILITY_TIMEOUT_SECONDS = 6 * INGEST_LAMBDA_TIMEOUT_SECONDS
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
+# The scans bucket (patient photos, presigned uploads): every ObjectCreated under `scans/` goes to the
+# thumbnails queue (→ `thumbnails` Lambda). The thumbnails it writes beside the originals are announced
+# too and skipped by the handler (S3 cannot filter one suffix out of a prefix).
+SCANS_PREFIX = "scans/"
+THUMBNAIL_SUFFIX = ".thumb.webp"
+THUMBNAILS_LAMBDA_TIMEOUT_SECONDS = 60
+THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS = 6 * THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -109,10 +117,13 @@ class ResourceNames:
     queue: str
     dlq: str
     tables: Mapping[str, str] = field(default_factory=dict)
+    scans_bucket: str = ""
+    thumbnails_queue: str = ""
+    thumbnails_dlq: str = ""
 
     @classmethod
-    def for_stage(cls, stage: str, bucket: str | None = None) -> ResourceNames:
-        # S3 names are global across accounts: deployed stages may pass their own bucket name.
+    def for_stage(cls, stage: str, bucket: str | None = None, scans_bucket: str | None = None) -> ResourceNames:
+        # S3 names are global across accounts: deployed stages may pass their own bucket names.
         prefix = f"medflow-{stage}"
         return cls(
             stage=stage,
@@ -120,6 +131,9 @@ class ResourceNames:
             queue=f"{prefix}-ingest",
             dlq=f"{prefix}-ingest-dlq",
             tables={spec.key: f"{prefix}-{spec.key}" for spec in TABLES},
+            scans_bucket=scans_bucket or f"{prefix}-scans",
+            thumbnails_queue=f"{prefix}-thumbnails",
+            thumbnails_dlq=f"{prefix}-thumbnails-dlq",
         )
 
     def table(self, key: str) -> str:
@@ -184,6 +198,43 @@ def bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str,
                 "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": list(SSE_ALGORITHMS)}},
             },
         ],
+    }
+
+
+def scans_bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str, Any]) -> dict[str, Any]:
+    """The scans bucket's policy: every request over TLS. No encryption header is required of uploads: the
+    patient's browser PUTs/POSTs with a presigned URL that cannot add one; the bucket encrypts by default."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [bucket_policy(bucket_arn, objects_arn)["Statement"][0]],
+    }
+
+
+def scans_cors(origins: list[str]) -> dict[str, Any]:
+    """CORS of the scans bucket: the portal's origin may POST (presigned policy) / PUT uploads and GET images."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": origins,
+                "AllowedMethods": ["GET", "PUT", "POST"],
+                "AllowedHeaders": ["content-type", "content-length", "x-amz-*"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3000,
+            }
+        ]
+    }
+
+
+def scans_notification_configuration(queue_arn: str) -> dict[str, Any]:
+    return {
+        "QueueConfigurations": [
+            {
+                "Id": "thumbnails-scans",
+                "QueueArn": queue_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": SCANS_PREFIX}]}},
+            }
+        ]
     }
 
 

@@ -19,6 +19,8 @@
 | MEDFLOW_LOCKOUT_FAILURES | 5 | wrong passwords within the lockout period that lock an account; 0: none |
 | MEDFLOW_LOCKOUT_MINUTES | 15 | that period, and how long the account stays locked |
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
+| MEDFLOW_SCANS_BUCKET | medflow-{stage}-scans | the scans bucket's name override (patient photos) |
+| MEDFLOW_PORTAL_ORIGIN | http://localhost:5173 | the patient portal's origin(s), comma-separated (scans bucket CORS) |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
 given neither key (the ingest function: it never signs or checks a token) starts without
@@ -95,6 +97,8 @@ class Settings(BaseModel):
     lockout_failures: int = Field(default=5, ge=0, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     org_id: str = Field(default="medflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    scans_bucket: str | None = None
+    portal_origin: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$")
 
     @property
     def local_emulator(self) -> bool:
@@ -117,7 +121,11 @@ class Settings(BaseModel):
 
     @property
     def names(self) -> ResourceNames:
-        return ResourceNames.for_stage(self.stage, bucket=self.ingest_bucket)
+        return ResourceNames.for_stage(self.stage, bucket=self.ingest_bucket, scans_bucket=self.scans_bucket)
+
+    @property
+    def portal_origins(self) -> list[str]:
+        return self.portal_origin.split(",")
 
     @property
     def issuer(self) -> str:
@@ -137,6 +145,7 @@ class Settings(BaseModel):
             "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "ingest_bucket": env.get("MEDFLOW_INGEST_BUCKET") or None,
+            "scans_bucket": env.get("MEDFLOW_SCANS_BUCKET") or None,
         }
         parameter = env.get("MEDFLOW_JWT_SECRET_PARAM")
         if parameter and env.get("MEDFLOW_JWT_SECRET"):
@@ -176,6 +185,8 @@ _ENV_NAMES = {
     "lockout_failures": "MEDFLOW_LOCKOUT_FAILURES",
     "lockout_minutes": "MEDFLOW_LOCKOUT_MINUTES",
     "org_id": "MEDFLOW_ORG",
+    "scans_bucket": "MEDFLOW_SCANS_BUCKET",
+    "portal_origin": "MEDFLOW_PORTAL_ORIGIN",
 }
 # Read from the environment only when set (else the field's default).
 _OPTIONAL_NUMBERS = (
@@ -190,6 +201,7 @@ _OPTIONAL_NUMBERS = (
     "lockout_failures",
     "lockout_minutes",
     "org_id",
+    "portal_origin",
 )
 
 

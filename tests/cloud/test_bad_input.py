@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app import app
 from chalicelib.api.endpoint import MAX_BODY_BYTES, ROUTES, RouteSpec
 from chalicelib.resources import ResourceNames
-from chalicelib.services.roles import Role
+from chalicelib.services.roles import Role, allows
 from tests.cloud.builders import bearer
 from tests.cloud.dynamo_calls import recorded, tables_written
 
@@ -50,8 +50,13 @@ def _send(
     query: str = "",
     content_type: str = "application/json",
 ) -> Any:
-    # An organisation admin: every route's permission is granted, so what answers is the input check.
-    token = bearer("clinic-x", Role.ADMIN, org_id="org-x", org_admin=True) if route.permission else {}
+    # An organisation admin: every staff permission is granted, so what answers is the input check.
+    # Patient-portal routes (a permission only patients hold) get a patient's token instead.
+    token = {}
+    if route.permission and allows(Role.ADMIN, route.permission, org_admin=True):
+        token = bearer("clinic-x", Role.ADMIN, org_id="org-x", org_admin=True)
+    elif route.permission:
+        token = bearer("clinic-x", Role.PATIENT, patient_id="P-bad-input")
     headers = {"Content-Type": content_type, **token}
     with recorded() as calls:
         response = client.http.request(method or route.method, _path(route) + query, headers=headers, body=body)
