@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,36 +32,35 @@ from chalicelib.services import images  # noqa: E402
 
 SHARP_DIR = REPO / "var" / "bench-sharp"
 SHARP_VERSION = "0.34.5"
+# A server: one line on stdin = make one thumbnail, answer its time (ms) and size; so the rounds of every
+# implementation interleave and a busy machine slows them alike.
 SHARP_SCRIPT = """
 const sharp = require('sharp');
 const fs = require('fs');
+const readline = require('readline');
 sharp.concurrency(1);
 sharp.cache(false);
 const data = fs.readFileSync(process.argv[2]);
-const rounds = parseInt(process.argv[3], 10);
-(async () => {
-  await sharp(data).resize(300, 300, {fit: 'inside', withoutEnlargement: true}).rotate().webp({quality: 80}).toBuffer();
-  const times = [];
-  let info;
-  for (let i = 0; i < rounds; i++) {
-    const t = process.hrtime.bigint();
-    const out = await sharp(data).rotate().resize(300, 300, {fit: 'inside', withoutEnlargement: true})
-      .webp({quality: 80}).toBuffer({resolveWithObject: true});
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    info = out.info;
-  }
-  console.log(JSON.stringify({times, width: info.width, height: info.height}));
-})();
+const lines = readline.createInterface({input: process.stdin});
+lines.on('line', async () => {
+  const t = process.hrtime.bigint();
+  const out = await sharp(data).rotate().resize(300, 300, {fit: 'inside', withoutEnlargement: true})
+    .webp({quality: 80}).toBuffer({resolveWithObject: true});
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  console.log(JSON.stringify({ms, width: out.info.width, height: out.info.height}));
+});
 """
+Result = tuple[float, tuple[int, int]]  # ms, output size
 
 
 def photo(width: int, height: int) -> bytes:
-    """A camera-like JPEG (gradients and shapes, quality 90) of width x height."""
+    """A camera-like JPEG (gradients, shapes and sensor noise, quality 90) of width x height."""
     image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
     draw = ImageDraw.Draw(image)
     for i in range(0, width, max(1, width // 40)):
         draw.ellipse((i, (i * 7) % height, i + width // 10, (i * 7) % height + height // 10),
                      fill=((i * 3) % 256, (i * 5) % 256, (i * 11) % 256))  # fmt: skip
+    image = Image.blend(image, Image.effect_noise((width, height), 24).convert("RGB"), 0.2)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
@@ -74,39 +74,50 @@ def plain_pillow(data: bytes) -> tuple[bytes, tuple[int, int]]:
     return out.getvalue(), image.size
 
 
-def measure(fn: object, data: bytes, rounds: int) -> tuple[list[float], tuple[int, int]]:
-    call = fn  # type: ignore[assignment]
-    _, size = call(data)  # type: ignore[operator]  # warm-up (imports, codec tables)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        _, size = call(data)  # type: ignore[operator]
-        times.append((time.perf_counter() - start) * 1000)
-    return times, size
+def timed(fn: Callable[[bytes], tuple[bytes, tuple[int, int]]], data: bytes) -> Result:
+    start = time.perf_counter()
+    _, size = fn(data)
+    return (time.perf_counter() - start) * 1000, size
 
 
-def sharp(data: bytes, rounds: int) -> tuple[list[float], tuple[int, int]] | str:
-    """Sharp's per-image times (ms, inside node), or why it could not run."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        return "node/npm not installed"
-    if not (SHARP_DIR / "node_modules" / "sharp").is_dir():
-        SHARP_DIR.mkdir(parents=True, exist_ok=True)
-        (SHARP_DIR / "package.json").write_text('{"name": "bench-sharp", "private": true}\n')
-        install = subprocess.run([npm, "install", "--no-audit", "--no-fund", f"sharp@{SHARP_VERSION}"], cwd=SHARP_DIR,
-                                 capture_output=True, text=True, timeout=600)  # fmt: skip
-        if install.returncode != 0:
-            return f"npm install sharp@{SHARP_VERSION} failed: {install.stderr.strip()[-300:]}"
-    source = SHARP_DIR / "photo.jpg"
-    source.write_bytes(data)
-    script = SHARP_DIR / "bench.js"
-    script.write_text(SHARP_SCRIPT)
-    run = subprocess.run([node, str(script), str(source), str(rounds)], cwd=SHARP_DIR, capture_output=True, text=True,
-                         timeout=600)  # fmt: skip
-    if run.returncode != 0:
-        return f"sharp failed: {run.stderr.strip()[-300:]}"
-    answer = json.loads(run.stdout.strip().splitlines()[-1])
-    return [float(t) for t in answer["times"]], (int(answer["width"]), int(answer["height"]))
+class Sharp:
+    """Sharp (libvips) in a node process, driven one image at a time; `why` says why it cannot run."""
+
+    def __init__(self, data: bytes) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.why = self._start(data)
+
+    def _start(self, data: bytes) -> str | None:
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if not node or not npm:
+            return "node/npm not installed"
+        if not (SHARP_DIR / "node_modules" / "sharp").is_dir():
+            SHARP_DIR.mkdir(parents=True, exist_ok=True)
+            (SHARP_DIR / "package.json").write_text('{"name": "bench-sharp", "private": true}\n')
+            install = subprocess.run([npm, "install", "--no-audit", "--no-fund", f"sharp@{SHARP_VERSION}"],
+                                     cwd=SHARP_DIR, capture_output=True, text=True, timeout=600)  # fmt: skip
+            if install.returncode != 0:
+                return f"npm install sharp@{SHARP_VERSION} failed: {install.stderr.strip()[-300:]}"
+        (SHARP_DIR / "photo.jpg").write_bytes(data)
+        (SHARP_DIR / "bench.js").write_text(SHARP_SCRIPT)
+        self.proc = subprocess.Popen([node, "bench.js", "photo.jpg"], cwd=SHARP_DIR, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        return None
+
+    def __call__(self) -> Result:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sharp failed: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        answer = json.loads(line)
+        return float(answer["ms"]), (int(answer["width"]), int(answer["height"]))
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 def import_time(rounds: int = 5) -> tuple[float, float]:
@@ -124,6 +135,9 @@ def import_time(rounds: int = 5) -> tuple[float, float]:
     return run("import chalicelib.events.thumbnails"), run("pass")
 
 
+OURS, PLAIN, SHARP = "medflow (draft + reducing_gap)", "pillow plain thumbnail()", "sharp (libvips)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--width", type=int, default=4000)
@@ -135,24 +149,35 @@ def main(argv: list[str] | None = None) -> int:
     data = photo(args.width, args.height)
     megapixels = args.width * args.height / 1e6
     print(f"source: {args.width}x{args.height} JPEG ({megapixels:.1f} MP, {len(data) / 1e6:.2f} MB), "
-          f"{args.rounds} rounds, one thread each")  # fmt: skip
-    rows: dict[str, tuple[list[float], tuple[int, int]]] = {
-        "medflow (draft + reducing_gap)": measure(images.thumbnail, data, args.rounds),
-        "pillow plain thumbnail()": measure(plain_pillow, data, args.rounds),
+          f"{args.rounds} rounds interleaved, one thread each")  # fmt: skip
+    runners: dict[str, Callable[[], Result]] = {
+        OURS: lambda: timed(images.thumbnail, data),
+        PLAIN: lambda: timed(plain_pillow, data),
     }
-    sharp_result = "skipped (--no-sharp)" if args.no_sharp else sharp(data, args.rounds)
-    if isinstance(sharp_result, str):
-        print(f"sharp: {sharp_result}")
+    sharp = None if args.no_sharp else Sharp(data)
+    if sharp is None or sharp.why:
+        print(f"sharp: {sharp.why if sharp else 'skipped (--no-sharp)'}")
     else:
-        rows["sharp (libvips)"] = sharp_result
+        runners[SHARP] = sharp
+    times: dict[str, list[float]] = {label: [] for label in runners}
+    sizes: dict[str, tuple[int, int]] = {}
+    try:
+        for round_ in range(args.rounds + 1):  # round 0 warms up (imports, codec tables, node's JIT)
+            for label, run in runners.items():
+                ms, sizes[label] = run()
+                if round_:
+                    times[label].append(ms)
+    finally:
+        if sharp is not None:
+            sharp.close()
     print(f"{'implementation':34} {'p50 ms':>8} {'mean ms':>8} {'output':>9}")
-    for label, (times, size) in rows.items():
-        print(f"{label:34} {statistics.median(times):8.1f} {statistics.fmean(times):8.1f} {size[0]:>4}x{size[1]:<4}")
-    ours = statistics.median(rows["medflow (draft + reducing_gap)"][0])
-    plain = statistics.median(rows["pillow plain thumbnail()"][0])
-    print(f"ratio medflow / pillow plain: {ours / plain:.2f}x")
-    if "sharp (libvips)" in rows:
-        ratio = ours / statistics.median(rows["sharp (libvips)"][0])
+    for label, values in times.items():
+        size = sizes[label]
+        print(f"{label:34} {statistics.median(values):8.1f} {statistics.fmean(values):8.1f} {size[0]:>4}x{size[1]:<4}")
+    ours = statistics.median(times[OURS])
+    print(f"ratio medflow / pillow plain: {ours / statistics.median(times[PLAIN]):.2f}x")
+    if SHARP in times:
+        ratio = ours / statistics.median(times[SHARP])
         verdict = "meets" if ratio <= 0.9 else "misses"
         print(f"ratio medflow / sharp: {ratio:.2f}x ({verdict} the goal of <= 0.90x)")
     with_module, bare = import_time()
