@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cloud"))
 
 from chalicelib import domains
 from chalicelib.db.audit import AuditItem
-from chalicelib.resources import NOTIFY_PREFIXES, SCANS_PREFIX, TABLE_KEYS
+from chalicelib.resources import NOTIFY_PREFIXES, PREVIEWS_PREFIX, RAW_PREFIX, SCANS_PREFIX, TABLE_KEYS
 
 # Which tables each function uses: read from the domain registry, so a new domain needs no edit here.
 FUNCTION_TABLES: dict[str, tuple[str, ...]] = domains.function_tables()
@@ -190,6 +190,15 @@ def policies(
         if function == "thumbnails":
             # Reads the announced originals and writes the previews beside them; consumes its own queue only.
             statements.append(_statement("ScanObjects", ["s3:GetObject", "s3:PutObject"], scans_objects))
+            # Device images: reads the raw objects the ingest bucket announces, writes their previews.
+            statements.append(
+                _statement("ReadDeviceImages", ["s3:GetObject"], [{"Fn::Sub": f"${{IngestBucket.Arn}}/{RAW_PREFIX}*"}])
+            )
+            statements.append(
+                _statement(
+                    "WriteDevicePreviews", ["s3:PutObject"], [{"Fn::Sub": f"${{IngestBucket.Arn}}/{PREVIEWS_PREFIX}*"}]
+                )
+            )
             statements.append(
                 _statement("ConsumeThumbnailsQueue", INGEST_QUEUE_ACTIONS, [{"Fn::GetAtt": ["ThumbnailsQueue", "Arn"]}])
             )

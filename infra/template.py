@@ -28,6 +28,7 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     INGEST_VISIBILITY_TIMEOUT_SECONDS,
     NOTIFY_PREFIXES,
     QUEUE_RETENTION_SECONDS,
+    RAW_PREFIX,
     SCANS_PREFIX,
     TABLES,
     THUMBNAILS_LAMBDA_TIMEOUT_SECONDS,
@@ -39,6 +40,7 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     scans_bucket_policy,
     scans_cors,
     table_definition,
+    thumbnails_queue_policy,
 )
 from infra.gateway import gateway_responses  # noqa: E402
 from infra.policies import (  # noqa: E402
@@ -148,8 +150,8 @@ def build_template(
         },
         "IngestBucket": {
             "Type": "AWS::S3::Bucket",
-            # S3 checks it may send to the queue when the notification is set: the policy comes first.
-            "DependsOn": "IngestQueuePolicy",
+            # S3 checks it may send to the queues when the notification is set: the policies come first.
+            "DependsOn": ["IngestQueuePolicy", "ThumbnailsQueuePolicy"],
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
@@ -175,6 +177,13 @@ def build_template(
                             "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": prefix}]}},
                         }
                         for prefix in NOTIFY_PREFIXES
+                    ]
+                    + [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": {"Fn::GetAtt": ["ThumbnailsQueue", "Arn"]},
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": RAW_PREFIX}]}},
+                        }
                     ]
                 },
             },
@@ -316,7 +325,9 @@ def scans_resources(names: ResourceNames) -> dict[str, Any]:
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [{"Ref": "ThumbnailsQueue"}],
-                "PolicyDocument": account_queue_policy(queue_arn, names.scans_bucket, {"Ref": "AWS::AccountId"}),
+                "PolicyDocument": thumbnails_queue_policy(
+                    queue_arn, [names.scans_bucket, names.bucket], {"Ref": "AWS::AccountId"}
+                ),
             },
         },
         "ScansBucketPolicy": {

@@ -29,6 +29,7 @@ from chalicelib.resources import (
     scans_cors,
     scans_notification_configuration,
     table_definition,
+    thumbnails_queue_policy,
 )
 
 _log = logging.getLogger(__name__)
@@ -66,20 +67,19 @@ def ensure_resources(
         QueueUrl=queue_url,
         Attributes={"Policy": json.dumps(account_queue_policy(queue_arn, names.bucket, queue_arn.split(":")[4]))},
     )
+    thumbnails_arn = _ensure_thumbnails_queue(sqs, names)
     # S3 checks it may send to the queue and then posts an `s3:TestEvent` message: the consumer skips it.
     s3.put_bucket_notification_configuration(
-        Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn)
+        Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn, thumbnails_arn)
     )
-    _ensure_scans(s3, sqs, names, region, portal_origins or ["http://localhost:5173"])
+    _ensure_scans(s3, names, region, thumbnails_arn, portal_origins or ["http://localhost:5173"])
     for spec in domains.tables() if include_tables else ():
         _ensure_table(dynamodb, spec, names.table(spec.key))
     return names
 
 
-def _ensure_scans(s3: Any, sqs: Any, names: ResourceNames, region: str, origins: list[str]) -> None:
-    """The scans bucket (private, TLS only, CORS for the portal) → the thumbnails queue (+ DLQ)."""
-    _ensure_bucket(s3, names.scans_bucket, region, policy=scans_bucket_policy)
-    s3.put_bucket_cors(Bucket=names.scans_bucket, CORSConfiguration=scans_cors(origins))
+def _ensure_thumbnails_queue(sqs: Any, names: ResourceNames) -> str:
+    """The thumbnails queue (+ DLQ), which the scans bucket and the ingest bucket's raw/ images notify."""
     dlq_arn = _ensure_queue(sqs, names.thumbnails_dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
     queue_arn = _ensure_queue(
         sqs,
@@ -91,8 +91,15 @@ def _ensure_scans(s3: Any, sqs: Any, names: ResourceNames, region: str, origins:
         },
     )
     queue_url = sqs.get_queue_url(QueueName=names.thumbnails_queue)["QueueUrl"]
-    policy = account_queue_policy(queue_arn, names.scans_bucket, queue_arn.split(":")[4])
+    policy = thumbnails_queue_policy(queue_arn, [names.scans_bucket, names.bucket], queue_arn.split(":")[4])
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return queue_arn
+
+
+def _ensure_scans(s3: Any, names: ResourceNames, region: str, queue_arn: str, origins: list[str]) -> None:
+    """The scans bucket (private, TLS only, CORS for the portal) → the thumbnails queue."""
+    _ensure_bucket(s3, names.scans_bucket, region, policy=scans_bucket_policy)
+    s3.put_bucket_cors(Bucket=names.scans_bucket, CORSConfiguration=scans_cors(origins))
     s3.put_bucket_notification_configuration(
         Bucket=names.scans_bucket, NotificationConfiguration=scans_notification_configuration(queue_arn)
     )

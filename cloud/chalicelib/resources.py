@@ -27,6 +27,10 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # too and skipped by the handler (S3 cannot filter one suffix out of a prefix).
 SCANS_PREFIX = "scans/"
 THUMBNAIL_SUFFIX = ".thumb.webp"
+# Device images: every raw object of the ingest bucket is announced to the thumbnails queue too (the
+# handler sniffs the first bytes: DICOM, JPEG, PNG get a preview under `previews/`, which is announced nowhere).
+RAW_PREFIX = "raw/"
+PREVIEWS_PREFIX = "previews/"
 THUMBNAILS_LAMBDA_TIMEOUT_SECONDS = 60
 THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS = 6 * THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
 
@@ -201,6 +205,16 @@ def bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str,
     }
 
 
+def thumbnails_queue_policy(
+    queue_arn: str | dict[str, Any], buckets: list[str], account: str | dict[str, Any]
+) -> dict[str, Any]:
+    """Lets only `buckets` (scans; ingest for its raw/ images), in `account`, send to the thumbnails queue."""
+    policy = account_queue_policy(queue_arn, buckets[0], account)
+    policy["Statement"][0]["Sid"] = "BucketsNotify"
+    policy["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"] = [f"arn:aws:s3:::{bucket}" for bucket in buckets]
+    return policy
+
+
 def scans_bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str, Any]) -> dict[str, Any]:
     """The scans bucket's policy: every request over TLS. No encryption header is required of uploads: the
     patient's browser PUTs/POSTs with a presigned URL that cannot add one; the bucket encrypts by default."""
@@ -238,18 +252,26 @@ def scans_notification_configuration(queue_arn: str) -> dict[str, Any]:
     }
 
 
-def notification_configuration(queue_arn: str) -> dict[str, Any]:
-    return {
-        "QueueConfigurations": [
+def notification_configuration(queue_arn: str, thumbnails_queue_arn: str | None = None) -> dict[str, Any]:
+    configurations: list[dict[str, Any]] = [
+        {
+            "Id": f"ingest-{prefix.rstrip('/')}",
+            "QueueArn": queue_arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        }
+        for prefix in NOTIFY_PREFIXES
+    ]
+    if thumbnails_queue_arn:
+        configurations.append(
             {
-                "Id": f"ingest-{prefix.rstrip('/')}",
-                "QueueArn": queue_arn,
+                "Id": "thumbnails-raw",
+                "QueueArn": thumbnails_queue_arn,
                 "Events": ["s3:ObjectCreated:*"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": RAW_PREFIX}]}},
             }
-            for prefix in NOTIFY_PREFIXES
-        ]
-    }
+        )
+    return {"QueueConfigurations": configurations}
 
 
 def table_definition(spec: TableSpec, name: str) -> dict[str, Any]:

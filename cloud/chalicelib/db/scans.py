@@ -6,6 +6,7 @@ pointer from a session id to its patient (directory table), so staff open a sess
                by_type  SCAN#{created}#{session}                   the patient's sessions, newest first
                gsi1     CLINIC#c#SCANS#{status} / {created}#{session}   the clinic's sessions by status, oldest first
     directory  CLINIC#c / SCANSESSION#{session}                    → patient id
+               CLINIC#c / PREVIEW#{sha256}                         a device image's preview (or why none)
 """
 
 from __future__ import annotations
@@ -60,7 +61,54 @@ class ScanSessionPointer(store.DirectoryItem):
     patient_id = UnicodeAttribute()
 
 
-ITEMS = (ScanSessionItem, ScanImageItem, ScanSessionPointer)
+class DevicePreviewItem(store.DirectoryItem):
+    """The preview of a raw device image (ingest bucket), by the raw object's sha256: readings name the raw
+    key, so staff's reading lists find the preview with one BatchGet whatever order the events came in."""
+
+    class Meta:
+        table_name = store.UNBOUND
+
+    raw_key = UnicodeAttribute()
+    thumbnail_key = UnicodeAttribute(null=True)
+    thumbnail_status = UnicodeAttribute()  # "ready" | "thumbnail_failed"
+    thumbnail_reason = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+
+ITEMS = (ScanSessionItem, ScanImageItem, ScanSessionPointer, DevicePreviewItem)
+
+
+def preview_sk(sha256: str) -> str:
+    return f"PREVIEW#{keys.segment(sha256)}"
+
+
+def put_preview(item: DevicePreviewItem) -> None:
+    store.bound()
+    item.save()
+
+
+def new_preview(
+    clinic_id: str, sha256: str, raw_key: str, *, thumbnail_key: str | None, reason: str | None, at: datetime
+) -> DevicePreviewItem:
+    return DevicePreviewItem(
+        keys.clinic_pk(clinic_id),
+        preview_sk(sha256),
+        raw_key=raw_key,
+        thumbnail_key=thumbnail_key,
+        thumbnail_status="ready" if thumbnail_key else "thumbnail_failed",
+        thumbnail_reason=reason,
+        at=at,
+    )
+
+
+def previews(clinic_id: str, sha256s: list[str]) -> dict[str, DevicePreviewItem]:
+    """The previews recorded for these raw objects: one BatchGetItem (≤ 100 keys)."""
+    if not sha256s:
+        return {}
+    store.bound()
+    wanted = list(dict.fromkeys(sha256s))[:100]
+    found = DevicePreviewItem.batch_get([(keys.clinic_pk(clinic_id), preview_sk(sha)) for sha in wanted])
+    return {item.sk.split("#", 1)[1]: item for item in found}
 
 
 def session_sk(session_id: str) -> str:
