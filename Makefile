@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # 2-core CI machine. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api lock clean layers infra package
+.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api bench-thumbnails lock clean layers infra package
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ roles-doc: $(STAMP) ## Write docs/roles.md (who may do what, and each route's pe
 admin: $(STAMP) ## Create or reset a staff admin on the running local stack (MEDFLOW_ADMIN_EMAIL, _PASSWORD, MEDFLOW_CLINIC)
 	$(BIN)/python -m localdev admin
 
-bench: bench-parse bench-mllp bench-api ## Run every benchmark in bench/ (figures and ratios against baselines)
+bench: bench-parse bench-mllp bench-api bench-thumbnails ## Run every benchmark in bench/ (figures and ratios against baselines)
 
 bench-parse: $(STAMP) ## Adapter throughput per device family; DICOM header reads vs bare pydicom
 	$(BIN)/python bench/parse_corpus.py
@@ -68,6 +68,10 @@ bench-mllp: $(STAMP) ## MLLP ACK-after-durable-commit throughput and latency vs 
 BENCH_API_ARGS ?=
 bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,000 and 100,000 patients (moto)
 	$(BIN)/python bench/api_scaling.py $(BENCH_API_ARGS)
+
+BENCH_THUMBNAILS_ARGS ?=
+bench-thumbnails: $(STAMP) ## 12 MP JPEG → 300×300 WebP: ours vs plain Pillow vs Sharp (npm, into var/); Lambda import time
+	$(BIN)/python bench/thumbnails.py $(BENCH_THUMBNAILS_ARGS)
 
 lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
 	rm -rf /tmp/medflow-lock && $(PYTHON) -m venv /tmp/medflow-lock

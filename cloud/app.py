@@ -22,3 +22,11 @@ for blueprint in domains.blueprints():
 @app.lambda_function(name="ingest")
 def ingest(event: dict[str, Any], context: Any) -> Any:
     return ingest_events.lambda_handler(event, context)
+
+
+# The same shape for the scans bucket's previews: infra attaches the thumbnails queue with ReportBatchItemFailures.
+@app.lambda_function(name="thumbnails")
+def thumbnails(event: dict[str, Any], context: Any) -> Any:
+    from chalicelib.events import thumbnails as thumbnail_events
+
+    return thumbnail_events.lambda_handler(event, context)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cloud"))
 
 from chalicelib import domains
 from chalicelib.db.audit import AuditItem
-from chalicelib.resources import NOTIFY_PREFIXES, TABLE_KEYS
+from chalicelib.resources import NOTIFY_PREFIXES, PREVIEWS_PREFIX, RAW_PREFIX, SCANS_PREFIX, TABLE_KEYS
 
 # Which tables each function uses: read from the domain registry, so a new domain needs no edit here.
 FUNCTION_TABLES: dict[str, tuple[str, ...]] = domains.function_tables()
@@ -45,8 +45,8 @@ AUDIT_TABLE = "audit"
 AUDIT_ATTRIBUTES = tuple(sorted(attribute.attr_name for attribute in AuditItem.get_attributes().values()))
 
 # Chalice's names: the function's key in config.json's `lambda_functions` and its logical id in the template.
-CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest"}
-LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest"}
+CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest", "thumbnails": "thumbnails"}
+LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest", "thumbnails": "Thumbnails"}
 # The template parameter naming the SSM SecureString that holds the JWT signing key.
 JWT_SECRET_PARAMETER = "JwtSecretParameter"  # noqa: S105 - a parameter name, not a secret
 
@@ -186,6 +186,26 @@ def policies(
             statements.append(
                 _statement("ConsumeIngestQueue", INGEST_QUEUE_ACTIONS, [{"Fn::GetAtt": ["IngestQueue", "Arn"]}])
             )
+        scans_objects = [{"Fn::Sub": f"${{ScansBucket.Arn}}/{SCANS_PREFIX}*"}]
+        if function == "thumbnails":
+            # Reads the announced originals and writes the previews beside them; consumes its own queue only.
+            statements.append(_statement("ScanObjects", ["s3:GetObject", "s3:PutObject"], scans_objects))
+            # Device images: reads the raw objects the ingest bucket announces, writes their previews.
+            statements.append(
+                _statement("ReadDeviceImages", ["s3:GetObject"], [{"Fn::Sub": f"${{IngestBucket.Arn}}/{RAW_PREFIX}*"}])
+            )
+            statements.append(
+                _statement(
+                    "WriteDevicePreviews", ["s3:PutObject"], [{"Fn::Sub": f"${{IngestBucket.Arn}}/{PREVIEWS_PREFIX}*"}]
+                )
+            )
+            statements.append(
+                _statement("ConsumeThumbnailsQueue", INGEST_QUEUE_ACTIONS, [{"Fn::GetAtt": ["ThumbnailsQueue", "Arn"]}])
+            )
+        if function == "api":
+            # The presigned POST policies and GET URLs it hands out act with these rights (uploads and views
+            # of scans/ only); confirm reads the upload back.
+            statements.append(_statement("ScanObjects", ["s3:GetObject", "s3:PutObject"], scans_objects))
         if function == secret_reader:
             statements += _secret_statements(secret_parameter)
         documents[function] = {"Version": "2012-10-17", "Statement": statements}

@@ -28,12 +28,19 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     INGEST_VISIBILITY_TIMEOUT_SECONDS,
     NOTIFY_PREFIXES,
     QUEUE_RETENTION_SECONDS,
+    RAW_PREFIX,
+    SCANS_PREFIX,
     TABLES,
+    THUMBNAILS_LAMBDA_TIMEOUT_SECONDS,
+    THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS,
     ResourceNames,
     TableSpec,
     account_queue_policy,
     bucket_policy,
+    scans_bucket_policy,
+    scans_cors,
     table_definition,
+    thumbnails_queue_policy,
 )
 from infra.gateway import gateway_responses  # noqa: E402
 from infra.policies import (  # noqa: E402
@@ -48,6 +55,8 @@ from infra.policies import (  # noqa: E402
 
 INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
 API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
+THUMBNAILS_FUNCTION = LOGICAL_IDS["thumbnails"]
+PORTAL_ORIGIN_PARAMETER = "PortalOrigin"
 LOG_RETENTION_DAYS = 365  # the logs carry ids, never PHI (see docs/cloud.md)
 CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
@@ -141,8 +150,8 @@ def build_template(
         },
         "IngestBucket": {
             "Type": "AWS::S3::Bucket",
-            # S3 checks it may send to the queue when the notification is set: the policy comes first.
-            "DependsOn": "IngestQueuePolicy",
+            # S3 checks it may send to the queues when the notification is set: the policies come first.
+            "DependsOn": ["IngestQueuePolicy", "ThumbnailsQueuePolicy"],
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
@@ -169,6 +178,13 @@ def build_template(
                         }
                         for prefix in NOTIFY_PREFIXES
                     ]
+                    + [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": {"Fn::GetAtt": ["ThumbnailsQueue", "Arn"]},
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": RAW_PREFIX}]}},
+                        }
+                    ]
                 },
             },
         },
@@ -191,6 +207,7 @@ def build_template(
     }
     for spec in TABLES:
         resources[table_logical_id(spec.key)] = _table(spec, names.table(spec.key))
+    resources.update(scans_resources(names))
     if ingest_function:
         # shared_models reaches both functions as a layer (Chalice packages only app.py and chalicelib/);
         # Chalice's --merge-template merges these partial functions into the ones it generates.
@@ -206,13 +223,16 @@ def build_template(
         }
         # Only the API signs and checks tokens: it alone is told where the key is (an SSM SecureString,
         # read at its cold start), and only its role may read it. The key is in no environment.
-        for function, logical_id in (("ingest", ingest_function), ("api", API_FUNCTION)):
+        functions = (("ingest", ingest_function), ("api", API_FUNCTION), ("thumbnails", THUMBNAILS_FUNCTION))
+        for function, logical_id in functions:
             resources[logical_id] = {
                 "Properties": {"FunctionName": function_name(stage, function), "Layers": [{"Ref": LAYER}]}
             }
             if function == "api":
                 variables = {"MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER}}
                 resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
+            if function == "thumbnails":
+                resources[logical_id]["Properties"]["Timeout"] = THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
             # Created here, so the role may write to this one group and need not create any.
             resources[log_group_logical_id(function)] = {
                 "Type": "AWS::Logs::LogGroup",
@@ -236,23 +256,138 @@ def build_template(
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
+        resources["ThumbnailsEventSourceMapping"] = {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["ThumbnailsQueue", "Arn"]},
+                "FunctionName": {"Ref": THUMBNAILS_FUNCTION},
+                "BatchSize": INGEST_BATCH_SIZE,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        }
     parameters = {
+        PORTAL_ORIGIN_PARAMETER: {
+            "Type": "CommaDelimitedList",
+            "Default": "https://portal.medflow.example",
+            "Description": "the patient portal's origin(s): the scans bucket's CORS allows them to upload and view",
+        },
         JWT_SECRET_PARAMETER: {
             "Type": "String",
             "Default": f"/medflow/{stage}/jwt-secret",
             "AllowedPattern": r"^/[A-Za-z0-9_.\-/]+$",
             "Description": "name of the SSM SecureString holding the HS256 signing key of the staff API's tokens "
             "(create it before deploying: CloudFormation cannot create a SecureString)",
-        }
+        },
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"MedFlow {stage}: ingest bucket, queues, tables and ingest wiring",
-        **({"Parameters": parameters} if ingest_function else {}),
+        "Parameters": parameters if ingest_function else {PORTAL_ORIGIN_PARAMETER: parameters[PORTAL_ORIGIN_PARAMETER]},
         "Resources": resources,
         "Outputs": {
             "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},
             "IngestQueueUrl": {"Value": {"Ref": "IngestQueue"}},
+            "ScansBucketName": {"Value": {"Ref": "ScansBucket"}},
+        },
+    }
+
+
+def scans_resources(names: ResourceNames) -> dict[str, Any]:
+    """The scans bucket (private, TLS only, CORS for the portal) announcing `scans/` to the thumbnails queue."""
+    queue_arn = {"Fn::GetAtt": ["ThumbnailsQueue", "Arn"]}
+    cors = scans_cors(["PORTAL"])["CORSRules"][0]
+    cors["AllowedOrigins"] = {"Ref": PORTAL_ORIGIN_PARAMETER}
+    cors["MaxAge"] = cors.pop("MaxAgeSeconds")
+    cors["ExposedHeaders"] = cors.pop("ExposeHeaders")
+    return {
+        "ThumbnailsDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.thumbnails_dlq,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "ThumbnailsQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.thumbnails_queue,
+                "VisibilityTimeout": THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS,
+                "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["ThumbnailsDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT,
+                },
+            },
+        },
+        "ThumbnailsQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "ThumbnailsQueue"}],
+                "PolicyDocument": thumbnails_queue_policy(
+                    queue_arn, [names.scans_bucket, names.bucket], {"Ref": "AWS::AccountId"}
+                ),
+            },
+        },
+        "ScansBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "ScansBucket"},
+                "PolicyDocument": scans_bucket_policy(
+                    {"Fn::GetAtt": ["ScansBucket", "Arn"]}, {"Fn::Sub": "${ScansBucket.Arn}/*"}
+                ),
+            },
+        },
+        "ScansBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DependsOn": "ThumbnailsQueuePolicy",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketName": names.scans_bucket,
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+                    ]
+                },
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "CorsConfiguration": {"CorsRules": [cors]},
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": queue_arn,
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": SCANS_PREFIX}]}},
+                        }
+                    ]
+                },
+            },
+        },
+        "ThumbnailsDeadLetterAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": f"{names.thumbnails_dlq}-not-empty",
+                "AlarmDescription": "Scan uploads whose preview could not be made (S3/DynamoDB trouble): read the DLQ.",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [
+                    {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ThumbnailsDeadLetterQueue", "QueueName"]}}
+                ],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
         },
     }
 

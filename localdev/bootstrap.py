@@ -19,21 +19,31 @@ from chalicelib.resources import (
     DLQ_RETENTION_SECONDS,
     INGEST_VISIBILITY_TIMEOUT_SECONDS,
     QUEUE_RETENTION_SECONDS,
+    THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS,
     ResourceNames,
     TableSpec,
     account_queue_policy,
     bucket_policy,
     notification_configuration,
+    scans_bucket_policy,
+    scans_cors,
+    scans_notification_configuration,
     table_definition,
+    thumbnails_queue_policy,
 )
 
 _log = logging.getLogger(__name__)
 
 
 def ensure_resources(
-    endpoint_url: str | None, stage: str, region: str, *, include_tables: bool = True
+    endpoint_url: str | None,
+    stage: str,
+    region: str,
+    *,
+    include_tables: bool = True,
+    portal_origins: list[str] | None = None,
 ) -> ResourceNames:
-    """Creates (or brings up to date) the bucket, queues, notification and tables of `stage`. Idempotent.
+    """Creates (or brings up to date) the buckets, queues, notifications and tables of `stage`. Idempotent.
 
     `include_tables=False` serves endpoints without DynamoDB (LocalStack run offline, see localstack/).
     """
@@ -57,16 +67,45 @@ def ensure_resources(
         QueueUrl=queue_url,
         Attributes={"Policy": json.dumps(account_queue_policy(queue_arn, names.bucket, queue_arn.split(":")[4]))},
     )
+    thumbnails_arn = _ensure_thumbnails_queue(sqs, names)
     # S3 checks it may send to the queue and then posts an `s3:TestEvent` message: the consumer skips it.
     s3.put_bucket_notification_configuration(
-        Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn)
+        Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn, thumbnails_arn)
     )
+    _ensure_scans(s3, names, region, thumbnails_arn, portal_origins or ["http://localhost:5173"])
     for spec in domains.tables() if include_tables else ():
         _ensure_table(dynamodb, spec, names.table(spec.key))
     return names
 
 
-def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+def _ensure_thumbnails_queue(sqs: Any, names: ResourceNames) -> str:
+    """The thumbnails queue (+ DLQ), which the scans bucket and the ingest bucket's raw/ images notify."""
+    dlq_arn = _ensure_queue(sqs, names.thumbnails_dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    queue_arn = _ensure_queue(
+        sqs,
+        names.thumbnails_queue,
+        {
+            "VisibilityTimeout": str(THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+        },
+    )
+    queue_url = sqs.get_queue_url(QueueName=names.thumbnails_queue)["QueueUrl"]
+    policy = thumbnails_queue_policy(queue_arn, [names.scans_bucket, names.bucket], queue_arn.split(":")[4])
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return queue_arn
+
+
+def _ensure_scans(s3: Any, names: ResourceNames, region: str, queue_arn: str, origins: list[str]) -> None:
+    """The scans bucket (private, TLS only, CORS for the portal) → the thumbnails queue."""
+    _ensure_bucket(s3, names.scans_bucket, region, policy=scans_bucket_policy)
+    s3.put_bucket_cors(Bucket=names.scans_bucket, CORSConfiguration=scans_cors(origins))
+    s3.put_bucket_notification_configuration(
+        Bucket=names.scans_bucket, NotificationConfiguration=scans_notification_configuration(queue_arn)
+    )
+
+
+def _ensure_bucket(s3: Any, bucket: str, region: str, *, policy: Any = bucket_policy) -> None:
     try:
         if region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
@@ -82,7 +121,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
         },
     )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    apply_bucket_policy(s3, bucket)
+    apply_bucket_policy(s3, bucket, policy=policy)
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
@@ -98,7 +137,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
 POLICY_PROBE_KEY = "_bootstrap/policy-probe"
 
 
-def apply_bucket_policy(s3: Any, bucket: str) -> bool:
+def apply_bucket_policy(s3: Any, bucket: str, *, policy: Any = bucket_policy) -> bool:
     """Puts `bucket_policy` on the bucket if the endpoint can live with it; True when it stays.
 
     It stays on AWS. An endpoint that refuses a compliant upload once the policy is on cannot hold
@@ -107,7 +146,7 @@ def apply_bucket_policy(s3: Any, bucket: str) -> bool:
     Deny statement with a Condition as matching, refusing every object request over any transport.
     """
     arn = f"arn:aws:s3:::{bucket}"
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(arn, f"{arn}/*")))
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy(arn, f"{arn}/*")))
     try:
         probe = s3.put_object(Bucket=bucket, Key=POLICY_PROBE_KEY, Body=b"", ServerSideEncryption="AES256")
     except ClientError as exc:

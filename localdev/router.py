@@ -1,4 +1,5 @@
-"""Local event router: long-polls the local SQS ingest queue and hands Lambda-shaped batches to the ingest handler.
+"""Local event router: long-polls the local SQS queues (ingest; thumbnails of the scans bucket) and hands
+Lambda-shaped batches to the same handlers Lambda runs.
 
 Stands in for Lambda's SQS event source mapping when running on moto's server (`make run`):
 successes are deleted, failures stay on the queue and come back after a delay (so the queue's
@@ -49,6 +50,16 @@ class FakeLambdaContext:
         return max(0, int(self.deadline_ms - time.time() * 1000))
 
 
+def thumbnails_handler() -> Handler:
+    # The function Lambda runs behind app.thumbnails.
+    from chalicelib.events.thumbnails import lambda_handler
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(lambda_handler(event, context))
+
+    return handler
+
+
 def default_handler() -> Handler:
     # The function Lambda runs behind app.ingest (app.py only forwards to it).
     from chalicelib.events.ingest import lambda_handler
@@ -80,14 +91,20 @@ def to_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str)
 
 
 class Router:
-    def __init__(self, settings: Settings, handler: Handler | None = None, retry_after_seconds: int | None = 5) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        handler: Handler | None = None,
+        retry_after_seconds: int | None = 5,
+        queue: str | None = None,
+    ) -> None:
         self.settings = settings
         self.handler = handler or default_handler()
         # Lambda leaves a failed message invisible for the queue's visibility timeout (minutes);
         # locally we bring it back sooner. None keeps the queue's timeout, exactly as in AWS.
         self.retry_after_seconds = retry_after_seconds
         self.sqs = aws.client("sqs", settings)
-        self.queue_url = self.sqs.get_queue_url(QueueName=settings.names.queue)["QueueUrl"]
+        self.queue_url = self.sqs.get_queue_url(QueueName=queue or settings.names.queue)["QueueUrl"]
         self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -135,12 +152,17 @@ def run(stop: threading.Event, settings: Settings | None = None, retry_after_sec
     if settings is not None:
         use_settings(settings)  # the handler reads the process's settings
     settings = get_settings()
-    router: Router | None = None
-    log.info("event router polling %s at %s", settings.names.queue, settings.endpoint_url or "AWS")
+    routers: list[Router] = []
+    queues = (settings.names.queue, settings.names.thumbnails_queue)
+    log.info("event router polling %s at %s", ", ".join(queues), settings.endpoint_url or "AWS")
     while not stop.is_set():
         try:
-            router = router or Router(settings, retry_after_seconds=retry_after_seconds)
-            router.poll_once()
+            routers = routers or [
+                Router(settings, retry_after_seconds=retry_after_seconds),
+                Router(settings, thumbnails_handler(), retry_after_seconds, queue=settings.names.thumbnails_queue),
+            ]
+            for router in routers:
+                router.poll_once(wait_seconds=1)
         except (BotoCoreError, ClientError) as exc:
             log.warning("local queue unreachable (%s); retrying", type(exc).__name__)
             stop.wait(1.0)

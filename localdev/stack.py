@@ -177,6 +177,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   agent MLLP     127.0.0.1:{s.mllp_port}  (HL7 v2 analyzers; MEDFLOW_MLLP_PORT)
   agent health   http://127.0.0.1:{s.health_port}/healthz and /metrics  (MEDFLOW_AGENT_HEALTH_PORT)
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
+  scans bucket   medflow-{s.stage}-scans  (patient photos: presigned POST uploads; thumbnails beside them)
 
 Try it:
   1. TOKEN=$(curl -s -X POST {s.api_url}/auth/login -H 'content-type: application/json' \\

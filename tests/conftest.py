@@ -59,33 +59,28 @@ def aws_endpoint(moto_server: MotoServer) -> Iterator[str]:
     yield moto_server.url
 
 
-def _localstack_url() -> str | None:
-    import urllib.request
-
-    url = os.environ.get("MEDFLOW_LOCALSTACK_URL", "http://127.0.0.1:4566")
-    try:
-        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=0.5):
-            return url
-    except OSError:
-        return None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`localstack` tests run only when a LocalStack endpoint answers (see localstack/README.md)."""
-    marked = [item for item in items if "localstack" in item.keywords]
-    if not marked or _localstack_url():
-        return
-    skip = pytest.mark.skip(reason="no LocalStack endpoint at MEDFLOW_LOCALSTACK_URL (default 127.0.0.1:4566)")
-    for item in marked:
-        item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
-def localstack_url() -> str:
-    url = _localstack_url()
-    if url is None:
-        pytest.skip("no LocalStack endpoint reachable")
-    return url
+def localstack_url() -> Iterator[str]:
+    """A LocalStack endpoint: MEDFLOW_LOCALSTACK_URL when set, else one started for the session on a free
+    127.0.0.1 port (localdev/localstack.py; the first start builds .venv-localstack). Fails under CI
+    when it cannot start, skips with the reason elsewhere."""
+    from localdev.localstack import LocalStack, LocalStackUnavailable
+
+    given = os.environ.get("MEDFLOW_LOCALSTACK_URL")
+    if given:
+        yield given
+        return
+    server = LocalStack()
+    try:
+        server.start()
+    except LocalStackUnavailable as exc:
+        if IN_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture

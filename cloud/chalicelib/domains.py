@@ -33,6 +33,7 @@ from chalicelib.api import prescriptions as prescriptions_api
 from chalicelib.api import programs as programs_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
+from chalicelib.api import scans as scans_api
 from chalicelib.api import sha_invoices as sha_invoices_api
 from chalicelib.api import totp as totp_api
 from chalicelib.api import user_sessions as user_sessions_api
@@ -49,6 +50,7 @@ from chalicelib.db import (
     patients,
     quarantine,
     readings,
+    scans,
     sessions,
     unmatched,
     users,
@@ -76,6 +78,7 @@ class Domain:
     api: ModuleType | None  # its blueprint module (`bp`); None for back-end-only domains (ingest)
     db: tuple[ModuleType, ...] = ()  # its repositories; each lists its PynamoDB classes in `ITEMS`
     ingest: bool = False  # the ingest function writes its records too (its tables go in that role's policy)
+    functions: tuple[str, ...] = ()  # other back-end functions writing its records (with the audit and events tables)
 
 
 DOMAINS: tuple[Domain, ...] = (
@@ -107,6 +110,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("lab", lab_api, (lab_db,), ingest=True),
     Domain("patient_auth", patient_auth_api, (patient_auth_db,)),
     Domain("messaging", messaging_api, (messaging_db,)),
+    Domain("scans", scans_api, (scans,), functions=("thumbnails",)),
 )
 
 
@@ -129,10 +133,16 @@ def function_tables() -> dict[str, tuple[str, ...]]:
         used = {item.TABLE for domain in selected for module in domain.db for item in module.ITEMS}
         return tuple(spec.key for spec in TABLES if spec.key in used)
 
-    return {
+    tables = {
         "api": keys([domain for domain in DOMAINS if domain.api is not None]),
         "ingest": keys([domain for domain in DOMAINS if domain.ingest]),
     }
+    for function in sorted({name for domain in DOMAINS for name in domain.functions}):
+        # Every change writes its audit entry and outbox events in its transaction.
+        tables[function] = keys(
+            [domain for domain in DOMAINS if function in domain.functions or domain.name in ("audit", "events")]
+        )
+    return tables
 
 
 def tables() -> tuple[TableSpec, ...]:

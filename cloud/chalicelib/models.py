@@ -29,6 +29,10 @@ class StoredReading(_Record):
     device: dict[str, Any]
     raw_key: str
     reading: dict[str, Any]
+    # Image readings: the preview the thumbnails Lambda made of the raw image (services/previews.py).
+    thumbnail_key: str | None = None
+    thumbnail_status: str | None = None
+    thumbnail_reason: str | None = None
 
 
 class PatientRecord(_Record):

@@ -22,6 +22,18 @@ INGEST_VISIBILITY_TIMEOUT_SECONDS = 6 * INGEST_LAMBDA_TIMEOUT_SECONDS
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
+# The scans bucket (patient photos, presigned uploads): every ObjectCreated under `scans/` goes to the
+# thumbnails queue (→ `thumbnails` Lambda). The thumbnails it writes beside the originals are announced
+# too and skipped by the handler (S3 cannot filter one suffix out of a prefix).
+SCANS_PREFIX = "scans/"
+THUMBNAIL_SUFFIX = ".thumb.webp"
+# Device images: every raw object of the ingest bucket is announced to the thumbnails queue too (the
+# handler sniffs the first bytes: DICOM, JPEG, PNG get a preview under `previews/`, which is announced nowhere).
+RAW_PREFIX = "raw/"
+PREVIEWS_PREFIX = "previews/"
+THUMBNAILS_LAMBDA_TIMEOUT_SECONDS = 60
+THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS = 6 * THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -109,10 +121,13 @@ class ResourceNames:
     queue: str
     dlq: str
     tables: Mapping[str, str] = field(default_factory=dict)
+    scans_bucket: str = ""
+    thumbnails_queue: str = ""
+    thumbnails_dlq: str = ""
 
     @classmethod
-    def for_stage(cls, stage: str, bucket: str | None = None) -> ResourceNames:
-        # S3 names are global across accounts: deployed stages may pass their own bucket name.
+    def for_stage(cls, stage: str, bucket: str | None = None, scans_bucket: str | None = None) -> ResourceNames:
+        # S3 names are global across accounts: deployed stages may pass their own bucket names.
         prefix = f"medflow-{stage}"
         return cls(
             stage=stage,
@@ -120,6 +135,9 @@ class ResourceNames:
             queue=f"{prefix}-ingest",
             dlq=f"{prefix}-ingest-dlq",
             tables={spec.key: f"{prefix}-{spec.key}" for spec in TABLES},
+            scans_bucket=scans_bucket or f"{prefix}-scans",
+            thumbnails_queue=f"{prefix}-thumbnails",
+            thumbnails_dlq=f"{prefix}-thumbnails-dlq",
         )
 
     def table(self, key: str) -> str:
@@ -187,18 +205,73 @@ def bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str,
     }
 
 
-def notification_configuration(queue_arn: str) -> dict[str, Any]:
+def thumbnails_queue_policy(
+    queue_arn: str | dict[str, Any], buckets: list[str], account: str | dict[str, Any]
+) -> dict[str, Any]:
+    """Lets only `buckets` (scans; ingest for its raw/ images), in `account`, send to the thumbnails queue."""
+    policy = account_queue_policy(queue_arn, buckets[0], account)
+    policy["Statement"][0]["Sid"] = "BucketsNotify"
+    policy["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"] = [f"arn:aws:s3:::{bucket}" for bucket in buckets]
+    return policy
+
+
+def scans_bucket_policy(bucket_arn: str | dict[str, Any], objects_arn: str | dict[str, Any]) -> dict[str, Any]:
+    """The scans bucket's policy: every request over TLS. No encryption header is required of uploads: the
+    patient's browser PUTs/POSTs with a presigned URL that cannot add one; the bucket encrypts by default."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [bucket_policy(bucket_arn, objects_arn)["Statement"][0]],
+    }
+
+
+def scans_cors(origins: list[str]) -> dict[str, Any]:
+    """CORS of the scans bucket: the portal's origin may POST (presigned policy) / PUT uploads and GET images."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": origins,
+                "AllowedMethods": ["GET", "PUT", "POST"],
+                "AllowedHeaders": ["content-type", "content-length", "x-amz-*"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3000,
+            }
+        ]
+    }
+
+
+def scans_notification_configuration(queue_arn: str) -> dict[str, Any]:
     return {
         "QueueConfigurations": [
             {
-                "Id": f"ingest-{prefix.rstrip('/')}",
+                "Id": "thumbnails-scans",
                 "QueueArn": queue_arn,
                 "Events": ["s3:ObjectCreated:*"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": SCANS_PREFIX}]}},
             }
-            for prefix in NOTIFY_PREFIXES
         ]
     }
+
+
+def notification_configuration(queue_arn: str, thumbnails_queue_arn: str | None = None) -> dict[str, Any]:
+    configurations: list[dict[str, Any]] = [
+        {
+            "Id": f"ingest-{prefix.rstrip('/')}",
+            "QueueArn": queue_arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        }
+        for prefix in NOTIFY_PREFIXES
+    ]
+    if thumbnails_queue_arn:
+        configurations.append(
+            {
+                "Id": "thumbnails-raw",
+                "QueueArn": thumbnails_queue_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": RAW_PREFIX}]}},
+            }
+        )
+    return {"QueueConfigurations": configurations}
 
 
 def table_definition(spec: TableSpec, name: str) -> dict[str, Any]:

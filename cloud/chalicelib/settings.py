@@ -21,6 +21,8 @@
 | MEDFLOW_PORTAL_URL | http://localhost:5173 | the patient portal's origin: invite links are `{url}/register/{token}` |
 | MEDFLOW_INVITE_IP_ATTEMPTS | 30 | invite checks and patient registrations per source IP and login window |
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
+| MEDFLOW_SCANS_BUCKET | medflow-{stage}-scans | the scans bucket's name override (patient photos) |
+| MEDFLOW_PORTAL_ORIGIN | http://localhost:5173 | the patient portal's origin(s), comma-separated (scans bucket CORS) |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
 given neither key (the ingest function: it never signs or checks a token) starts without
@@ -99,6 +101,8 @@ class Settings(BaseModel):
     org_id: str = Field(default="medflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     portal_url: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     invite_ip_attempts: int = Field(default=30, ge=1, le=1_000_000)
+    scans_bucket: str | None = None
+    portal_origin: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$")
 
     @property
     def local_emulator(self) -> bool:
@@ -121,7 +125,11 @@ class Settings(BaseModel):
 
     @property
     def names(self) -> ResourceNames:
-        return ResourceNames.for_stage(self.stage, bucket=self.ingest_bucket)
+        return ResourceNames.for_stage(self.stage, bucket=self.ingest_bucket, scans_bucket=self.scans_bucket)
+
+    @property
+    def portal_origins(self) -> list[str]:
+        return self.portal_origin.split(",")
 
     @property
     def issuer(self) -> str:
@@ -141,6 +149,7 @@ class Settings(BaseModel):
             "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "ingest_bucket": env.get("MEDFLOW_INGEST_BUCKET") or None,
+            "scans_bucket": env.get("MEDFLOW_SCANS_BUCKET") or None,
         }
         parameter = env.get("MEDFLOW_JWT_SECRET_PARAM")
         if parameter and env.get("MEDFLOW_JWT_SECRET"):
@@ -182,6 +191,8 @@ _ENV_NAMES = {
     "org_id": "MEDFLOW_ORG",
     "portal_url": "MEDFLOW_PORTAL_URL",
     "invite_ip_attempts": "MEDFLOW_INVITE_IP_ATTEMPTS",
+    "scans_bucket": "MEDFLOW_SCANS_BUCKET",
+    "portal_origin": "MEDFLOW_PORTAL_ORIGIN",
 }
 # Read from the environment only when set (else the field's default).
 _OPTIONAL_NUMBERS = (
@@ -198,6 +209,7 @@ _OPTIONAL_NUMBERS = (
     "org_id",
     "portal_url",
     "invite_ip_attempts",
+    "portal_origin",
 )
 
 

@@ -217,6 +217,25 @@ def invite_token(world: World) -> str:
 
     invited = registered_patient(CLINIC_A, "Invited", "+254712000093")
     return patient_auth.invite(Scope.system(CLINIC_A, "cli"), invited, "invited@matrix.test").token
+def scan_session(world: World) -> str:
+    """A scan session of clinic A's patient (opened with the patient's own scope), with one confirmed photo."""
+    import boto3
+
+    from chalicelib.services import scans
+    from chalicelib.services.scope import Origin, Scope
+    from chalicelib.services.tokens import Principal
+    from tests.cloud.images import photo
+
+    patient_id = world.example("patient_id")
+    principal = Principal(
+        user_id="pu-matrix", clinic_id=CLINIC_A, role=Role.PATIENT, token_id="t", patient_id=patient_id
+    )
+    scope = Scope.of_request(principal, Origin())
+    session_id = scans.open_session(scope).id
+    key = scans.object_key(CLINIC_A, patient_id, session_id, scans.ImageType.FRONT, "jpg")
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=world.names.scans_bucket, Key=key, Body=photo())
+    scans.confirm_upload(scope, session_id, scans.ImageType.FRONT, key)
+    return session_id
 
 
 EXAMPLES: dict[str, Callable[[World], str]] = {
@@ -232,6 +251,7 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "thread_id": message_thread,
     "ref": message_ref,
     "token": invite_token,
+    "scan_session_id": scan_session,
 }
 
 

@@ -40,8 +40,17 @@ def test_ensure_resources_is_idempotent_and_secure(cloud: ResourceNames) -> None
     block = s3.get_public_access_block(Bucket=cloud.bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
     queues = s3.get_bucket_notification_configuration(Bucket=cloud.bucket)["QueueConfigurations"]
-    prefixes = {q["Filter"]["Key"]["FilterRules"][0]["Value"] for q in queues}
+    prefixes = {q["Filter"]["Key"]["FilterRules"][0]["Value"] for q in queues if q["QueueArn"].endswith(cloud.queue)}
     assert prefixes == set(NOTIFY_PREFIXES)
+    # raw/ goes to the thumbnails queue only (previews of device images); the scans bucket announces scans/
+    previews = {
+        q["Filter"]["Key"]["FilterRules"][0]["Value"] for q in queues if q["QueueArn"].endswith(cloud.thumbnails_queue)
+    }
+    assert previews == {"raw/"}
+    scans = s3.get_bucket_notification_configuration(Bucket=cloud.scans_bucket)["QueueConfigurations"]
+    assert [q["QueueArn"].rsplit(":", 1)[1] for q in scans] == [cloud.thumbnails_queue]
+    assert s3.get_bucket_cors(Bucket=cloud.scans_bucket)["CORSRules"][0]["AllowedOrigins"] == ["http://localhost:5173"]
+    assert all(s3.get_public_access_block(Bucket=cloud.scans_bucket)["PublicAccessBlockConfiguration"].values())
 
 
 def test_queue_redrives_to_the_dlq_and_admits_only_the_bucket(cloud: ResourceNames) -> None:

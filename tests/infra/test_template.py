@@ -44,11 +44,23 @@ def test_bucket_is_encrypted_versioned_private_and_notifies_the_queue() -> None:
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(props["PublicAccessBlockConfiguration"].values())
+    configurations = props["NotificationConfiguration"]["QueueConfigurations"]
     notified = [
-        c["Filter"]["S3Key"]["Rules"][0]["Value"] for c in props["NotificationConfiguration"]["QueueConfigurations"]
+        c["Filter"]["S3Key"]["Rules"][0]["Value"]
+        for c in configurations
+        if c["Queue"]["Fn::GetAtt"][0] == "IngestQueue"
     ]
     assert notified == list(NOTIFY_PREFIXES) and "raw/" not in notified
-    assert bucket["DependsOn"] == "IngestQueuePolicy" and bucket["DeletionPolicy"] == "Retain"
+    # raw/ goes to the thumbnails queue only (device image previews)
+    previews = [
+        c["Filter"]["S3Key"]["Rules"][0]["Value"]
+        for c in configurations
+        if c["Queue"]["Fn::GetAtt"][0] == "ThumbnailsQueue"
+    ]
+    assert previews == ["raw/"]
+    assert (
+        bucket["DependsOn"] == ["IngestQueuePolicy", "ThumbnailsQueuePolicy"] and bucket["DeletionPolicy"] == "Retain"
+    )
 
 
 def test_queue_has_a_dlq_and_only_the_bucket_may_send() -> None:

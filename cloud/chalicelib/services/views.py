@@ -10,7 +10,7 @@ from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.errors import NotFound
 from chalicelib.models import AgentStatus, Page, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import audit
+from chalicelib.services import audit, previews
 from chalicelib.services.scope import Scope
 
 
@@ -23,7 +23,7 @@ def patient_readings(
     page = readings_repo.list_for_patient(scope.clinic_id, patient_id, kind=kind, limit=limit, next_token=next_token)
     if page.items:
         audit.read(scope, "patient", [patient_id])
-    return page
+    return Page[StoredReading](items=previews.attach(scope.clinic_id, page.items), next=page.next)
 
 
 def unmatched(scope: Scope, *, limit: int, next_token: str | None) -> Page[UnmatchedEnvelope]:

@@ -12,6 +12,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.resources import DLQ_MAX_RECEIVE_COUNT, ResourceNames
+from chalicelib.services.roles import Role
 from chalicelib.settings import get_settings
 from localdev.router import FakeLambdaContext, Router, run, to_lambda_event
 from tests.cloud.builders import REGION, bearer, make_envelope, put_envelope, put_object
@@ -108,3 +109,45 @@ def test_poison_object_ends_in_the_dlq(cloud_server: ResourceNames) -> None:
             break
     assert _depth(cloud_server.dlq) == 1
     assert _depth(cloud_server.queue) == 0
+
+
+@pytest.mark.integration
+def test_scan_upload_gets_its_thumbnail_through_the_router(cloud_server: ResourceNames) -> None:
+    """moto server: patient upload into the scans bucket → S3 notification → thumbnails queue → router →
+    thumbnails handler → WebP beside the original, linked on the image staff open through the API."""
+    from app import app
+    from tests.cloud.images import photo
+
+    patient = bearer("demo", Role.PATIENT, patient_id="P-SCAN")
+    stop = threading.Event()
+    worker = threading.Thread(target=run, args=(stop, get_settings()), kwargs={"retry_after_seconds": 1}, daemon=True)
+    worker.start()
+    try:
+        with Client(app) as client:
+            session_id = client.http.post("/patient/scans/sessions", headers=patient).json_body["id"]
+            body = {"session_id": session_id, "image_type": "FRONT", "content_type": "image/jpeg"}
+            target = _json(client, "/patient/scans/upload-url", patient, body)
+            s3 = boto3.client("s3", region_name=REGION, endpoint_url=get_settings().endpoint_url)
+            s3.put_object(Bucket=cloud_server.scans_bucket, Key=target["key"], Body=photo((1600, 1200)))
+            confirm = {"session_id": session_id, "image_type": "FRONT", "key": target["key"]}
+            _json(client, "/patient/scans/upload/confirm", patient, confirm)
+            deadline, image = time.monotonic() + 20, {}
+            while time.monotonic() < deadline and not image.get("thumbnail_key"):
+                view = client.http.get(f"/scans/sessions/{session_id}", headers=bearer("demo", Role.DOCTOR))
+                image = view.json_body["images"][0]
+                time.sleep(0.3)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert image["thumbnail_key"] == target["key"].replace(".jpg", ".thumb.webp"), image
+    assert image["thumbnail_status"] == "ready" and "X-Amz-Signature=" in image["thumbnail_url"]
+    preview = s3.get_object(Bucket=cloud_server.scans_bucket, Key=image["thumbnail_key"])["Body"].read()
+    assert preview[8:12] == b"WEBP"
+
+
+def _json(client: Client, path: str, headers: dict[str, str], body: Any) -> Any:
+    import json
+
+    response = client.http.post(path, headers={**headers, "Content-Type": "application/json"}, body=json.dumps(body))
+    assert response.status_code in (200, 201), response.body
+    return response.json_body
