@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from agent_testkit import RecordingWriter, device_file, drain
 from smbd_testkit import Smbd
 from test_folder_source import FakeIntake, wait_for
 
 from edge_agent.config import SmbSourceConfig
+from edge_agent.intake.intake import Intake, Taken
+from edge_agent.sources.seen import SeenFiles
 from edge_agent.sources.smb import SmbSource
+from edge_agent.spool.uploader import Uploader
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +223,41 @@ def test_change_notify_finds_a_file_before_the_listing_would(smbd: Smbd, folder:
         assert time.monotonic() - started < 5  # settle (0.3 s) plus notify, not the 60 s listing
     finally:
         source.stop()
+
+
+def test_an_agent_restart_reads_and_uploads_nothing_again(
+    smbd: Smbd, folder: Path, environ: dict[str, str], tmp_path: Path, intake: Intake, uploader: Uploader,
+    writer: RecordingWriter,
+) -> None:  # fmt: skip
+    """The real intake, spool and uploader to the moto server; the source's memory survives the restart."""
+    (folder / "P5").mkdir()
+    (folder / "P5" / "iop.txt").write_bytes(device_file("od=15 os=16"))
+    (folder / "P6").mkdir()
+    (folder / "P6" / "iop.txt").write_bytes(device_file("od=21 os=19"))
+    (folder / "broken.txt").write_bytes(device_file("BROKEN"))
+    taken: list[Taken] = []
+    intake.on_taken(taken.extend)
+
+    def run_once(wait: Callable[[], bool]) -> SmbSource:
+        seen = SeenFiles(tmp_path / "sources.db")
+        source = SmbSource(smb_config(smbd, folder.name), intake, seen=seen, environ=environ)
+        source.start()
+        try:
+            assert wait_for(wait, timeout=10)
+            time.sleep(1.5)  # three listings and a notify or two
+        finally:
+            source.stop()
+            seen.close()
+        return source
+
+    run_once(lambda: len(taken) == 3)
+    drain(uploader)
+    assert sorted(t.result.quarantined for t in taken) == [False, False, True]
+    raw = [k for k in writer.keys if k.startswith("raw/")]
+    assert len(raw) == 3 and len([k for k in writer.keys if k.startswith("envelopes/")]) == 2
+    puts = len(writer.keys)
+
+    again = run_once(lambda: True)  # restart: only the listing, no read
+    drain(uploader)
+    assert len(taken) == 3 and again.taken_count == 0
+    assert len(writer.keys) == puts  # nothing uploaded again
