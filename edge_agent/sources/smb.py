@@ -92,6 +92,8 @@ class SmbSource:
         if status == self.status and detail == self.status_detail:
             return
         self.status, self.status_detail = status, detail
+        if self._seen is not None:
+            self._seen.set_status(self.config.name, status, detail)
         extra = {"source": self.config.name, "status": status, "detail": detail}
         if status == "ok":
             log.info("smb source connected", extra=extra)

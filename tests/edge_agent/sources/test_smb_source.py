@@ -15,7 +15,7 @@ from test_folder_source import FakeIntake, wait_for
 
 from edge_agent.config import SmbSourceConfig
 from edge_agent.intake.intake import Intake, Taken
-from edge_agent.sources.seen import SeenFiles
+from edge_agent.sources.seen import SeenFiles, read_statuses
 from edge_agent.sources.smb import SmbSource
 from edge_agent.spool.uploader import Uploader
 
@@ -118,21 +118,25 @@ def test_a_server_restart_mid_transfer_loses_and_duplicates_nothing(run: Running
 
 
 def test_wrong_password_says_auth_failed_and_a_fixed_password_resumes(
-    smbd: Smbd, folder: Path, environ: dict[str, str]
+    smbd: Smbd, folder: Path, environ: dict[str, str], tmp_path: Path
 ) -> None:
     (folder / "a.txt").write_bytes(b"waiting")
     environ[PASSWORD_ENV] = "Mistyped-Pw9"
     fake = FakeIntake()
-    source = SmbSource(smb_config(smbd, folder.name), fake, environ=environ)
+    seen = SeenFiles(tmp_path / "sources.db")
+    source = SmbSource(smb_config(smbd, folder.name), fake, environ=environ, seen=seen)
     source.start()
     try:
         assert wait_for(lambda: source.status == "auth_failed", timeout=10)
         assert "password" in source.status_detail and "Mistyped-Pw9" not in source.status_detail
+        reported = read_statuses(tmp_path / "sources.db")["oct-share"]  # what `status` and /healthz show
+        assert reported["status"] == "auth_failed" and reported["detail"] == source.status_detail
         time.sleep(1.0)
         assert fake.calls == []
+        assert source.connections == 0
         environ[PASSWORD_ENV] = "s3cret-1"  # the IT person fixes the agent's password
         assert wait_for(lambda: fake.rels() == ["a.txt"], timeout=10)
-        assert source.status == "ok"
+        assert source.status == "ok" and read_statuses(tmp_path / "sources.db")["oct-share"]["status"] == "ok"
 
         # The password is rotated on the server: the next connection fails until the agent gets it too.
         smbd.set_password("rotated-2")
@@ -143,6 +147,7 @@ def test_wrong_password_says_auth_failed_and_a_fixed_password_resumes(
         assert wait_for(lambda: fake.rels() == ["a.txt", "b.txt"], timeout=10)
     finally:
         source.stop()
+        seen.close()
         smbd.set_password("s3cret-1")
 
 
