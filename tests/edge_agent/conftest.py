@@ -10,7 +10,7 @@ import boto3
 import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter
 from botocore.config import Config
-from smbd_testkit import Smbd
+from smbd_testkit import Smbd, start_smbd
 
 from edge_agent.config import CloudSection
 from edge_agent.intake.intake import Intake
@@ -58,9 +58,8 @@ def uploader(spool: Spool, writer: RecordingWriter) -> Uploader:
 @pytest.fixture(scope="session")
 def smbd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smbd]:
     """One real Samba smbd per session (shares `exports` and `secure`, the latter encryption-only)."""
-    server = Smbd(tmp_path_factory.mktemp("smbd"))
+    server = start_smbd(tmp_path_factory.mktemp("smbd"))
     server.add_share("secure", **{"smb encrypt": "required"})
     server.set_shares(server.shares)
-    server.start()
     yield server
     server.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from agent_testkit import RecordingWriter, device_file, drain
-from smbd_testkit import Smbd
+from smbd_testkit import Smbd, start_smbd
 from test_folder_source import FakeIntake, wait_for
 
 from edge_agent.config import SmbSourceConfig
@@ -182,19 +182,18 @@ def test_encrypt_true_on_an_encrypting_share_works(smbd: Smbd, environ: dict[str
 
 
 def test_encrypt_true_against_a_server_without_encryption_is_refused(tmp_path: Path, environ: dict[str, str]) -> None:
-    old = Smbd(tmp_path / "smb2", max_protocol="SMB2_10")  # SMB 2.1 cannot encrypt
+    old = start_smbd(tmp_path / "smb2", max_protocol="SMB2_10")  # SMB 2.1 cannot encrypt
     (old.share_dir("exports") / "plain").mkdir()
     (old.share_dir("exports") / "plain" / "x.txt").write_bytes(b"exam")
-    old.start()
     fake = FakeIntake()
-    source = SmbSource(smb_config(old, "plain", encrypt=True), fake, environ=environ)  # type: ignore[arg-type]
+    source = SmbSource(smb_config(old, "plain", encrypt=True), fake, environ=environ)
     source.start()
     try:
         assert wait_for(lambda: source.status == "encryption_unavailable", timeout=10)
         assert "encrypt" in source.status_detail
         time.sleep(1.0)
         assert fake.calls == []
-        unencrypted = SmbSource(smb_config(old, "plain"), FakeIntake(), environ=environ)  # type: ignore[arg-type]
+        unencrypted = SmbSource(smb_config(old, "plain"), FakeIntake(), environ=environ)
         unencrypted.start()  # the same server is fine without encrypt = true (signed only)
         try:
             assert wait_for(lambda: unencrypted.status == "ok", timeout=10)
