@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 USER = "medflow"
@@ -174,3 +175,60 @@ class SambaServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+DEMO_PORT_ENV = "MEDFLOW_SMB_PORT"
+
+
+@dataclass
+class DemoShare:
+    """`make run`'s SMB share: `server` is None when smbd could not run here, and `note` says why."""
+
+    server: SambaServer | None
+    note: str
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def start_demo_share(var_dir: Path, agent_toml: Path) -> DemoShare:
+    """Serves var/smb/shares/exports as share `exports` and gives the demo agent an smb source on its OCT folder.
+
+    Only where samba is installed and the stack runs as root (smbd switches users); otherwise the
+    note says how to get it. The agent reads the share's password from MEDFLOW_SMB_PASSWORD.
+    """
+    if smbd_binary() is None:
+        return DemoShare(None, "not started: samba is not installed (apt-get install samba, or make system-deps)")
+    if os.geteuid() != 0:
+        return DemoShare(None, "not started: smbd needs root; see docs/edge_agent.md to point the agent at a share")
+    port = int(os.environ.get(DEMO_PORT_ENV, "4445"))
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
+    except OSError:
+        return DemoShare(None, f"not started: port {port} is in use (set {DEMO_PORT_ENV})")
+    try:
+        server = SambaServer(var_dir / "smb", port=port)
+        (server.share_dir("exports") / "OCT").mkdir(parents=True, exist_ok=True)
+        server.start()
+    except SambaUnavailable as exc:
+        return DemoShare(None, f"not started: {exc}")
+    with agent_toml.open("a", encoding="utf-8") as fh:
+        fh.write(f"""
+[[sources]]
+kind = "smb"
+name = "oct-share"
+server = "127.0.0.1"
+port = {port}
+share = "exports"
+path = "OCT"
+username = "{USER}"
+password_env = "MEDFLOW_SMB_PASSWORD"
+settle_seconds = 1
+rescan_seconds = 10
+patient_id_patterns = ["{{patient_id}}/*"]
+""")
+    folder = server.share_dir("exports") / "OCT"
+    note = f"\\\\127.0.0.1\\exports\\OCT on port {port} ({DEMO_PORT_ENV}); drop files into {folder}/<patient id>/"
+    return DemoShare(server, note)

@@ -44,6 +44,10 @@ from edge_agent.errors import EdgeAgentError
 from edge_agent.sources.settle import Signature, excluded
 
 log = logging.getLogger(__name__)
+# smbprotocol logs each request at INFO naming folders and files (patient ids and names live there);
+# its warnings name servers and DFS targets only. Our own lines carry file references (hashes).
+for _library in ("smbprotocol", "smbclient", "spnego"):
+    logging.getLogger(_library).setLevel(logging.WARNING)
 
 # NTSTATUS codes smbprotocol surfaces inside SMBOSError
 _NOT_FOUND = {0xC0000034, 0xC000003A, 0xC000000F}  # object name / path not found, no such file

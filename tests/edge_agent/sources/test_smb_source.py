@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -205,13 +206,23 @@ def test_encrypt_true_against_a_server_without_encryption_is_refused(tmp_path: P
         old.stop()
 
 
-def test_the_source_never_writes_to_the_share(run: Running, folder: Path) -> None:
-    (folder / "P7").mkdir()
-    (folder / "P7" / "r.xml").write_bytes(b"refraction")
+def test_the_source_never_writes_to_the_share_nor_logs_names(
+    smbd: Smbd, folder: Path, environ: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # everything our loggers and smbprotocol's would say
+    (folder / "Okello_Amani").mkdir()
+    (folder / "Okello_Amani" / "r.xml").write_bytes(b"refraction")
     before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")}
-    assert wait_for(lambda: run.fake.rels() == ["P7/r.xml"], timeout=10)
-    time.sleep(0.5)
+    fake = FakeIntake()
+    source = SmbSource(smb_config(smbd, folder.name), fake, environ=environ)
+    source.start()
+    try:
+        assert wait_for(lambda: fake.rels() == ["Okello_Amani/r.xml"], timeout=10)
+        time.sleep(0.5)
+    finally:
+        source.stop()
     assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")} == before
+    assert "file taken" in caplog.text and "Okello" not in caplog.text and "r.xml" not in caplog.text
 
 
 def test_change_notify_finds_a_file_before_the_listing_would(smbd: Smbd, folder: Path, environ: dict[str, str]) -> None:
