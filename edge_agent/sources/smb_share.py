@@ -217,6 +217,10 @@ class SmbShare:
                 auth_protocol="ntlm" if "\\" not in creds.account or creds.domain else "negotiate",
                 require_signing=True,
             )
+            # smbprotocol waits for answers without a deadline and sends a keep-alive echo only after this many
+            # idle seconds (10 minutes by default), declaring the connection dead when that goes unanswered:
+            # a silently dropped network would hang a read for 20 minutes. Ours: timeout_seconds.
+            session.connection._receive_timeout = max(1, int(self.config.timeout_seconds))
             # Our own tree connect: a missing share answers BAD_NETWORK_NAME here, not a DFS detour.
             tree = TreeConnect(session, f"\\\\{self.config.server}\\{self.config.share}")
             tree.connect()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from agent_testkit import RecordingWriter, device_file, drain
-from smbd_testkit import Smbd, start_smbd
+from smbd_testkit import Blackhole, Smbd, start_smbd
 from test_folder_source import FakeIntake, wait_for
 
 from edge_agent.config import SmbSourceConfig
@@ -276,3 +276,23 @@ def test_an_agent_restart_reads_and_uploads_nothing_again(
     drain(uploader)
     assert len(taken) == 3 and again.taken_count == 0
     assert len(writer.keys) == puts  # nothing uploaded again
+
+
+def test_a_silently_dropped_network_is_noticed_and_survived(smbd: Smbd, folder: Path, environ: dict[str, str]) -> None:
+    link = Blackhole(smbd.port)
+    fake = FakeIntake()
+    source = SmbSource(smb_config(smbd, folder.name, port=link.port, timeout_seconds=1), fake, environ=environ)
+    source.start()
+    try:
+        (folder / "before.txt").write_bytes(b"before")
+        assert wait_for(lambda: fake.rels() == ["before.txt"], timeout=10)
+        link.cut.set()  # no reset, no refusal: packets just stop
+        (folder / "during.txt").write_bytes(b"during")
+        assert wait_for(lambda: source.status == "unreachable", timeout=15)  # keep-alive unanswered
+        assert fake.rels() == ["before.txt"]
+        link.cut.clear()
+        assert wait_for(lambda: fake.rels() == ["before.txt", "during.txt"], timeout=15)
+        assert source.status == "ok" and source.connections >= 2
+    finally:
+        source.stop()
+        link.close()
