@@ -26,6 +26,7 @@ from edge_agent.config import (
     FolderSourceConfig,
     MllpSourceConfig,
     SerialSourceConfig,
+    SmbSourceConfig,
     SourceConfig,
     load_config,
 )
@@ -68,6 +69,10 @@ def build_source(config: SourceConfig, intake: IntakePort, seen: SeenFiles | Non
             from edge_agent.sources.astm_tcp import AstmTcpSource
 
             return AstmTcpSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
+        if isinstance(config, SmbSourceConfig):
+            from edge_agent.sources.smb import SmbSource
+
+            return SmbSource(config, intake, seen=seen)
     except ImportError as exc:
         raise ConfigError(f"source {config.name!r}: kind {config.kind!r} is not available here: {exc}") from exc
     raise ConfigError(f"source {config.name!r}: unknown kind")

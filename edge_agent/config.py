@@ -136,11 +136,69 @@ class AstmTcpSourceConfig(_SourceBase):
     mode: Literal["server", "client"] = "server"
 
 
+class SmbSourceConfig(_SourceBase):
+    """A folder on an SMB2/3 share (edge_agent.sources.smb); the password never lives in this file."""
+
+    kind: Literal["smb"] = "smb"
+    server: str = Field(min_length=1)  # host name or IP address of the computer holding the share
+    port: int = Field(default=445, ge=1, le=65535)
+    share: str = Field(min_length=1, pattern=r"^[^\\/]+$")
+    path: str = ""  # folder inside the share, "/"- or "\\"-separated; "" is the share's root
+    username: str | None = Field(default=None, min_length=1)  # may come from credentials_file instead
+    domain: str | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    credentials_file: Path | None = None  # username=/password=/domain= lines, mode 0600 or 0400
+    encrypt: bool = False  # true: refuse a server that cannot encrypt (SMB 3)
+    settle_seconds: float = Field(default=2.0, gt=0)
+    rescan_seconds: float = Field(default=30.0, gt=0)  # the listing beside CHANGE_NOTIFY
+    recursive: bool = True
+    exclude: list[str] = Field(default_factory=lambda: ["*.tmp", "~$*", ".*"])
+    patient_id_patterns: list[str] = Field(default_factory=list)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0)  # backoff ceiling after the server goes away
+    timeout_seconds: float = Field(default=10.0, gt=0)  # connect and per-request timeout
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "password must not be written in the config file: set password_env to the name of an "
+                "environment variable holding it, or credentials_file to a file readable only by the agent (0600)"
+            )
+        return data
+
+    @field_validator("path")
+    @classmethod
+    def _share_path(cls, value: str) -> str:
+        parts = [p for p in value.replace("\\", "/").split("/") if p]
+        if any(p in {".", ".."} for p in parts):
+            raise ValueError("path must stay inside the share (no . or ..)")
+        return "/".join(parts)
+
+    @field_validator("credentials_file")
+    @classmethod
+    def _cred_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @field_validator("patient_id_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return [_check_pattern(p) for p in value]
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SmbSourceConfig:
+        if (self.password_env is None) == (self.credentials_file is None):
+            raise ValueError("set exactly one of password_env or credentials_file")
+        if self.username is None and self.credentials_file is None:
+            raise ValueError("username is required (or a username= line in credentials_file)")
+        return self
+
+
 SourceConfig = Annotated[
-    FolderSourceConfig | MllpSourceConfig | SerialSourceConfig | AstmTcpSourceConfig,
+    FolderSourceConfig | MllpSourceConfig | SerialSourceConfig | AstmTcpSourceConfig | SmbSourceConfig,
     Field(discriminator="kind"),
 ]
-SOURCE_KINDS = ("folder", "mllp", "serial", "astm_tcp")
+SOURCE_KINDS = ("folder", "mllp", "serial", "astm_tcp", "smb")
 
 
 class AgentConfig(_Strict):

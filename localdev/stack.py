@@ -14,6 +14,8 @@ from pathlib import Path
 from types import FrameType
 
 from localdev.moto import MotoServer, port_in_use
+from localdev.samba import PASSWORD as SMB_PASSWORD
+from localdev.samba import DemoShare, start_demo_share
 from localdev.settings import REPO, LocalSettings
 
 CLOUD_DIR = REPO / "cloud"
@@ -96,6 +98,7 @@ class Stack:
         self.moto: MotoServer | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = threading.Event()
+        self.smb: DemoShare | None = None
 
     def _spawn(self, name: str, argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")
@@ -116,8 +119,10 @@ class Stack:
         self.moto.replay()
         bucket = bootstrap(s)
         config = agent_config(s, bucket)
+        self.smb = start_demo_share(s.var_dir, config)  # adds the agent's smb source when smbd runs here
         env = s.cloud_env()
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CLOUD_DIR), os.environ.get("PYTHONPATH", "")])
+        env["MEDFLOW_SMB_PASSWORD"] = SMB_PASSWORD  # the demo share's account (the agent's smb source reads it)
         api = self._spawn(
             "api",
             [
@@ -162,6 +167,8 @@ class Stack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self.smb is not None:
+            self.smb.stop()
 
 
 def banner(s: LocalSettings) -> str:
@@ -252,6 +259,8 @@ def run(settings: LocalSettings) -> int:
         stack.stop()
         return 1
     print(banner(settings), flush=True)
+    if stack.smb is not None:
+        print(f"  agent SMB      {stack.smb.note}\n", flush=True)
     print("medflow: ready", flush=True)
     dead = stack.watch()
     if dead:

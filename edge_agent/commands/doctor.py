@@ -2,7 +2,8 @@
 
 Config, data_dir (writable, free disk), the spool database (PRAGMA quick_check), every source
 (folder readable and its file count, serial device present, TCP port free or held by the running
-agent), S3 with the configured credentials (HeadBucket, then a PutObject + DeleteObject probe of
+agent, SMB share: connect, sign-in, list, read one file, change notify: commands/doctor_smb.py),
+S3 with the configured credentials (HeadBucket, then a PutObject + DeleteObject probe of
 `agents/{clinic}/{agent}/doctor.json`) and the clock against S3's. Output names paths, ports and
 counts only: never a file name, patient id or result.
 """
@@ -226,6 +227,10 @@ def check_sources(config: AgentConfig) -> list[Check]:
             checks.append(check_serial(s))
         elif isinstance(s, AstmTcpSourceConfig) and s.mode == "client":
             checks.append(check_connect(f"source {s.name}", s.host, s.port))
+        elif s.kind == "smb":
+            from edge_agent.commands.doctor_smb import check_smb  # smbprotocol only where a share is configured
+
+            checks += check_smb(s)
         else:  # mllp and astm_tcp servers listen
             checks.append(check_listen(f"source {s.name}", s.host, s.port))
     return checks

@@ -23,6 +23,7 @@ from edge_agent import __version__
 from edge_agent.errors import ConfigError
 from edge_agent.intake.intake import Taken
 from edge_agent.ops.status import StatusReport, snapshot
+from edge_agent.sources.seen import read_statuses
 from edge_agent.spool import Ledger
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,9 @@ class HealthServer:
             "last_error": report.last_error,
             "alarm": alarm,
         }
+        sources = read_statuses(self._ledger.path.parent / "sources.db")  # e.g. an smb share's auth_failed
+        if sources:
+            body["sources"] = sources
         return (503 if alarm else 200), body
 
     def metrics(self) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from edge_agent.errors import EdgeAgentError
+from edge_agent.sources.seen import read_statuses
 from edge_agent.spool import DB_NAME, Ledger
 
 
@@ -22,6 +23,7 @@ class StatusReport:
     alarm: str | None
     quarantined_total: int = 0  # quarantined items waiting or uploaded (`counts` has them by state)
     last_error_at: str | None = None
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)  # a source's state, when it reports one (smb)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -41,6 +43,9 @@ class StatusReport:
         ]
         if self.alarm:
             lines.append(f"ALARM           {self.alarm}")
+        for name, reported in self.sources.items():
+            detail = f": {reported['detail']}" if reported["status"] != "ok" else ""
+            lines.append(f"{'source ' + name:<15} {reported['status']} since {reported['since']}{detail}")
         return "\n".join(lines)
 
 
@@ -68,7 +73,7 @@ def read_status(data_dir: Path) -> StatusReport:
     try:
         ledger = Ledger(path, readonly=True)
         try:
-            return snapshot(ledger, str(path))
+            return replace(snapshot(ledger, str(path)), sources=read_statuses(data_dir / "sources.db"))
         finally:
             ledger.close()
     except sqlite3.Error as exc:

@@ -8,13 +8,11 @@ Originals are never modified; they are deleted only with `delete_after_upload`, 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -25,23 +23,11 @@ from edge_agent.config import FolderSourceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.intake.port import IntakePort, ItemState, Origin
 from edge_agent.sources.seen import SeenFiles
+from edge_agent.sources.settle import Candidate as _Candidate
+from edge_agent.sources.settle import Signature
+from edge_agent.sources.settle import file_ref as _ref
 
 log = logging.getLogger(__name__)
-
-Signature = tuple[int, int]  # (size, mtime_ns)
-
-
-@dataclass
-class _Candidate:
-    signature: Signature | None
-    stable_since: float
-    retry_at: float = 0.0
-    failures: int = 0
-
-
-def _ref(relative_path: str) -> str:
-    """Logs name files by a short hash: folder and file names often hold patient names."""
-    return hashlib.sha256(relative_path.encode()).hexdigest()[:12]
 
 
 class _Events(FileSystemEventHandler):
@@ -215,9 +201,7 @@ class FolderSource:
             sig = _signature(path)
             if sig is None:  # gone (moved away or deleted before it settled)
                 self._drop(path)
-            elif sig != cand.signature:
-                cand.signature, cand.stable_since = sig, now
-            elif now - cand.stable_since >= self.config.settle_seconds:
+            elif cand.observe(sig, now, self.config.settle_seconds):
                 with self._lock:
                     unchanged = self._taken.get(path) == sig  # e.g. an attribute change: same bytes
                 if unchanged:
@@ -275,9 +259,7 @@ class FolderSource:
         )
 
     def _retry(self, cand: _Candidate, what: str, rel: str, exc: Exception) -> None:
-        cand.failures += 1
-        delay = min(60.0, self.config.settle_seconds * 2**cand.failures)
-        cand.retry_at = self._clock() + delay
+        delay = cand.retry_later(self._clock(), self.config.settle_seconds)
         log.warning(
             f"{what}; will retry",
             extra={"source": self.config.name, "file_ref": _ref(rel), "error": type(exc).__name__, "retry_in": delay},

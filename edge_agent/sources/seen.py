@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 Signature = tuple[int, int]  # (size, mtime_ns)
@@ -29,6 +30,23 @@ class SeenFiles:
             " source TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
             " PRIMARY KEY (source, path)) WITHOUT ROWID"
         )
+
+        # A source's connection state (smb: ok | auth_failed | share_missing | ...), for `status` and /healthz.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS source_status ("
+            " source TEXT PRIMARY KEY, status TEXT NOT NULL, detail TEXT NOT NULL, since TEXT NOT NULL)"
+        )
+
+    def set_status(self, source: str, status: str, detail: str) -> None:
+        since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        with self._lock:
+            # Written on changes only (a source reports transitions), so a cache write per outage, not per retry.
+            self._db.execute(
+                "INSERT INTO source_status (source, status, detail, since) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source) DO UPDATE SET status = excluded.status, detail = excluded.detail,"
+                " since = excluded.since",
+                (source, status, detail, since),
+            )
 
     def load(self, source: str) -> dict[str, Signature]:
         with self._lock:
@@ -55,3 +73,19 @@ class SeenFiles:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def read_statuses(path: Path) -> dict[str, dict[str, str]]:
+    """Each source's last reported state from `sources.db`, read-only ({} when none reported yet)."""
+    if not path.is_file():
+        return {}
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2)
+        try:
+            # Small table: one row per source that reports a state.
+            rows = db.execute("SELECT source, status, detail, since FROM source_status ORDER BY source").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:  # an older sources.db without the table, or being created right now
+        return {}
+    return {source: {"status": status, "detail": detail, "since": since} for source, status, detail, since in rows}

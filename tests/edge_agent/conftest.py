@@ -10,6 +10,7 @@ import boto3
 import pytest
 from agent_testkit import BUCKET, IDENT, LineAdapter, RecordingWriter
 from botocore.config import Config
+from smbd_testkit import Smbd, start_smbd
 
 from edge_agent.config import CloudSection
 from edge_agent.intake.intake import Intake
@@ -52,3 +53,13 @@ def writer(cloud: CloudSection, s3: Any) -> RecordingWriter:
 @pytest.fixture
 def uploader(spool: Spool, writer: RecordingWriter) -> Uploader:
     return Uploader(spool, writer, backoff_base=0.01, backoff_max=0.05, idle_seconds=0.1)
+
+
+@pytest.fixture(scope="session")
+def smbd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smbd]:
+    """One real Samba smbd per session (shares `exports` and `secure`, the latter encryption-only)."""
+    server = start_smbd(tmp_path_factory.mktemp("smbd"))
+    server.add_share("secure", **{"smb encrypt": "required"})
+    server.set_shares(server.shares)
+    yield server
+    server.stop()
