@@ -23,6 +23,7 @@ from edge_agent.commands.status import cmd_status
 from edge_agent.config import (
     AgentConfig,
     AstmTcpSourceConfig,
+    DicomScpSourceConfig,
     FolderSourceConfig,
     MllpSourceConfig,
     SerialSourceConfig,
@@ -68,6 +69,10 @@ def build_source(config: SourceConfig, intake: IntakePort, seen: SeenFiles | Non
             from edge_agent.sources.astm_tcp import AstmTcpSource
 
             return AstmTcpSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
+        if isinstance(config, DicomScpSourceConfig):
+            from edge_agent.sources.dicom_scp import DicomScpSource
+
+            return DicomScpSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
     except ImportError as exc:
         raise ConfigError(f"source {config.name!r}: kind {config.kind!r} is not available here: {exc}") from exc
     raise ConfigError(f"source {config.name!r}: unknown kind")
