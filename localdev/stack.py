@@ -116,8 +116,8 @@ class Stack:
         for sub in (self.logs, s.inbox, s.var_dir / "aws"):
             sub.mkdir(parents=True, exist_ok=True)
         ports = ((s.api_port, "MEDFLOW_API_PORT"), (s.mllp_port, "MEDFLOW_MLLP_PORT"))
-        ports += ((s.dicom_port, "MEDFLOW_DICOM_PORT"),)
-        for port, var in (*ports, (s.health_port, "MEDFLOW_AGENT_HEALTH_PORT")):
+        ports_dicom = ((s.dicom_port, "MEDFLOW_DICOM_PORT"),)
+        for port, var in (*ports, *ports_dicom, (s.health_port, "MEDFLOW_AGENT_HEALTH_PORT")):
             if port_in_use(port):
                 raise RuntimeError(f"port {port} is in use: set {var} to another port")
         record = s.var_dir / "aws" / "recording.jsonl" if s.persist else None
