@@ -77,7 +77,7 @@ mode = "client"
          "sources[0].settle_seconds: Input should be greater than 0"),
         ('[[sources]]\nkind = "folder"\nname = "a"\npath = "p"\nsettel_seconds = 1\n',
          "sources[0].settel_seconds: Extra inputs are not permitted"),
-        ('[[sources]]\nkind = "ftp"\nname = "a"\n', "sources[0].kind: must be one of folder, mllp, serial, astm_tcp, dicom_scp"),
+        ('[[sources]]\nkind = "ftp"\nname = "a"\n', "sources[0].kind: must be one of folder, mllp, serial, astm_tcp"),
         ('[[sources]]\nkind = "serial"\nname = "a"\ndevice = "/dev/x"\nparity = "X"\n', "sources[0].parity"),
         ('[[sources]]\nkind = "astm_tcp"\nname = "a"\n', "sources[0].port: Field required"),
         ('[[sources]]\nkind = "folder"\nname = "a"\npath = "p"\npatient_id_patterns = ["*/x"]\n',
