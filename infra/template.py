@@ -153,6 +153,19 @@ def build_template(
                     ]
                 },
                 "VersioningConfiguration": {"Status": "Enabled"},
+                # `medflow-edge doctor` writes one probe per agent under probes/ (never ingested) and may
+                # not delete it (agent credentials only put): the bucket lets it expire.
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "expire-doctor-probes",
+                            "Status": "Enabled",
+                            "Prefix": "probes/",
+                            "ExpirationInDays": 7,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                        }
+                    ]
+                },
                 "PublicAccessBlockConfiguration": {
                     "BlockPublicAcls": True,
                     "IgnorePublicAcls": True,

@@ -43,6 +43,7 @@ class Outcome(StrEnum):
     ASSIGNMENT_HELD = "assignment_held"  # no such patient yet: kept as a hint, offered when one exists
     ASSIGNMENT_MOOT = "assignment_moot"  # the item's envelopes were matched already (content ids win)
     STALE_HEARTBEAT = "stale_heartbeat"  # older than the one stored: S3 events can arrive out of order
+    PROBE_IGNORED = "probe_ignored"  # `medflow-edge doctor`'s write probe from agents before probes/
 
 
 def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outcome:
@@ -56,8 +57,17 @@ def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outc
     if prefix == "assignments":
         return ingest_assignment(key, _parse(PatientAssignment, body, key), now=now)
     if prefix == "agents":
+        if is_doctor_probe(key):
+            return Outcome.PROBE_IGNORED
         return ingest_heartbeat(key, _parse(AgentHeartbeat, body, key), now=now)
     raise RejectedMessage(f"no ingest rule for key prefix {prefix!r}", code="unknown_prefix")
+
+
+def is_doctor_probe(key: str) -> bool:
+    """`agents/{clinic}/{agent}/doctor.json`: where agents before 2026-12 wrote `doctor`'s probe. Not a heartbeat,
+    nothing to ingest; acknowledged so that it does not end in the DLQ (agents now write it under probes/)."""
+    parts = key.split("/")
+    return len(parts) == 4 and parts[3] == "doctor.json"
 
 
 def _parse(model: Any, body: bytes, key: str) -> Any:
