@@ -22,7 +22,7 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import assignment, audit
+from chalicelib.services import assignment, audit, ingest_checks
 from chalicelib.services import patients as patients_service
 from chalicelib.services.assignment import path_hints
 from chalicelib.services.scope import Scope
@@ -93,6 +93,9 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
         raise RejectedMessage(f"{key} holds more than {MAX_READINGS_PER_ENVELOPE} readings", code="too_many_readings")
     if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
         return Outcome.DUPLICATE
+    if (future := ingest_checks.future_dated(envelope, now=now)) is not None:
+        stored = ingest_checks.quarantine_envelope(envelope, ingest_checks.FUTURE_TIMESTAMP, future, now=now)
+        return Outcome.QUARANTINED if stored else Outcome.DUPLICATE
     outcome = _store_envelope(envelope)
     # The audit names the patient whose record the envelope wrote (an id, never demographics).
     patient: dict[str, Any] = {"patient_id": _patient_id(envelope)} if outcome is Outcome.PATIENT_UPDATED else {}
