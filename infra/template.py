@@ -40,6 +40,7 @@ from infra.policies import (  # noqa: E402
     FUNCTION_TABLES,
     JWT_SECRET_PARAMETER,
     LOGICAL_IDS,
+    agent_policy,
     log_group_logical_id,
     policies,
     policy_file,
@@ -202,6 +203,7 @@ def build_template(
             },
         },
     }
+    resources.update(agent_resources(stage))
     for spec in TABLES:
         resources[table_logical_id(spec.key)] = _table(spec, names.table(spec.key))
     if ingest_function:
@@ -266,6 +268,48 @@ def build_template(
         "Outputs": {
             "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},
             "IngestQueueUrl": {"Value": {"Ref": "IngestQueue"}},
+        },
+    }
+
+
+def agent_resources(stage: str) -> dict[str, Any]:
+    """Edge agent credentials (docs/edge_agent.md): a managed policy, the group agent IAM users join (tagged
+    `clinic` and `agent`), and a role for agents given session credentials tagged the same way."""
+    return {
+        "AgentPolicy": {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "ManagedPolicyName": f"medflow-{stage}-edge-agent",
+                "Description": "MedFlow edge agent: PutObject only, under its own clinic's and agent's prefixes",
+                "PolicyDocument": agent_policy(),
+            },
+        },
+        "AgentGroup": {
+            "Type": "AWS::IAM::Group",
+            "Properties": {"GroupName": f"medflow-{stage}-edge-agents", "ManagedPolicyArns": [{"Ref": "AgentPolicy"}]},
+        },
+        "AgentRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": f"medflow-{stage}-edge-agent",
+                "Description": "Assumed with session tags clinic and agent (both required) by a credential broker",
+                "MaxSessionDuration": 3600,
+                "ManagedPolicyArns": [{"Ref": "AgentPolicy"}],
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                            "Condition": {
+                                "StringLike": {"aws:RequestTag/clinic": "?*", "aws:RequestTag/agent": "?*"},
+                                "ForAllValues:StringEquals": {"aws:TagKeys": ["clinic", "agent"]},
+                            },
+                        }
+                    ],
+                },
+            },
         },
     }
 
