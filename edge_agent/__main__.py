@@ -16,6 +16,7 @@ from edge_agent import __version__
 from edge_agent.adapters import ALL_ADAPTERS
 from edge_agent.commands import EXIT_USAGE
 from edge_agent.commands.doctor import Check, DoctorReport, run_doctor
+from edge_agent.commands.install import register as register_install
 from edge_agent.commands.parse import cmd_parse
 from edge_agent.commands.replay import replay
 from edge_agent.commands.simulate import register as register_simulate
@@ -23,6 +24,7 @@ from edge_agent.commands.status import cmd_status
 from edge_agent.config import (
     AgentConfig,
     AstmTcpSourceConfig,
+    DicomScpSourceConfig,
     FolderSourceConfig,
     MllpSourceConfig,
     SerialSourceConfig,
@@ -40,6 +42,7 @@ from edge_agent.ops.flowlog import FlowLog
 from edge_agent.ops.health import Counters, HealthServer
 from edge_agent.ops.heartbeat import Heartbeat
 from edge_agent.ops.logs import setup_logging
+from edge_agent.ops.sd_notify import SdNotifier
 from edge_agent.sources import Source
 from edge_agent.sources.folder import FolderSource
 from edge_agent.sources.seen import SeenFiles
@@ -73,6 +76,10 @@ def build_source(config: SourceConfig, intake: IntakePort, seen: SeenFiles | Non
             from edge_agent.sources.smb import SmbSource
 
             return SmbSource(config, intake, seen=seen)
+        if isinstance(config, DicomScpSourceConfig):
+            from edge_agent.sources.dicom_scp import DicomScpSource
+
+            return DicomScpSource(config, intake)  # type: ignore[no-any-return,unused-ignore]
     except ImportError as exc:
         raise ConfigError(f"source {config.name!r}: kind {config.kind!r} is not available here: {exc}") from exc
     raise ConfigError(f"source {config.name!r}: unknown kind")
@@ -184,12 +191,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    systemd = SdNotifier()  # a no-op unless systemd started us (Type=notify, WatchdogSec)
+    # WATCHDOG=1 from the heartbeat loop, three times per WatchdogSec (systemd's WATCHDOG_USEC)
+    watchdog_every = systemd.watchdog_seconds / 3 if systemd.watchdog_seconds else None
+    agent.heartbeat.on_beat(systemd.watchdog, every=watchdog_every)
     agent.start()
     log.info(
         "agent running",
         extra={"clinic_id": config.agent.clinic_id, "agent_id": config.agent.agent_id, "version": __version__},
     )
+    systemd.ready(f"running {len(config.sources)} source(s)")
     stopping.wait()
+    systemd.stopping()
     log.info("agent stopping")
     agent.stop()
     log.info("agent stopped")
@@ -292,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_doctor)
 
     register_simulate(sub)  # `simulate hl7|astm`: play analyzer messages to a listener, as a device would
+    register_install(sub)  # `install` / `uninstall`: the systemd service (and the Windows one, rendered)
     return parser
 
 

@@ -194,11 +194,51 @@ class SmbSourceConfig(_SourceBase):
         return self
 
 
+_UID = r"^[0-9]+(\.[0-9]+)*$"
+
+
+def _check_ae_title(title: str) -> str:
+    """1-16 characters of the DICOM default repertoire, no backslash, not all spaces (PS3.5 §6.2, AE)."""
+    if not 0 < len(title) <= 16 or not title.strip() or any(c == "\\" or not " " <= c <= "~" for c in title):
+        raise ValueError(f"AE title {title!r} must be 1-16 printable ASCII characters without a backslash")
+    return title
+
+
+class DicomScpSourceConfig(_SourceBase):
+    """A DICOM Storage SCP (C-STORE receive) for modalities that push instead of exporting files."""
+
+    kind: Literal["dicom_scp"] = "dicom_scp"
+    host: str = "127.0.0.1"  # "0.0.0.0" to take the modalities on the LAN
+    port: int = Field(default=11112, ge=1, le=65535)
+    ae_title: str = "MEDFLOW"
+    # Only these modalities may associate (their calling AE titles); any other is rejected.
+    allowed_calling_aes: list[str] = Field(min_length=1)
+    # SOP class UIDs accepted besides the ophthalmic set and Secondary Capture (sources/dicom_scp.py).
+    extra_sop_classes: list[Annotated[str, Field(pattern=_UID, max_length=64)]] = Field(default_factory=list)
+    max_associations: int = Field(default=10, ge=1, le=100)
+    network_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("ae_title")
+    @classmethod
+    def _ae_title(cls, value: str) -> str:
+        return _check_ae_title(value)
+
+    @field_validator("allowed_calling_aes")
+    @classmethod
+    def _calling(cls, value: list[str]) -> list[str]:
+        return [_check_ae_title(title) for title in value]
+
+
 SourceConfig = Annotated[
-    FolderSourceConfig | MllpSourceConfig | SerialSourceConfig | AstmTcpSourceConfig | SmbSourceConfig,
+    FolderSourceConfig
+    | MllpSourceConfig
+    | SerialSourceConfig
+    | AstmTcpSourceConfig
+    | SmbSourceConfig
+    | DicomScpSourceConfig,
     Field(discriminator="kind"),
 ]
-SOURCE_KINDS = ("folder", "mllp", "serial", "astm_tcp", "smb")
+SOURCE_KINDS = ("folder", "mllp", "serial", "astm_tcp", "smb", "dicom_scp")
 
 
 class AgentConfig(_Strict):

@@ -215,3 +215,22 @@ def policies(
 def policy_file(function: str) -> str:
     """The file name under cloud/.chalice/ that config.json names for `function`."""
     return f"policy-{function}.json"
+
+
+# What an edge agent may write: its clinic's objects and its own agent folder, PutObject only (no Get,
+# no Delete, no List). The clinic and agent come from the caller's IAM tags (`clinic`, `agent` on the
+# agent's IAM user, or session tags on the agent role), so one clinic's agent cannot write under another
+# clinic's prefix; ingest then checks the body names the clinic of the key. assignments/ carries the
+# patient ids the edge learns (edge_agent/intake/assignment.py); probes/ is `medflow-edge doctor`'s probe.
+AGENT_CLINIC_PREFIXES = ("raw", "envelopes", "quarantine", "assignments")
+AGENT_OWN_PREFIXES = ("agents", "probes")
+
+
+def agent_policy() -> dict[str, Any]:
+    clinic, agent = "${!aws:PrincipalTag/clinic}", "${!aws:PrincipalTag/agent}"
+    resources = [{"Fn::Sub": f"${{IngestBucket.Arn}}/{p}/{clinic}/*"} for p in AGENT_CLINIC_PREFIXES]
+    resources += [{"Fn::Sub": f"${{IngestBucket.Arn}}/{p}/{clinic}/{agent}/*"} for p in AGENT_OWN_PREFIXES]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [_statement("AgentPutsItsClinicsObjects", ["s3:PutObject"], resources)],
+    }

@@ -47,6 +47,7 @@ from infra.policies import (  # noqa: E402
     FUNCTION_TABLES,
     JWT_SECRET_PARAMETER,
     LOGICAL_IDS,
+    agent_policy,
     log_group_logical_id,
     policies,
     policy_file,
@@ -162,6 +163,19 @@ def build_template(
                     ]
                 },
                 "VersioningConfiguration": {"Status": "Enabled"},
+                # `medflow-edge doctor` writes one probe per agent under probes/ (never ingested) and may
+                # not delete it (agent credentials only put): the bucket lets it expire.
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "expire-doctor-probes",
+                            "Status": "Enabled",
+                            "Prefix": "probes/",
+                            "ExpirationInDays": 7,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                        }
+                    ]
+                },
                 "PublicAccessBlockConfiguration": {
                     "BlockPublicAcls": True,
                     "IgnorePublicAcls": True,
@@ -205,6 +219,7 @@ def build_template(
             },
         },
     }
+    resources.update(agent_resources(stage))
     for spec in TABLES:
         resources[table_logical_id(spec.key)] = _table(spec, names.table(spec.key))
     resources.update(scans_resources(names))
@@ -387,6 +402,48 @@ def scans_resources(names: ResourceNames) -> dict[str, Any]:
                 "Threshold": 0,
                 "ComparisonOperator": "GreaterThanThreshold",
                 "TreatMissingData": "notBreaching",
+            },
+        },
+    }
+
+
+def agent_resources(stage: str) -> dict[str, Any]:
+    """Edge agent credentials (docs/edge_agent.md): a managed policy, the group agent IAM users join (tagged
+    `clinic` and `agent`), and a role for agents given session credentials tagged the same way."""
+    return {
+        "AgentPolicy": {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "ManagedPolicyName": f"medflow-{stage}-edge-agent",
+                "Description": "MedFlow edge agent: PutObject only, under its own clinic's and agent's prefixes",
+                "PolicyDocument": agent_policy(),
+            },
+        },
+        "AgentGroup": {
+            "Type": "AWS::IAM::Group",
+            "Properties": {"GroupName": f"medflow-{stage}-edge-agents", "ManagedPolicyArns": [{"Ref": "AgentPolicy"}]},
+        },
+        "AgentRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": f"medflow-{stage}-edge-agent",
+                "Description": "Assumed with session tags clinic and agent (both required) by a credential broker",
+                "MaxSessionDuration": 3600,
+                "ManagedPolicyArns": [{"Ref": "AgentPolicy"}],
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                            "Condition": {
+                                "StringLike": {"aws:RequestTag/clinic": "?*", "aws:RequestTag/agent": "?*"},
+                                "ForAllValues:StringEquals": {"aws:TagKeys": ["clinic", "agent"]},
+                            },
+                        }
+                    ],
+                },
             },
         },
     }

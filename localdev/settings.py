@@ -23,6 +23,7 @@ class LocalSettings(BaseModel):
     aws_port: int = 5100
     mllp_port: int = 2575
     health_port: int = 9101
+    dicom_port: int = 11112  # the demo agent's DICOM Storage SCP (C-STORE receive)
     stage: str = "local"
     region: str = "us-east-1"
     clinic_id: str = "demo"
@@ -64,6 +65,7 @@ class LocalSettings(BaseModel):
             jwt_secret=env.get("MEDFLOW_JWT_SECRET", "local-dev-only-jwt-secret-change-me"),
             settle_seconds=float(env.get("MEDFLOW_SETTLE_SECONDS", "1.0")),
             persist=env.get("MEDFLOW_PERSIST", "1") not in {"0", "false", "no"},
+            dicom_port=int(env.get("MEDFLOW_DICOM_PORT", "11112")),
         )
 
     def cloud_env(self) -> dict[str, str]:

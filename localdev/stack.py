@@ -70,6 +70,14 @@ kind = "mllp"
 name = "lab-analyzers"
 host = "127.0.0.1"
 port = {settings.mllp_port}
+
+[[sources]]
+kind = "dicom_scp"
+name = "imaging"
+host = "127.0.0.1"
+port = {settings.dicom_port}
+ae_title = "MEDFLOW"
+allowed_calling_aes = ["STORESCU", "FUNDUS1"]
 """,
         encoding="utf-8",
     )
@@ -111,7 +119,8 @@ class Stack:
         for sub in (self.logs, s.inbox, s.var_dir / "aws"):
             sub.mkdir(parents=True, exist_ok=True)
         ports = ((s.api_port, "MEDFLOW_API_PORT"), (s.mllp_port, "MEDFLOW_MLLP_PORT"))
-        for port, var in (*ports, (s.health_port, "MEDFLOW_AGENT_HEALTH_PORT")):
+        ports_dicom = ((s.dicom_port, "MEDFLOW_DICOM_PORT"),)
+        for port, var in (*ports, *ports_dicom, (s.health_port, "MEDFLOW_AGENT_HEALTH_PORT")):
             if port_in_use(port):
                 raise RuntimeError(f"port {port} is in use: set {var} to another port")
         record = s.var_dir / "aws" / "recording.jsonl" if s.persist else None
@@ -183,6 +192,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   agent inbox    {s.inbox}
   agent MLLP     127.0.0.1:{s.mllp_port}  (HL7 v2 analyzers; MEDFLOW_MLLP_PORT)
   agent health   http://127.0.0.1:{s.health_port}/healthz and /metrics  (MEDFLOW_AGENT_HEALTH_PORT)
+  agent DICOM    127.0.0.1:{s.dicom_port}  AE MEDFLOW  (C-STORE from calling AE STORESCU or FUNDUS1; MEDFLOW_DICOM_PORT)
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
   scans bucket   medflow-{s.stage}-scans  (patient photos: presigned POST uploads; thumbnails beside them)
 
@@ -196,6 +206,8 @@ Try it:
   4. A lab analyzer: .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} \\
         ../shared/corpus/hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
+  5. A modality pushing DICOM: .venv/bin/python -m pynetdicom storescu 127.0.0.1 {s.dicom_port} \
+        ../shared/corpus/ophthalmic/pontikos-lab__process-dcm__fundus.dcm -aec MEDFLOW -cx
 
 The agent's operator commands against this stack (its S3 takes the local test credentials):
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\

@@ -5,6 +5,7 @@ set -euo pipefail
 need=()
 command -v socat >/dev/null 2>&1 || need+=(socat)
 { command -v smbd || test -x /usr/sbin/smbd; } >/dev/null 2>&1 || need+=(samba)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)  # `verify` checks the unit `medflow-edge install` writes
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   echo "system-deps: missing ${need[*]}; install them with your package manager (tests needing them will fail under CI)" >&2

@@ -40,6 +40,12 @@ def heartbeat_key(clinic_id: str, agent_id: str) -> str:
     return f"agents/{_check(clinic_id, 'clinic_id')}/{_check(agent_id, 'agent_id')}/heartbeat.json"
 
 
+def probe_key(clinic_id: str, agent_id: str) -> str:
+    """`probes/{clinic}/{agent}/doctor.json`: `medflow-edge doctor`'s write probe. Outside the prefixes the bucket
+    announces to the ingest queue (cloud resources.NOTIFY_PREFIXES), so a doctor run never reaches ingest."""
+    return f"probes/{_check(clinic_id, 'clinic_id')}/{_check(agent_id, 'agent_id')}/doctor.json"
+
+
 def assignment_key(clinic_id: str, sha256: str, assignment_id: str) -> str:
     """`assignments/{clinic}/{sha256}/{assignment_id}.json`: a patient id the edge learned for an item."""
     clinic, item = _check(clinic_id, "clinic_id"), _check(sha256, "sha256")

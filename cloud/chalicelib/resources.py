@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # Key prefixes the bucket announces to the ingest queue. `raw/` is deliberately absent: the raw
-# bytes are referenced by their envelope/quarantine record, which is written after them.
+# bytes are referenced by their envelope/quarantine record, which is written after them. So is
+# `probes/` (`medflow-edge doctor`'s write probe, shared_models.s3keys.probe_key): nothing to ingest.
 NOTIFY_PREFIXES = ("envelopes/", "quarantine/", "agents/", "assignments/")
 # A message received this many times without success moves to the DLQ (poison envelopes end there).
 DLQ_MAX_RECEIVE_COUNT = 5

@@ -2,10 +2,10 @@
 
 Config, data_dir (writable, free disk), the spool database (PRAGMA quick_check), every source
 (folder readable and its file count, serial device present, TCP port free or held by the running
-agent, SMB share: connect, sign-in, list, read one file, change notify: commands/doctor_smb.py),
-S3 with the configured credentials (HeadBucket, then a PutObject + DeleteObject probe of
-`agents/{clinic}/{agent}/doctor.json`) and the clock against S3's. Output names paths, ports and
-counts only: never a file name, patient id or result.
+agent, SMB share: connect, sign-in, list, read one file, change notify: commands/doctor_smb.py;
+DICOM port free or held by the running agent), S3 with the configured credentials (HeadBucket, then a
+PutObject probe of `probes/{clinic}/{agent}/doctor.json`, outside what ingest is told of) and the clock
+against S3's. Output names paths, ports and counts only: never a file name, patient id or result.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from edge_agent import __version__
 from edge_agent.config import AgentConfig, AgentSection, AstmTcpSourceConfig, FolderSourceConfig, SerialSourceConfig
 from edge_agent.spool import DB_NAME
 from edge_agent.spool.uploader import ObjectWriter, describe_error
+from shared_models.s3keys import probe_key
 
 Status = Literal["ok", "warn", "fail"]
 LOW_DISK_BYTES = 1024**3  # below this much free space (or below max_spool_bytes) the disk check warns
@@ -269,18 +270,16 @@ def check_s3(config: AgentConfig, client: Any) -> tuple[list[Check], datetime | 
 
 def _probe(config: AgentConfig, client: Any) -> Check:
     cloud, agent = config.cloud, config.agent
-    key = f"{cloud.prefix}agents/{agent.clinic_id}/{agent.agent_id}/doctor.json"  # beside heartbeat.json
+    # Under probes/, which the bucket does not announce to the ingest queue (an `agents/` probe landed
+    # in the DLQ at every run); one object per agent, overwritten by each run. Not deleted: agent
+    # credentials may only put (infra's agent role), and the bucket's lifecycle expires probes/.
+    key = cloud.prefix + probe_key(agent.clinic_id, agent.agent_id)
     body = {"probe": "medflow-edge doctor", "version": __version__, "at": datetime.now(UTC).isoformat()}
     try:  # the agent's own writer: the same checksum and server-side encryption as every upload
         ObjectWriter(client, cloud).put(key, json.dumps(body).encode(), "application/json")
     except (ClientError, BotoCoreError, OSError) as exc:
         return Check("s3 write", "fail", f"PutObject {key} (sse {cloud.sse}) failed: {describe_error(exc)[0]}")
-    try:
-        client.delete_object(Bucket=cloud.bucket, Key=key)
-    except (ClientError, BotoCoreError, OSError) as exc:
-        text = describe_error(exc)[0]
-        return Check("s3 write", "warn", f"PutObject {key} ok; DeleteObject failed ({text}): the probe stays")
-    return Check("s3 write", "ok", f"PutObject + DeleteObject of {key} ok (sse {cloud.sse})")
+    return Check("s3 write", "ok", f"PutObject of {key} ok (sse {cloud.sse})")
 
 
 def check_clock(server: datetime | None, now: datetime) -> Check:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -51,6 +52,15 @@ class Heartbeat:
         self.started_at = clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat_listeners: list[Callable[[], object]] = []
+        self._turn = interval  # the loop turns this often; a heartbeat goes out every `interval`
+
+    def on_beat(self, listener: Callable[[], object], *, every: float | None = None) -> None:
+        """`listener()` after every turn of the loop (the systemd watchdog: the loop is alive); with
+        `every`, the loop turns at least that often, still sending heartbeats only every `interval`."""
+        self._beat_listeners.append(listener)
+        if every is not None:
+            self._turn = min(self._turn, every)
 
     def build(self) -> AgentHeartbeat:
         """Counts and times only: ids, never a file name, patient id or result."""
@@ -96,9 +106,14 @@ class Heartbeat:
             self._thread = None
 
     def _run(self) -> None:
+        due = time.monotonic()
         while not self._stop.is_set():
-            try:
-                self.send_once()
-            except Exception:  # a heartbeat bug must not take the agent down; the next beat retries
-                log.exception("heartbeat step failed")
-            self._stop.wait(self.interval)
+            if time.monotonic() >= due:
+                due = time.monotonic() + self.interval
+                try:
+                    self.send_once()
+                except Exception:  # a heartbeat bug must not take the agent down; the next beat retries
+                    log.exception("heartbeat step failed")
+            for listener in self._beat_listeners:
+                listener()
+            self._stop.wait(min(self._turn, max(due - time.monotonic(), 0.01)))

@@ -22,7 +22,7 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import assignment, audit, lab
+from chalicelib.services import assignment, audit, ingest_checks, lab
 from chalicelib.services import patients as patients_service
 from chalicelib.services.assignment import path_hints
 from chalicelib.services.scope import Scope
@@ -43,6 +43,7 @@ class Outcome(StrEnum):
     ASSIGNMENT_HELD = "assignment_held"  # no such patient yet: kept as a hint, offered when one exists
     ASSIGNMENT_MOOT = "assignment_moot"  # the item's envelopes were matched already (content ids win)
     STALE_HEARTBEAT = "stale_heartbeat"  # older than the one stored: S3 events can arrive out of order
+    PROBE_IGNORED = "probe_ignored"  # `medflow-edge doctor`'s write probe from agents before probes/
 
 
 def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outcome:
@@ -56,8 +57,17 @@ def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outc
     if prefix == "assignments":
         return ingest_assignment(key, _parse(PatientAssignment, body, key), now=now)
     if prefix == "agents":
+        if is_doctor_probe(key):
+            return Outcome.PROBE_IGNORED
         return ingest_heartbeat(key, _parse(AgentHeartbeat, body, key), now=now)
     raise RejectedMessage(f"no ingest rule for key prefix {prefix!r}", code="unknown_prefix")
+
+
+def is_doctor_probe(key: str) -> bool:
+    """`agents/{clinic}/{agent}/doctor.json`: where agents before 2026-12 wrote `doctor`'s probe. Not a heartbeat,
+    nothing to ingest; acknowledged so that it does not end in the DLQ (agents now write it under probes/)."""
+    parts = key.split("/")
+    return len(parts) == 4 and parts[3] == "doctor.json"
 
 
 def _parse(model: Any, body: bytes, key: str) -> Any:
@@ -83,6 +93,9 @@ def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
         raise RejectedMessage(f"{key} holds more than {MAX_READINGS_PER_ENVELOPE} readings", code="too_many_readings")
     if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
         return Outcome.DUPLICATE
+    if (future := ingest_checks.future_dated(envelope, now=now)) is not None:
+        stored = ingest_checks.quarantine_envelope(envelope, ingest_checks.FUTURE_TIMESTAMP, future, now=now)
+        return Outcome.QUARANTINED if stored else Outcome.DUPLICATE
     outcome = _store_envelope(envelope, now)
     # The audit names the patient whose record the envelope wrote (an id, never demographics).
     patient: dict[str, Any] = {"patient_id": _patient_id(envelope)} if outcome is Outcome.PATIENT_UPDATED else {}
