@@ -66,6 +66,11 @@ BENCH_API_ARGS ?=
 bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,000 and 100,000 patients (moto)
 	$(BIN)/python bench/api_scaling.py $(BENCH_API_ARGS)
 
+.PHONY: soak
+SOAK ?= ci
+soak: $(STAMP) system-deps ## Outage and crash soak: folder + MLLP + serial ASTM, agent SIGKILLed, S3 cut; SOAK=long: 2,000 items, 30 min, 50 kills
+	$(BIN)/python bench/soak.py --size $(SOAK)
+
 lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
 	rm -rf /tmp/medflow-lock && $(PYTHON) -m venv /tmp/medflow-lock
 	/tmp/medflow-lock/bin/pip install -q -r requirements.in
