@@ -72,10 +72,12 @@ class Size:
     outages: int
     outage_seconds: tuple[float, float]
     drain_timeout: float
+    max_spool_items: int | None = None  # small: outages fill the spool, so its refusals are soaked too
 
 
 SIZES = {
-    "ci": Size("ci", items=300, seconds=45.0, kills=6, outages=4, outage_seconds=(1.5, 4.0), drain_timeout=90.0),
+    "ci": Size("ci", items=300, seconds=45.0, kills=6, outages=4, outage_seconds=(1.5, 4.0), drain_timeout=90.0,
+               max_spool_items=20),
     "long": Size("long", items=2000, seconds=1800.0, kills=50, outages=25, outage_seconds=(5.0, 40.0),
                  drain_timeout=600.0),
 }  # fmt: skip
@@ -92,6 +94,8 @@ class Result:
     acked_missing: int = 0  # MLLP messages answered AA that are not in S3 (part of `lost`)
     integrity_failures: int = 0
     unexpected: int = 0  # raw objects whose sha256 no producer made
+    spool_full: int = 0  # times the agent raised its spool-full alarm (agent.log)
+    mllp_refused: int = 0  # AR answers the MLLP analyzer got (and resent)
     per_source: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -259,7 +263,10 @@ class NullModem:
 # --- the agent process ------------------------------------------------------------------------------
 
 
-def agent_toml(work: Path, endpoint: str, mllp_port: int, serial_device: Path, inbox: Path) -> str:
+def agent_toml(
+    work: Path, endpoint: str, mllp_port: int, serial_device: Path, inbox: Path, max_spool_items: int | None = None
+) -> str:
+    cap = f"max_spool_items = {max_spool_items}\n" if max_spool_items else ""
     return f"""
 [agent]
 clinic_id = "{CLINIC}"
@@ -267,7 +274,7 @@ agent_id = "soak-agent"
 data_dir = "{work / "spool"}"
 heartbeat_seconds = 5
 log_level = "INFO"
-
+{cap}
 [cloud]
 bucket = "{BUCKET}"
 region = "us-east-1"
@@ -360,6 +367,7 @@ class Ctx:
     rng: random.Random = field(default_factory=random.Random)
     produced: dict[str, str] = field(default_factory=dict)
     acked_aa: set[str] = field(default_factory=set)
+    mllp_refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_handover: float = 0.0
 
@@ -428,6 +436,8 @@ def mllp_producer(ctx: Ctx, count: int) -> None:
                     with ctx.lock:
                         ctx.acked_aa.add(digest)
                 break
+            with ctx.lock:
+                ctx.mllp_refused += 1
             time.sleep(0.5)  # AR: the agent refused it (spool full); send it again later
         ctx.record(digest, "mllp")
         pacer.step()
@@ -532,7 +542,17 @@ def _peers(work: Path) -> Iterator[tuple[MotoServer, CutProxy, NullModem]]:
         moto.stop()
 
 
-def run(size: Size, work: Path, *, seed: int | None = None, out: Callable[[str], None] = print) -> Result:
+def run(
+    size: Size,
+    work: Path,
+    *,
+    seed: int | None = None,
+    max_spool_items: int | None = None,
+    out: Callable[[str], None] = print,
+) -> Result:
+    """One soak; `max_spool_items` (default: the size's) small enough makes outages fill the spool,
+    so the sources' refusals (MLLP AR, ASTM NAK, files left waiting) are soaked too."""
+    max_spool_items = max_spool_items or size.max_spool_items
     rng = random.Random(seed)
     inbox = work / "inbox"
     inbox.mkdir(parents=True)
@@ -541,7 +561,8 @@ def run(size: Size, work: Path, *, seed: int | None = None, out: Callable[[str],
         s3.create_bucket(Bucket=BUCKET)
         mllp_port = free_port()
         config = work / "agent.toml"
-        config.write_text(agent_toml(work, proxy.url, mllp_port, modem.agent_end, inbox), encoding="utf-8")
+        toml = agent_toml(work, proxy.url, mllp_port, modem.agent_end, inbox, max_spool_items)
+        config.write_text(toml, encoding="utf-8")
         agent = AgentProcess(config, mllp_port, work / "agent.log")
         agent.start()
         db = work / "spool" / "spool.db"
@@ -625,14 +646,22 @@ def run(size: Size, work: Path, *, seed: int | None = None, out: Callable[[str],
         integrity_failures=integrity_failures,
         unexpected=sum(1 for d in found if d not in expected),
         per_source=per_source,
+        spool_full=_count_lines(work / "agent.log", b'"msg": "ALARM spool full'),
+        mllp_refused=ctx.mllp_refused,
     )
     sources = " ".join(f"{k}={v}" for k, v in sorted(per_source.items()))
     out(f"soak: size={size.name} {sources} mllp_acked_aa={len(ctx.acked_aa)} acked_missing={result.acked_missing} "
         f"integrity_failures={integrity_failures} unexpected_raw={result.unexpected} "
+        f"max_spool_items={max_spool_items} spool_full_alarms={result.spool_full} mllp_ar={result.mllp_refused} "
         f"wall_s={time.monotonic() - started:.1f}")  # fmt: skip
     if missing:
         out(f"soak: lost by source: {_by_source(missing, expected)}")
     return result
+
+
+def _count_lines(path: Path, needle: bytes) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if needle in line)
 
 
 def _by_source(digests: list[str], expected: dict[str, str]) -> dict[str, int]:
@@ -647,10 +676,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default=os.environ.get("SOAK", "ci") or "ci")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the working folder (agent.log, spool)")
+    parser.add_argument("--max-spool-items", type=int, default=None, help="a small cap: outages fill the spool")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="medflow-soak-"))
     try:
-        result = run(SIZES[args.size], work, seed=args.seed)
+        result = run(SIZES[args.size], work, seed=args.seed, max_spool_items=args.max_spool_items)
     except SoakSetupError as exc:
         print(f"soak: cannot start: {exc}", file=sys.stderr)
         return 2
