@@ -72,6 +72,10 @@ bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,0
 BENCH_THUMBNAILS_ARGS ?=
 bench-thumbnails: $(STAMP) ## 12 MP JPEG → 300×300 WebP: ours vs plain Pillow vs Sharp (npm, into var/); Lambda import time
 	$(BIN)/python bench/thumbnails.py $(BENCH_THUMBNAILS_ARGS)
+.PHONY: soak
+SOAK ?= ci
+soak: $(STAMP) system-deps ## Outage and crash soak: folder + MLLP + serial ASTM, agent SIGKILLed, S3 cut; SOAK=long: 2,000 items, 30 min, 50 kills
+	$(BIN)/python bench/soak.py --size $(SOAK)
 
 lock: ## Re-pin requirements.lock from requirements.in (needs the registry)
 	rm -rf /tmp/medflow-lock && $(PYTHON) -m venv /tmp/medflow-lock

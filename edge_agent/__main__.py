@@ -136,7 +136,11 @@ def build_agent(config: AgentConfig) -> Agent:
     spool = Spool(config.agent.data_dir, keep_quarantined_seconds=config.agent.keep_quarantined_days * 86400)
     ident = Identity(config.agent.clinic_id, config.agent.agent_id, config.cloud.prefix)
     pool = build_parse_pool(config, Describer(ident, ALL_ADAPTERS))
-    intake = Intake(spool, ident, max_spool_bytes=config.agent.max_spool_bytes, adapters=ALL_ADAPTERS, parse_pool=pool)
+    a = config.agent
+    intake = Intake(
+        spool, ident, max_spool_bytes=a.max_spool_bytes, max_spool_items=a.max_spool_items,
+        spool_resume_ratio=a.spool_resume_ratio, adapters=ALL_ADAPTERS, parse_pool=pool,
+    )  # fmt: skip
     writer = ObjectWriter(make_s3_client(config.cloud), config.cloud)
     uploader = Uploader(
         spool,
@@ -146,6 +150,7 @@ def build_agent(config: AgentConfig) -> Agent:
         alarm_after=config.cloud.max_attempts_before_alarm,
     )
     intake.on_new_item(uploader.wake)
+    uploader.on_uploaded(intake.relieve)  # the spool-full alarm clears as the backlog drains
     flow = FlowLog(logging.getLogger("edge_agent.intake"))
     intake.on_taken(flow.taken)
     names = [s.name for s in config.sources]
@@ -161,7 +166,7 @@ def build_agent(config: AgentConfig) -> Agent:
             uploader.on_uploaded(counters.item_uploaded)
             health = HealthServer(
                 spool.ledger.path, counters, host=config.agent.health_host, port=config.agent.health_port,
-                alarm_after=config.cloud.max_attempts_before_alarm,
+                alarm_after=config.cloud.max_attempts_before_alarm, refusing=lambda: spool.refusing,
             )  # fmt: skip
     except ConfigError:
         spool.close()

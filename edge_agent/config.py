@@ -37,6 +37,9 @@ class AgentSection(_Strict):
     data_dir: Path  # spool database and blobs
     heartbeat_seconds: float = Field(default=60.0, gt=0)
     max_spool_bytes: int = Field(default=10 * _GIB, gt=0)  # above this, new items are refused (alarm)
+    max_spool_items: int | None = Field(default=None, gt=0)  # likewise for the number of items waiting
+    # Once full, new items are refused until the backlog is below this share of each cap.
+    spool_resume_ratio: float = Field(default=0.9, gt=0, le=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # A quarantined item's raw bytes stay in the spool this long after upload, so `medflow-edge replay`
     # can parse them again after an adapter upgrade; 0 releases them at upload like any other item.

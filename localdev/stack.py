@@ -51,6 +51,7 @@ agent_id = "{settings.agent_id}"
 data_dir = "{(settings.var_dir / "agent" / "data").as_posix()}"
 heartbeat_seconds = 10
 health_port = {settings.health_port}
+max_spool_items = 100000   # with max_spool_bytes: past either, new items are refused (/healthz: spool_full)
 
 [cloud]
 bucket = "{bucket}"
@@ -193,6 +194,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   agent MLLP     127.0.0.1:{s.mllp_port}  (HL7 v2 analyzers; MEDFLOW_MLLP_PORT)
   agent health   http://127.0.0.1:{s.health_port}/healthz and /metrics  (MEDFLOW_AGENT_HEALTH_PORT)
   agent DICOM    127.0.0.1:{s.dicom_port}  AE MEDFLOW  (C-STORE from calling AE STORESCU or FUNDUS1; MEDFLOW_DICOM_PORT)
+  agent spool    past max_spool_bytes / max_spool_items (agent.toml) new items wait; /healthz: spool_full
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
   scans bucket   medflow-{s.stage}-scans  (patient photos: presigned POST uploads; thumbnails beside them)
 

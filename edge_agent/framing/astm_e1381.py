@@ -102,6 +102,7 @@ class AstmSession:
     _accepted: list[bytes] = field(default_factory=list)  # accepted frames of the current transfer
     _delivered_upto: int = 0
     _rx_naks: int = 0
+    _store_failed: bool = False  # the last message's storing failed (NAKed): EOT must not deliver its frames
     _outbox: deque[list[tuple[bytes, bool]]] = field(default_factory=deque)
     _frames: list[tuple[bytes, bool]] = field(default_factory=list)
     _index: int = 0
@@ -186,6 +187,7 @@ class AstmSession:
         self._accepted.clear()
         self._delivered_upto = 0
         self._rx_naks = 0
+        self._store_failed = False
         self._set(State.RECEIVING, now + RECEIVER_TIMEOUT)
 
     def _on_receiving(self, byte: int, now: float) -> None:
@@ -232,8 +234,10 @@ class AstmSession:
                 log.warning("astm message not stored", extra={"error": type(exc).__name__})
                 self._accepted.pop()
                 self._last_fn, self._expected_fn = None, number
+                self._store_failed = True
                 self._nak(now, "message could not be stored")
                 return
+            self._store_failed = False
         self._ack(now)
 
     def _deliver(self) -> None:
@@ -245,7 +249,18 @@ class AstmSession:
         self.stats.messages_delivered += 1
 
     def _finish_transfer(self, now: float) -> None:
-        """EOT: deliver whatever was accepted but not delivered yet (a message without L record)."""
+        """EOT: deliver whatever was accepted but not delivered yet (a message without L record).
+
+        Not after the message's last frame was refused because it could not be stored (spool full,
+        disk error): the sender gave up on the whole message and sends it again later, so its first
+        frames are dropped here rather than stored as a fragment beside the full resend."""
+        if self._store_failed:
+            self._store_failed = False
+            del self._accepted[self._delivered_upto :]
+            log.info("astm message not stored; its frames are dropped until the sender resends it")
+            self._set(State.IDLE, None)
+            self._try_start(now)
+            return
         try:
             self._deliver()
         except Exception as exc:  # noqa: BLE001 — nothing left to NAK: the sender has finished. Loud, never silent.

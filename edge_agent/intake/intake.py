@@ -22,7 +22,7 @@ from edge_agent.intake.describer import Describer
 from edge_agent.intake.loop import LoopDoor
 from edge_agent.intake.parse_pool import ParsePool
 from edge_agent.intake.port import IntakeResult, Origin
-from edge_agent.spool import Described, Incoming, Item, ItemState, NewItem, Spool, SpoolError
+from edge_agent.spool import RESUME_RATIO, Described, Incoming, Item, ItemState, Limits, NewItem, Spool, SpoolError
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.objects import assignment_key
 
@@ -53,6 +53,8 @@ class Intake:
         ident: Identity,
         *,
         max_spool_bytes: int,
+        max_spool_items: int | None = None,
+        spool_resume_ratio: float = RESUME_RATIO,
         adapters: Sequence[Adapter],
         parse_pool: ParsePool | None = None,
         clock: Callable[[], datetime] = _utcnow,
@@ -60,6 +62,7 @@ class Intake:
         self.spool = spool
         self.ident = ident
         self.max_spool_bytes = max_spool_bytes
+        self.limits = Limits(max_spool_bytes, max_spool_items, spool_resume_ratio)
         self.describer = Describer(ident, adapters)
         self.parse_pool = parse_pool  # describes for the MLLP source it is named after, when given
         self._clock = clock
@@ -114,6 +117,9 @@ class Intake:
             self._assign(known, origin)
             self._tell([Taken(o.source, o.source_kind, result, batched=False)])
             return result
+        refusal = self.spool.refusal(self.limits)
+        if refusal is not None:  # full: refused before it costs a parse; the source keeps it and retries
+            raise refusal
         patterns = tuple(o.patient_id_patterns)
         return NewItem(
             sha, len(raw), o.source_kind, o.uri, o.relative_path, o.name, o.device_id, patterns, self._clock(),
@@ -192,7 +198,10 @@ class Intake:
 
     def _commit(self, batch: Sequence[Incoming]) -> list[tuple[Item, bool] | SpoolError]:
         """The group commit (runs in one submitter's thread): one durable store for the whole batch."""
-        outcomes = self.spool.commit(batch, max_spool_bytes=self.max_spool_bytes)
+        lim = self.limits
+        outcomes = self.spool.commit(
+            batch, max_spool_bytes=lim.max_bytes, max_spool_items=lim.max_items, resume_ratio=lim.resume_ratio
+        )
         if any(isinstance(o, tuple) and o[1] for o in outcomes):
             for callback in self._new_item:
                 callback()
@@ -226,6 +235,11 @@ class Intake:
         if count:
             log.info("resumed items left by a crash", extra={"count": count})
         return count
+
+    def relieve(self, item_id: int = 0) -> None:
+        """The uploader's `on_uploaded` listener: clears the spool-full alarm once the backlog is below
+        the resume mark, so status and health say "taking items" before the next input arrives."""
+        self.spool.relieve(self.limits)
 
     def state(self, item_id: int) -> ItemState | None:
         item = self.spool.ledger.items.get(item_id)

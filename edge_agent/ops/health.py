@@ -22,7 +22,7 @@ from typing import Any
 from edge_agent import __version__
 from edge_agent.errors import ConfigError
 from edge_agent.intake.intake import Taken
-from edge_agent.ops.status import StatusReport, snapshot
+from edge_agent.ops.status import StatusReport, refusing_reason, snapshot
 from edge_agent.sources.seen import read_statuses
 from edge_agent.spool import Ledger
 
@@ -113,8 +113,12 @@ class HealthServer:
         port: int = 0,
         alarm_after: int = 10,
         clock: Callable[[], float] = time.monotonic,
+        refusing: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.counters = counters
+        # The running spool's own spool-full alarm (`Spool.refusing`): known even when a full disk
+        # kept it out of the ledger this endpoint reads.
+        self._refusing = refusing
         self.alarm_after = alarm_after
         self._clock = clock
         self._started = clock()
@@ -147,8 +151,9 @@ class HealthServer:
     def _report(self) -> tuple[StatusReport, str | None]:
         """The spool's status and the alarm that makes the agent unhealthy, if any."""
         report = snapshot(self._ledger, str(self._ledger.path))
-        if report.alarm:  # spool full: new items are being refused
-            return report, report.alarm
+        alarm = self._refusing() or report.alarm
+        if alarm:  # spool full (a cap, or the disk): new items are being refused
+            return report, alarm
         stuck = self._ledger.items.failing(min_attempts=self.alarm_after)
         if stuck:
             return report, f"upload_failing: {stuck} item(s) failed {self.alarm_after} or more times"
@@ -162,6 +167,8 @@ class HealthServer:
             "uptime_s": round(self._clock() - self._started, 3),
             "counts": report.counts,
             "pending_bytes": report.pending_bytes,
+            "pending_items": report.pending_items,
+            "refusing": refusing_reason(alarm),
             "failing": report.failing,
             "last_upload_at": report.last_upload_at,
             "last_error": report.last_error,

@@ -1,7 +1,8 @@
 """Heartbeat: every `heartbeat_seconds`, `agents/{clinic}/{agent}/heartbeat.json` with spool counts (no PHI).
 
 Besides the model's fields it carries `last_error_at` (when `last_error` happened; both are gone
-once no waiting item fails) and `quarantined_total` (quarantined items, uploaded or not).
+once no waiting item fails), `quarantined_total` (quarantined items, uploaded or not),
+`pending_items`, and `refusing` (`"spool_full"` while new items are refused, else absent).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from edge_agent import __version__
 from edge_agent.identity import Identity
+from edge_agent.ops.status import refusing_reason
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, describe_error
 from shared_models import AgentHeartbeat
@@ -66,6 +68,8 @@ class Heartbeat:
         """Counts and times only: ids, never a file name, patient id or result."""
         ledger = self.spool.ledger
         meta = ledger.meta.read()
+        pending_bytes, pending_items = ledger.items.pending()
+        alarm = self.spool.refusing or meta.get("alarm")  # in memory too: a full disk may keep it out of meta
         return AgentHeartbeat(
             clinic_id=self.ident.clinic_id,
             agent_id=self.ident.agent_id,
@@ -77,9 +81,11 @@ class Heartbeat:
             last_error=meta.get("last_error"),
             last_error_at=_parse_time(meta.get("last_error_at")),  # an extra field: the model allows them
             quarantined_total=ledger.quarantine.count(),
-            pending_bytes=ledger.items.pending_bytes(),
+            pending_bytes=pending_bytes,
+            pending_items=pending_items,  # extra fields, like last_error_at
+            refusing=refusing_reason(alarm),  # "spool_full" while new items are refused
             failing=ledger.items.failing(),
-            alarm=meta.get("alarm"),
+            alarm=alarm,
             sources=self.sources,
         )
 

@@ -24,9 +24,14 @@ class StatusReport:
     quarantined_total: int = 0  # quarantined items waiting or uploaded (`counts` has them by state)
     last_error_at: str | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)  # a source's state, when it reports one (smb)
+    pending_items: int = 0  # items not yet uploaded (what `max_spool_items` limits)
+
+    @property
+    def refusing(self) -> str | None:
+        return refusing_reason(self.alarm)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps({**asdict(self), "refusing": self.refusing}, sort_keys=True)
 
     def to_text(self) -> str:
         lines = [f"spool           {self.spool}"]
@@ -37,6 +42,7 @@ class StatusReport:
                 lines.append(f"  {state:<14}{count}")
         lines += [
             f"waiting bytes   {self.pending_bytes}",
+            f"waiting items   {self.pending_items}",
             f"failing items   {self.failing}",
             f"last upload     {self.last_upload_at or 'never'}",
             f"last error      {self.last_error or 'none'}",
@@ -46,16 +52,25 @@ class StatusReport:
         for name, reported in self.sources.items():
             detail = f": {reported['detail']}" if reported["status"] != "ok" else ""
             lines.append(f"{'source ' + name:<15} {reported['status']} since {reported['since']}{detail}")
+        if self.refusing:
+            lines.append(f"intake          refusing new items ({self.refusing}); sources keep them and retry")
         return "\n".join(lines)
+
+
+def refusing_reason(alarm: str | None) -> str | None:
+    """`spool_full` while the spool refuses new items (a cap reached or the disk full), else None."""
+    return "spool_full" if alarm and alarm.startswith("spool_full") else None
 
 
 def snapshot(ledger: Ledger, spool: str) -> StatusReport:
     """The report from an open ledger (the running agent's own, for /healthz; or a read-only one)."""
     meta = ledger.meta.read()
+    pending = ledger.items.pending()
     return StatusReport(
         spool=spool,
         counts=ledger.items.counts(),
-        pending_bytes=ledger.items.pending_bytes(),
+        pending_bytes=pending[0],
+        pending_items=pending[1],
         failing=ledger.items.failing(),
         last_upload_at=meta.get("last_upload_at"),
         last_error=meta.get("last_error"),

@@ -104,7 +104,10 @@ class MllpSource:
             result = await self.intake.submit_async(event, origin)
         except EdgeAgentError as exc:
             log.error("mllp message refused by spool", extra={"source": self.config.name, "error": str(exc)})
-            return build_ack(event, "AR", now=now, ack_control_id=ack_id, reason="spool_refused", detail=str(exc))
+            text = str(exc)  # a spool-full refusal names its reason code first ("spool_full: ...")
+            reason = "spool_full" if text.startswith("spool_full: ") else "spool_refused"
+            detail = text.removeprefix("spool_full: ")
+            return build_ack(event, "AR", now=now, ack_control_id=ack_id, reason=reason, detail=detail)
         if result.quarantined:
             return build_ack(
                 event, "AE", now=now, ack_control_id=ack_id, reason=result.reason or "", detail=result.detail

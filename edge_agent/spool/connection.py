@@ -23,6 +23,7 @@ class LedgerConnection:
         self.lock = threading.RLock()
         self.readonly = readonly
         self.pending: int | None = None  # Items.pending_bytes(), kept up to date by the writes that change it
+        self.pending_items: int | None = None  # Items.pending()'s count of items, likewise
         self.alarm: bool | None = None  # Meta.has_alarm(), likewise
         self.data_version = -1  # PRAGMA data_version when `pending` was counted
         if readonly:  # `medflow-edge status` beside a running agent: never creates or changes anything
@@ -65,7 +66,8 @@ class LedgerConnection:
                 yield self.db
                 self.db.execute("COMMIT")
             except BaseException:
-                self.pending = self.alarm = None  # this transaction's changes may not have landed: re-read
+                # This transaction's changes may not have landed: re-read.
+                self.pending = self.pending_items = self.alarm = None
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
@@ -74,6 +76,8 @@ class LedgerConnection:
         with self.lock:
             return list(self.db.execute(sql, args))
 
-    def add_pending(self, size: int) -> None:
+    def add_pending(self, size: int, items: int = 0) -> None:
         if self.pending is not None:
             self.pending += size
+        if self.pending_items is not None:
+            self.pending_items += items

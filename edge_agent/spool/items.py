@@ -42,7 +42,7 @@ class Items:
                 ),
             )
             created = cur.rowcount == 1
-            self._c.add_pending(new.size if created else 0)
+            self._c.add_pending(new.size if created else 0, 1 if created else 0)
             # Read back inside the transaction: the row as stored, whoever wrote it.
             row = db.execute(SELECT_ITEMS + "WHERE sha256 = ?", (new.sha256,)).fetchone()
         return Item.from_row(row), created
@@ -79,7 +79,7 @@ class Items:
                     out.append((Item.from_row(row), False))
                     continue
                 item_id = int(cur.lastrowid or 0)
-                self._c.add_pending(new.size)
+                self._c.add_pending(new.size, 1)
                 # The outbox (raw first; its body holds the raw bytes when they are stored inline).
                 rows = [(item_id, o.seq, o.role, o.key, o.content_type, o.body) for o in entry.objects]
                 if raw_bodies is not None and raw_bodies[i] is not None:
@@ -140,17 +140,21 @@ class Items:
 
     def pending_bytes(self) -> int:
         """Bytes of raw inputs still held (everything not yet uploaded): what the spool cap limits."""
+        return self.pending()[0]
+
+    def pending(self) -> tuple[int, int]:
+        """(bytes, items) not yet uploaded: what `max_spool_bytes` and `max_spool_items` limit."""
         with self._c.lock:
             if not self._c.readonly:
                 # Changes by another connection (`medflow-edge replay` re-queues items) invalidate the count.
                 version = int(self._c.db.execute("PRAGMA data_version").fetchone()[0])
                 if version != self._c.data_version:
                     self._c.pending, self._c.data_version = None, version
-            if self._c.pending is None or self._c.readonly:
-                # Sum over the not-yet-uploaded states: a table scan, so counted once and then kept.
-                rows = self._c.query("SELECT COALESCE(SUM(size), 0) FROM items WHERE state != 'uploaded'")
-                self._c.pending = int(rows[0][0])
-            return self._c.pending
+            if self._c.pending is None or self._c.pending_items is None or self._c.readonly:
+                # Over the not-yet-uploaded states: a table scan, so counted once and then kept.
+                rows = self._c.query("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM items WHERE state != 'uploaded'")
+                self._c.pending, self._c.pending_items = int(rows[0][0]), int(rows[0][1])
+            return self._c.pending, self._c.pending_items or 0
 
     def counts(self) -> dict[str, int]:
         # One grouped scan of the small state index; every state is reported, zero included.

@@ -66,7 +66,7 @@ class Outbox:
             row = db.execute(
                 "SELECT size, state FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)
             ).fetchone()
-            self._c.add_pending(-row[0] if row else 0)
+            self._c.add_pending(-row[0] if row else 0, -1 if row else 0)
             keep = keep_quarantined_raw and row is not None and row["state"] == ItemState.QUARANTINED.value
             # Terminal state; attempts and error are cleared so status shows only live problems.
             db.execute(

@@ -120,7 +120,7 @@ def test_disk_errors_become_spool_errors(
 
     monkeypatch.setattr(spool.blobs, "put", no_space)  # big inputs fail here,
     monkeypatch.setattr(spool.ledger.items, "insert_classified", no_space)  # small ones (inline) here
-    with pytest.raises(SpoolError, match="cannot store"):
+    with pytest.raises(SpoolError, match="spool_full: disk full"):  # a SpoolFull: refused like the cap
         submit(intake, device_file("pid=P1 od=15 pad=" + "x" * size))
     monkeypatch.undo()
     assert spool.ledger.items.counts() == {"received": 0, "parsed": 0, "quarantined": 0, "uploaded": 0}
