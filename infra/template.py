@@ -48,6 +48,7 @@ from infra.policies import (  # noqa: E402
 
 INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.lambda_function(name="ingest")`
 API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
+FLEET_FUNCTION = LOGICAL_IDS["fleet"]  # `@app.schedule(..., name="fleet")`: Chalice adds its EventBridge rule
 LOG_RETENTION_DAYS = 365  # the logs carry ids, never PHI (see docs/cloud.md)
 CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
@@ -206,7 +207,7 @@ def build_template(
         }
         # Only the API signs and checks tokens: it alone is told where the key is (an SSM SecureString,
         # read at its cold start), and only its role may read it. The key is in no environment.
-        for function, logical_id in (("ingest", ingest_function), ("api", API_FUNCTION)):
+        for function, logical_id in (("ingest", ingest_function), ("api", API_FUNCTION), ("fleet", FLEET_FUNCTION)):
             resources[logical_id] = {
                 "Properties": {"FunctionName": function_name(stage, function), "Layers": [{"Ref": LAYER}]}
             }

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.api import account as account_api
 from chalicelib.api import agents as agents_api
+from chalicelib.api import alerts as alerts_api
 from chalicelib.api import audit as audit_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import clinics as clinics_api
@@ -27,6 +28,7 @@ from chalicelib.api import user_sessions as user_sessions_api
 from chalicelib.api import users as users_api
 from chalicelib.db import (
     agents,
+    alerts,
     audit,
     events,
     ledger,
@@ -50,6 +52,7 @@ class Domain:
     api: ModuleType | None  # its blueprint module (`bp`); None for back-end-only domains (ingest)
     db: tuple[ModuleType, ...] = ()  # its repositories; each lists its PynamoDB classes in `ITEMS`
     ingest: bool = False  # the ingest function writes its records too (its tables go in that role's policy)
+    fleet: bool = False  # the scheduled fleet-health function reads or writes its records
 
 
 DOMAINS: tuple[Domain, ...] = (
@@ -61,11 +64,12 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("users", users_api, (users, lockout)),
     Domain("user_sessions", user_sessions_api),
     Domain("totp", totp_api),
-    Domain("audit", audit_api, (audit,), ingest=True),
-    Domain("events", events_api, (events,), ingest=True),
+    Domain("audit", audit_api, (audit,), ingest=True, fleet=True),
+    Domain("events", events_api, (events,), ingest=True, fleet=True),
     Domain("patients", patients_api, (patients, patient_index), ingest=True),
     Domain("readings", readings_api, (readings, unmatched), ingest=True),
-    Domain("agents", agents_api, (agents,), ingest=True),
+    Domain("agents", agents_api, (agents,), ingest=True, fleet=True),
+    Domain("alerts", alerts_api, (alerts,), ingest=True, fleet=True),
     Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
     Domain("ingest", None, (ledger,), ingest=True),
 )
@@ -93,6 +97,7 @@ def function_tables() -> dict[str, tuple[str, ...]]:
     return {
         "api": keys([domain for domain in DOMAINS if domain.api is not None]),
         "ingest": keys([domain for domain in DOMAINS if domain.ingest]),
+        "fleet": keys([domain for domain in DOMAINS if domain.fleet]),
     }
 
 
