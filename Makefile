@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # 2-core CI machine. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api bench-thumbnails lock clean layers infra package
+.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api bench-thumbnails lock clean layers infra package soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,7 +72,7 @@ bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,0
 BENCH_THUMBNAILS_ARGS ?=
 bench-thumbnails: $(STAMP) ## 12 MP JPEG → 300×300 WebP: ours vs plain Pillow vs Sharp (npm, into var/); Lambda import time
 	$(BIN)/python bench/thumbnails.py $(BENCH_THUMBNAILS_ARGS)
-.PHONY: soak
+
 SOAK ?= ci
 soak: $(STAMP) system-deps ## Outage and crash soak: folder + MLLP + serial ASTM, agent SIGKILLed, S3 cut; SOAK=long: 2,000 items, 30 min, 50 kills
 	$(BIN)/python bench/soak.py --size $(SOAK)

@@ -1,13 +1,15 @@
-"""MedFlow cloud app: wiring only — the registered domains' blueprints and the `ingest` Lambda (logic: chalicelib/)."""
+"""MedFlow cloud app: wiring only — the registered domains' blueprints, the `ingest` Lambda and the scheduled
+`fleet` Lambda (logic: chalicelib/)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import domains
 from chalicelib.api.errors import framework_errors
+from chalicelib.events import fleet as fleet_events
 from chalicelib.events import ingest as ingest_events
 
 app = Chalice(app_name="medflow")
@@ -30,3 +32,10 @@ def thumbnails(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.events import thumbnails as thumbnail_events
 
     return thumbnail_events.lambda_handler(event, context)
+
+
+# Every 5 minutes: silent agents and devices raise alerts (docs/edge_agent.md "Fleet health"); locally
+# `make run` calls the same handler on a timer.
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="fleet")
+def fleet(event: Any) -> Any:
+    return fleet_events.handler(event)

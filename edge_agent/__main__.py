@@ -38,6 +38,7 @@ from edge_agent.intake.describer import Describer
 from edge_agent.intake.intake import Intake
 from edge_agent.intake.parse_pool import ParsePool
 from edge_agent.intake.port import IntakePort
+from edge_agent.ops.activity import Activity, Expected
 from edge_agent.ops.flowlog import FlowLog
 from edge_agent.ops.health import Counters, HealthServer
 from edge_agent.ops.heartbeat import Heartbeat
@@ -154,7 +155,11 @@ def build_agent(config: AgentConfig) -> Agent:
     flow = FlowLog(logging.getLogger("edge_agent.intake"))
     intake.on_taken(flow.taken)
     names = [s.name for s in config.sources]
-    heartbeat = Heartbeat(spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names)
+    activity = Activity([Expected(s.name, s.kind, s.expect_every_minutes) for s in config.sources])
+    intake.on_taken(activity.taken)
+    heartbeat = Heartbeat(
+        spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names, activity=activity
+    )
     health = None
     try:
         seen = SeenFiles(config.agent.data_dir / "sources.db")

@@ -80,6 +80,9 @@ class CloudSection(_Strict):
 class _SourceBase(_Strict):
     name: str = Field(pattern=_ID, max_length=64)
     device_id: str | None = Field(default=None, max_length=128)
+    # Fleet health: how often this source is expected to hand something in; silent for longer, the cloud
+    # raises an alert. Unset: the cloud learns it from the source's history (docs/edge_agent.md).
+    expect_every_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 31)
 
 
 def _check_pattern(pattern: str) -> str:

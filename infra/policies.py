@@ -45,8 +45,8 @@ AUDIT_TABLE = "audit"
 AUDIT_ATTRIBUTES = tuple(sorted(attribute.attr_name for attribute in AuditItem.get_attributes().values()))
 
 # Chalice's names: the function's key in config.json's `lambda_functions` and its logical id in the template.
-CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest", "thumbnails": "thumbnails"}
-LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest", "thumbnails": "Thumbnails"}
+CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest", "thumbnails": "thumbnails", "fleet": "fleet"}
+LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest", "thumbnails": "Thumbnails", "fleet": "Fleet"}
 # The template parameter naming the SSM SecureString that holds the JWT signing key.
 JWT_SECRET_PARAMETER = "JwtSecretParameter"  # noqa: S105 - a parameter name, not a secret
 

@@ -58,6 +58,7 @@ INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.la
 API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
 THUMBNAILS_FUNCTION = LOGICAL_IDS["thumbnails"]
 PORTAL_ORIGIN_PARAMETER = "PortalOrigin"
+FLEET_FUNCTION = LOGICAL_IDS["fleet"]  # `@app.schedule(..., name="fleet")`: Chalice adds its EventBridge rule
 LOG_RETENTION_DAYS = 365  # the logs carry ids, never PHI (see docs/cloud.md)
 CHALICE_DIR = REPO / "cloud" / ".chalice"
 INGEST_BATCH_SIZE = 10
@@ -238,7 +239,12 @@ def build_template(
         }
         # Only the API signs and checks tokens: it alone is told where the key is (an SSM SecureString,
         # read at its cold start), and only its role may read it. The key is in no environment.
-        functions = (("ingest", ingest_function), ("api", API_FUNCTION), ("thumbnails", THUMBNAILS_FUNCTION))
+        functions = (
+            ("ingest", ingest_function),
+            ("api", API_FUNCTION),
+            ("thumbnails", THUMBNAILS_FUNCTION),
+            ("fleet", FLEET_FUNCTION),
+        )
         for function, logical_id in functions:
             resources[logical_id] = {
                 "Properties": {"FunctionName": function_name(stage, function), "Layers": [{"Ref": LAYER}]}

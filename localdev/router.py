@@ -1,5 +1,6 @@
 """Local event router: long-polls the local SQS queues (ingest; thumbnails of the scans bucket) and hands
-Lambda-shaped batches to the same handlers Lambda runs.
+Lambda-shaped batches to the same handlers Lambda runs, and runs the scheduled `fleet` handler every minute
+(MEDFLOW_FLEET_SECONDS).
 
 Stands in for Lambda's SQS event source mapping when running on moto's server (`make run`):
 successes are deleted, failures stay on the queue and come back after a delay (so the queue's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -24,6 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
+from chalicelib.events.fleet import handler as fleet_handler
 from chalicelib.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger("medflow.local_router")
@@ -31,6 +34,7 @@ log = logging.getLogger("medflow.local_router")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 BATCH_SIZE = 10  # the SQS event source mapping's default
 POLL_SECONDS = 2  # long-poll wait; also bounds how long `stop` takes to be noticed
+FLEET_SECONDS = 60  # how often the local stack evaluates fleet health (AWS: every 5 minutes)
 
 
 @dataclass
@@ -155,6 +159,8 @@ def run(stop: threading.Event, settings: Settings | None = None, retry_after_sec
     routers: list[Router] = []
     queues = (settings.names.queue, settings.names.thumbnails_queue)
     log.info("event router polling %s at %s", ", ".join(queues), settings.endpoint_url or "AWS")
+    fleet_every = float(os.environ.get("MEDFLOW_FLEET_SECONDS", FLEET_SECONDS))
+    fleet_due = time.monotonic() + fleet_every
     while not stop.is_set():
         try:
             routers = routers or [
@@ -163,6 +169,10 @@ def run(stop: threading.Event, settings: Settings | None = None, retry_after_sec
             ]
             for router in routers:
                 router.poll_once(wait_seconds=1)
+            if time.monotonic() >= fleet_due:
+                # What the scheduled `fleet` Lambda does in AWS (EventBridge, every 5 minutes).
+                fleet_due = time.monotonic() + fleet_every
+                log.info("fleet evaluated: %s", fleet_handler({}))
         except (BotoCoreError, ClientError) as exc:
             log.warning("local queue unreachable (%s); retrying", type(exc).__name__)
             stop.wait(1.0)

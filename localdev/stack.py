@@ -205,6 +205,8 @@ Try it:
   2. cp {sample} {s.inbox}/
   3. curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/00000033/readings
      (files without a patient id: {s.api_url}/readings/unmatched; agents: {s.api_url}/agents)
+     Fleet health: {s.api_url}/agents shows each agent's devices and when they last spoke; silent agents and
+     devices raise alerts at {s.api_url}/alerts (evaluated every minute here; MEDFLOW_FLEET_SECONDS)
   4. A lab analyzer: .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} \\
         ../shared/corpus/hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings

@@ -13,7 +13,7 @@ from shared_models.envelope import (
     RawObject,
     SourceInfo,
 )
-from shared_models.heartbeat import AgentHeartbeat
+from shared_models.heartbeat import AgentHeartbeat, DeviceActivity
 from shared_models.quarantine import QuarantineReason, QuarantineRecord
 from shared_models.readings import (
     Biometry,
@@ -36,6 +36,7 @@ __all__ = [
     "AgentHeartbeat",
     "Biometry",
     "Demographics",
+    "DeviceActivity",
     "DeviceInfo",
     "Envelope",
     "EnvelopeKind",

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.api import account as account_api
 from chalicelib.api import agents as agents_api
+from chalicelib.api import alerts as alerts_api
 from chalicelib.api import allergies as allergies_api
 from chalicelib.api import appointments as appointments_api
 from chalicelib.api import audit as audit_api
@@ -41,6 +42,7 @@ from chalicelib.api import users as users_api
 from chalicelib.api import visits as visits_api
 from chalicelib.db import (
     agents,
+    alerts,
     audit,
     events,
     ledger,
@@ -94,7 +96,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("events", events_api, (events,), ingest=True),
     Domain("patients", patients_api, (patients, patient_index), ingest=True),
     Domain("readings", readings_api, (readings, unmatched), ingest=True),
-    Domain("agents", agents_api, (agents,), ingest=True),
+    Domain("agents", agents_api, (agents,), ingest=True, functions=("fleet",)),
+    Domain("alerts", alerts_api, (alerts,), ingest=True, functions=("fleet",)),
     Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
     Domain("ingest", None, (ledger,), ingest=True),
     Domain("visits", visits_api, (visits_db,)),

@@ -137,6 +137,16 @@ class AgentStatus(_Record):
     unmatched_ingested: int = 0
     quarantined: int = 0
     last_ingest_at: datetime | None = None
+    # Fleet health (docs/edge_agent.md): from the last heartbeat, and the alerts open for this agent.
+    interval_seconds: int | None = None
+    devices: list[dict[str, Any]] = Field(default_factory=list)  # per source/device: last_seen_at, items, ...
+    oldest_pending_at: datetime | None = None
+    errors_by_kind: dict[str, int] = Field(default_factory=dict)
+    pending_bytes: int | None = None
+    open_alerts: int = 0
+    uptime_seconds: int | None = None  # as of the last heartbeat
+    oldest_pending_age_seconds: int | None = None  # as of the last heartbeat
+    silent: bool = False  # no heartbeat for longer than its silence threshold, as of this answer
 
 
 class StaffUser(_Record):

@@ -41,6 +41,7 @@ class Taken:
     source_kind: str
     result: IntakeResult
     batched: bool  # committed by `store_many` (an event loop's batch), where per-item lines are DEBUG
+    device_id: str | None = None  # the device the source names (configured `device_id`), if any
 
 
 class Intake:
@@ -115,7 +116,7 @@ class Intake:
         if known is not None:
             result = self._duplicate(known)
             self._assign(known, origin)
-            self._tell([Taken(o.source, o.source_kind, result, batched=False)])
+            self._tell([Taken(o.source, o.source_kind, result, batched=False, device_id=o.device_id)])
             return result
         refusal = self.spool.refusal(self.limits)
         if refusal is not None:  # full: refused before it costs a parse; the source keeps it and retries
@@ -152,7 +153,8 @@ class Intake:
     def store(self, incoming: Incoming) -> IntakeResult:
         """`submit`'s second half: the group commit (blocks until durable); raises SpoolFull/SpoolError."""
         result = self._stored(incoming, *self.commits(incoming))
-        self._tell([Taken(incoming.new.source, incoming.new.source_kind, result, batched=False)])
+        self._tell([Taken(incoming.new.source, incoming.new.source_kind, result, batched=False,
+                          device_id=incoming.new.device_id)])  # fmt: skip
         return result
 
     def store_many(self, batch: Sequence[Incoming]) -> list[IntakeResult | BaseException]:
@@ -161,7 +163,7 @@ class Intake:
         pairs = zip(batch, self.commits.many(batch), strict=True)
         results = [o if isinstance(o, BaseException) else self._stored(i, *o, quiet=True) for i, o in pairs]
         taken = [
-            Taken(i.new.source, i.new.source_kind, r, batched=True)
+            Taken(i.new.source, i.new.source_kind, r, batched=True, device_id=i.new.device_id)
             for i, r in zip(batch, results, strict=True)
             if isinstance(r, IntakeResult)
         ]

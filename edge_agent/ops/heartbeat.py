@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from edge_agent import __version__
 from edge_agent.identity import Identity
+from edge_agent.ops.activity import META_KEY, Activity
 from edge_agent.ops.status import refusing_reason
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, describe_error
@@ -43,6 +44,7 @@ class Heartbeat:
         *,
         interval: float,
         sources: list[str] | None = None,
+        activity: Activity | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.spool = spool
@@ -50,6 +52,9 @@ class Heartbeat:
         self.ident = ident
         self.interval = interval
         self.sources = sources or []
+        self.activity = activity
+        if activity is not None:
+            activity.restore(spool.ledger.meta.read().get(META_KEY))
         self._clock = clock
         self.started_at = clock()
         self._stop = threading.Event()
@@ -67,6 +72,8 @@ class Heartbeat:
     def build(self) -> AgentHeartbeat:
         """Counts and times only: ids, never a file name, patient id or result."""
         ledger = self.spool.ledger
+        if self.activity is not None:
+            ledger.meta.set(META_KEY, self.activity.dump())  # survives a restart (one small row)
         meta = ledger.meta.read()
         pending_bytes, pending_items = ledger.items.pending()
         alarm = self.spool.refusing or meta.get("alarm")  # in memory too: a full disk may keep it out of meta
@@ -87,6 +94,10 @@ class Heartbeat:
             failing=ledger.items.failing(),
             alarm=alarm,
             sources=self.sources,
+            interval_seconds=max(1, round(self.interval)),
+            devices=self.activity.report() if self.activity is not None else [],
+            oldest_pending_at=ledger.items.oldest_pending_at(),
+            errors_by_kind=ledger.quarantine.by_reason(),
         )
 
     def send_once(self) -> bool:

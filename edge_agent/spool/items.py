@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from edge_agent.spool.connection import LedgerConnection
 from edge_agent.spool.records import Incoming, Item, ItemState, NewItem, SpoolObject
@@ -155,6 +156,12 @@ class Items:
                 rows = self._c.query("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM items WHERE state != 'uploaded'")
                 self._c.pending, self._c.pending_items = int(rows[0][0]), int(rows[0][1])
             return self._c.pending, self._c.pending_items or 0
+
+    def oldest_pending_at(self) -> datetime | None:
+        """When the oldest item not yet uploaded was received (the heartbeat reports its age)."""
+        # The state index narrows it to the waiting items; received_at is ISO text, so MIN orders it.
+        rows = self._c.query("SELECT MIN(received_at) FROM items WHERE state IN ('received', 'parsed', 'quarantined')")
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
     def counts(self) -> dict[str, int]:
         # One grouped scan of the small state index; every state is reported, zero included.

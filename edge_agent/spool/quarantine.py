@@ -34,6 +34,11 @@ class Quarantine:
         # The partial index on quarantined items answers it without scanning the others.
         return int(self._c.query("SELECT COUNT(*) FROM items WHERE reason IS NOT NULL")[0][0])
 
+    def by_reason(self) -> dict[str, int]:
+        """Quarantined items per reason code (the heartbeat's errors by kind)."""
+        rows = self._c.query("SELECT reason, COUNT(*) FROM items WHERE reason IS NOT NULL GROUP BY reason")
+        return {str(row[0]): int(row[1]) for row in rows}
+
     def requeue(
         self,
         item: Item,

@@ -134,6 +134,8 @@ def appointment(world: World) -> str:
                                         "phone": "+254700000003", "insurance_type": "CASH"})  # fmt: skip
     provider = world.example("user_id")
     return appointments.book(scope, patient_id=patient.id, provider_id=provider, day=date(2030, 1, 14), time="09:00").id
+
+
 def lab_request(world: World) -> str:
     """A pending lab request for a registered patient of clinic A."""
     from chalicelib.services import lab, patients
@@ -145,6 +147,8 @@ def lab_request(world: World) -> str:
               "insurance_type": "CASH"}  # fmt: skip
     patient = patients.register(scope, fields, force=True)
     return lab.create(scope, patient.id, "visit-matrix", [LabTest(code="HGB", name="Haemoglobin")], "NORMAL", None).id
+
+
 def registered_patient(clinic_id: str, first_name: str, phone: str) -> str:
     from chalicelib.services import patients
     from chalicelib.services.scope import Scope
@@ -217,6 +221,8 @@ def invite_token(world: World) -> str:
 
     invited = registered_patient(CLINIC_A, "Invited", "+254712000093")
     return patient_auth.invite(Scope.system(CLINIC_A, "cli"), invited, "invited@matrix.test").token
+
+
 def scan_session(world: World) -> str:
     """A scan session of clinic A's patient (opened with the patient's own scope), with one confirmed photo."""
     import boto3

@@ -33,12 +33,16 @@ def _functions(template: dict) -> dict[str, dict]:
 def test_every_function_gets_the_shared_models_layer_and_only_the_api_the_jwt_key_s_name(package: Path) -> None:
     template = json.loads((package / "sam.json").read_text(encoding="utf-8"))
     functions = _functions(template)
-    assert set(functions) == {"APIHandler", "Ingest", "Thumbnails"}
+    assert set(functions) == {"APIHandler", "Ingest", "Thumbnails", "Fleet"}
     assert all(f["Properties"]["Layers"] == [{"Ref": "SharedModelsLayer"}] for f in functions.values())
     api, ingest = (functions[name]["Properties"]["Environment"]["Variables"] for name in ("APIHandler", "Ingest"))
     assert api["MEDFLOW_STAGE"] == ingest["MEDFLOW_STAGE"] == "prod"  # Chalice's variables kept
     assert api["MEDFLOW_JWT_SECRET_PARAM"] == {"Ref": "JwtSecretParameter"}
     assert not {"MEDFLOW_JWT_SECRET", "MEDFLOW_JWT_SECRET_PARAM"} & set(ingest)
+    fleet = functions["Fleet"]["Properties"]
+    assert not {"MEDFLOW_JWT_SECRET", "MEDFLOW_JWT_SECRET_PARAM"} & set(fleet["Environment"]["Variables"])
+    # The schedule Chalice adds for `@app.schedule(Rate(5, ...), name="fleet")`.
+    assert [e["Properties"]["Schedule"] for e in fleet["Events"].values()] == ["rate(5 minutes)"]
     assert "MEDFLOW_JWT_SECRET" not in api  # the key itself is in no environment
     assert template["Parameters"]["JwtSecretParameter"]["Default"] == "/medflow/prod/jwt-secret"
     layer = template["Resources"]["SharedModelsLayer"]["Properties"]

@@ -10,12 +10,16 @@ from pynamodb.exceptions import PutError, UpdateError
 from chalicelib.db import keys, store
 from chalicelib.models import AgentStatus
 
+FLEET = "FLEET"  # gsi1 partition of every agent of every clinic: the fleet evaluator pages through it
+
 
 class AgentItem(store.DirectoryItem):
-    """Directory: `CLINIC#c` / `AGENT#{agent}`."""
+    """Directory: `CLINIC#c` / `AGENT#{agent}`; gsi1 `FLEET` / `{clinic}#{agent}` (the fleet evaluator)."""
 
     class Meta:
         table_name = store.UNBOUND
+
+    gsi1 = store.Gsi1()
 
     clinic_id = UnicodeAttribute()
     agent_id = UnicodeAttribute()
@@ -32,6 +36,15 @@ class AgentItem(store.DirectoryItem):
     unmatched_ingested = NumberAttribute(null=True)
     quarantined = NumberAttribute(null=True)
     last_ingest_at = UTCDateTimeAttribute(null=True)
+    # Fleet health, from the heartbeat: its interval, per source/device activity, spool age and errors.
+    interval_seconds = NumberAttribute(null=True)
+    devices = JSONAttribute(null=True)  # the heartbeat's `devices` (DeviceActivity as JSON)
+    oldest_pending_at = UTCDateTimeAttribute(null=True)
+    errors_by_kind = JSONAttribute(null=True)
+    pending_bytes = NumberAttribute(null=True)
+    history = JSONAttribute(null=True)  # per device subject: last seen and the gaps between inputs (learned)
+    open_alerts = JSONAttribute(null=True)  # subject → alert id (db/alerts.py)
+    alerts_version = NumberAttribute(null=True)  # guards `open_alerts` (evaluator and heartbeat may race)
 
 
 ITEMS = (AgentItem,)
@@ -55,9 +68,19 @@ def exists(clinic_id: str, agent_id: str) -> bool:
     return True
 
 
-def record_heartbeat(status: AgentStatus) -> bool:
+def get(clinic_id: str, agent_id: str) -> AgentItem | None:
+    return store.get(AgentItem, keys.clinic_pk(clinic_id), keys.agent_sk(agent_id))
+
+
+def fleet_page(next_token: str | None, *, limit: int = 100) -> store.Page[AgentItem]:
+    """One page of every agent of every clinic (the scheduled evaluator; never a request path)."""
+    return store.query_page(AgentItem, FLEET, index="gsi1", limit=limit, next_token=next_token)
+
+
+def record_heartbeat(status: AgentStatus, fleet: dict[str, Any] | None = None) -> bool:
     """Stores the heartbeat unless a newer one is already stored (S3 events can arrive out of order).
-    Counters kept by the ingest are left alone. Returns False when the heartbeat was older."""
+    Counters kept by the ingest are left alone. Returns False when the heartbeat was older.
+    `fleet`: the fleet-health attributes (AgentItem's names) to set with it."""
     store.bound()
     if status.sent_at is None:
         raise ValueError("a heartbeat needs sent_at")
@@ -76,6 +99,9 @@ def record_heartbeat(status: AgentStatus) -> bool:
                 _set_or_remove(AgentItem.last_upload_at, status.last_upload_at),
                 _set_or_remove(AgentItem.last_error, status.last_error),
                 _set_or_remove(AgentItem.last_error_at, status.last_error_at),
+                AgentItem.gsi1pk.set(FLEET),
+                AgentItem.gsi1sk.set(f"{keys.segment(status.clinic_id)}#{keys.segment(status.agent_id)}"),
+                *(_set_or_remove(getattr(AgentItem, name), value) for name, value in (fleet or {}).items()),
             ],
             condition=older,
         )
@@ -104,6 +130,14 @@ def list_for_clinic(clinic_id: str, *, limit: int, next_token: str | None) -> st
     return store.Page([_from_item(row) for row in found.items], found.next)
 
 
+def alerts_update(row: AgentItem, open_alerts: dict[str, str]) -> tuple[AgentItem, list[Any], Any]:
+    """The item, actions and condition that replace an agent's open alerts (inside the alerts' transaction)."""
+    version = row.alerts_version
+    condition = AgentItem.alerts_version.does_not_exist() if version is None else AgentItem.alerts_version == version
+    item = AgentItem(row.pk, row.sk)
+    return item, [AgentItem.open_alerts.set(open_alerts), AgentItem.alerts_version.add(1)], condition
+
+
 def _from_item(row: AgentItem) -> AgentStatus:
     return AgentStatus(
         clinic_id=row.clinic_id,
@@ -120,4 +154,10 @@ def _from_item(row: AgentItem) -> AgentStatus:
         unmatched_ingested=int(row.unmatched_ingested or 0),
         quarantined=int(row.quarantined or 0),
         last_ingest_at=row.last_ingest_at,
+        interval_seconds=int(row.interval_seconds) if row.interval_seconds is not None else None,
+        devices=row.devices or [],
+        oldest_pending_at=row.oldest_pending_at,
+        errors_by_kind=row.errors_by_kind or {},
+        pending_bytes=int(row.pending_bytes) if row.pending_bytes is not None else None,
+        open_alerts=len(row.open_alerts or {}),
     )

@@ -22,7 +22,7 @@ from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.db.keys import MAX_READINGS_PER_ENVELOPE
 from chalicelib.errors import RejectedMessage
 from chalicelib.models import AgentStatus, PatientRecord, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import assignment, audit, ingest_checks, lab
+from chalicelib.services import assignment, audit, fleet, ingest_checks, lab
 from chalicelib.services import patients as patients_service
 from chalicelib.services.assignment import path_hints
 from chalicelib.services.scope import Scope
@@ -234,7 +234,7 @@ def ingest_heartbeat(key: str, heartbeat: AgentHeartbeat, *, now: datetime) -> O
     _check_clinic(key, heartbeat.clinic_id)
     if key.split("/")[2:3] != [heartbeat.agent_id]:
         raise RejectedMessage(f"{key} does not belong to agent {heartbeat.agent_id!r}", code="agent_mismatch")
-    first = not agents_repo.exists(heartbeat.clinic_id, heartbeat.agent_id)
+    previous = agents_repo.get(heartbeat.clinic_id, heartbeat.agent_id)
     status = AgentStatus(
         clinic_id=heartbeat.clinic_id,
         agent_id=heartbeat.agent_id,
@@ -246,9 +246,10 @@ def ingest_heartbeat(key: str, heartbeat: AgentHeartbeat, *, now: datetime) -> O
         last_error=heartbeat.last_error,
         last_error_at=heartbeat.last_error_at,
     )
-    if not agents_repo.record_heartbeat(status):
+    if not agents_repo.record_heartbeat(status, fleet.heartbeat_attributes(heartbeat, previous)):
         return Outcome.STALE_HEARTBEAT
-    if first:
+    fleet.after_heartbeat(heartbeat.clinic_id, heartbeat.agent_id, now)  # resolves what spoke again
+    if previous is None:
         # Heartbeats are telemetry (one a minute): only an agent's first appearance is audited.
         audit_repo.record(
             audit.event(

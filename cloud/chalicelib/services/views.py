@@ -3,6 +3,8 @@ clinic; reads of a patient's record are audited (one entry per page)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chalicelib.db import agents as agents_repo
 from chalicelib.db import patients as patients_repo
 from chalicelib.db import quarantine as quarantine_repo
@@ -10,7 +12,7 @@ from chalicelib.db import readings as readings_repo
 from chalicelib.db import unmatched as unmatched_repo
 from chalicelib.errors import NotFound
 from chalicelib.models import AgentStatus, Page, QuarantineItem, StoredReading, UnmatchedEnvelope
-from chalicelib.services import audit, previews
+from chalicelib.services import audit, fleet, previews
 from chalicelib.services.scope import Scope
 
 
@@ -36,4 +38,5 @@ def quarantine(scope: Scope, *, limit: int, next_token: str | None) -> Page[Quar
 
 def agents(scope: Scope, *, limit: int, next_token: str | None) -> Page[AgentStatus]:
     page = agents_repo.list_for_clinic(scope.clinic_id, limit=limit, next_token=next_token)
-    return Page[AgentStatus](items=page.items, next=page.next)
+    now = datetime.now(UTC)
+    return Page[AgentStatus](items=[fleet.status(agent, now) for agent in page.items], next=page.next)

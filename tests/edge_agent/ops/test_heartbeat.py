@@ -61,3 +61,41 @@ def test_last_error_carries_its_time_and_ends_once_nothing_fails(
     assert spool.ledger.meta.read()["last_error_at"] == AT.isoformat()
     outbox.item_uploaded(b.item_id, AT)  # nothing fails any more (also after a restart: it is in the ledger)
     assert "last_error" not in spool.ledger.meta.read() and "last_error_at" not in spool.ledger.meta.read()
+
+
+def test_heartbeat_reports_each_source_and_device_with_its_last_input_and_keeps_them_across_restarts(
+    tmp_path: Any, writer: RecordingWriter, s3: Any
+) -> None:
+    from edge_agent.ops.activity import Activity, Expected
+
+    clock = [AT]
+    expected = [Expected("lab", "mllp", None), Expected("oct", "folder", 240), Expected("quiet", "serial", None)]
+    spool = Spool(tmp_path / "data")
+    activity = Activity(expected, clock=lambda: clock[0])
+    intake = Intake(spool, IDENT, max_spool_bytes=10_000_000, adapters=[], clock=lambda: clock[0])
+    intake.on_taken(activity.taken)
+    intake.submit(b"x1", Origin("a.hl7", "mllp", "mllp://10.0.0.5", device_id="cobas-1", source="lab"))
+    intake.submit(b"x2", Origin("b.hl7", "mllp", "mllp://10.0.0.6", device_id="sysmex-2", source="lab"))
+    clock[0] = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)
+    intake.submit(b"x1", Origin("a.hl7", "mllp", "mllp://10.0.0.5", device_id="cobas-1", source="lab"))  # a resend
+    intake.submit(b"scan", Origin("s.txt", "folder", "file:///s.txt", source="oct"))
+    beat = Heartbeat(spool, writer, IDENT, interval=60, activity=activity, clock=lambda: clock[0])
+    body = beat.build().model_dump(mode="json")
+    devices = {(d["source"], d["device_id"]): d for d in body["devices"]}
+    assert set(devices) == {("lab", "cobas-1"), ("lab", "sysmex-2"), ("oct", None), ("quiet", None)}
+    assert (devices[("lab", "cobas-1")]["items"], devices[("lab", "cobas-1")]["last_seen_at"]) == (
+        2, "2026-02-01T12:30:00Z")  # fmt: skip
+    assert devices[("lab", "sysmex-2")]["last_seen_at"] == "2026-02-01T12:00:00Z"
+    assert devices[("oct", None)]["expect_every_minutes"] == 240 and devices[("oct", None)]["kind"] == "folder"
+    assert devices[("quiet", None)]["last_seen_at"] is None and devices[("quiet", None)]["items"] == 0
+    assert body["interval_seconds"] == 60
+    assert body["oldest_pending_at"] == "2026-02-01T12:00:00Z"  # nothing uploaded yet
+    assert body["errors_by_kind"] == {"unknown_format": 3}  # no adapter: every input quarantined
+    spool.close()
+
+    # A new agent process on the same spool still knows when each device last spoke.
+    spool = Spool(tmp_path / "data")
+    later = Heartbeat(spool, writer, IDENT, interval=60, activity=Activity(expected), clock=lambda: clock[0])
+    again = {(d["source"], d["device_id"]): d["last_seen_at"] for d in later.build().model_dump(mode="json")["devices"]}
+    assert again[("lab", "sysmex-2")] == "2026-02-01T12:00:00Z" and again[("quiet", None)] is None
+    spool.close()
