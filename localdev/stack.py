@@ -210,7 +210,7 @@ Try it:
   4. A lab analyzer: .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} \\
         ../shared/corpus/hl7/microsoft__FHIR-Converter__ORU-R01-01.hl7
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
-  5. A modality pushing DICOM: .venv/bin/python -m pynetdicom storescu 127.0.0.1 {s.dicom_port} \
+  5. A modality pushing DICOM: .venv/bin/python -m pynetdicom storescu 127.0.0.1 {s.dicom_port} \\
         ../shared/corpus/ophthalmic/pontikos-lab__process-dcm__fundus.dcm -aec MEDFLOW -cx
 
 The agent's operator commands against this stack (its S3 takes the local test credentials):
@@ -250,6 +250,14 @@ Lab requests that an analyzer's result completes (README "A day at the clinic: t
   an ORU whose PID-3 is the patient's id or OP number and OBR-3 that specimen id, sent with
   .venv/bin/medflow-edge simulate hl7 --to 127.0.0.1:{s.mllp_port} FILE, makes GET {s.api_url}/lab-requests/ID COMPLETED
   (worklist: {s.api_url}/lab-requests?status=PENDING; the HL7 order for the analyzer: .../lab-requests/ID/order)
+
+Patient portal (docs/portal.md): a doctor or admin invites a registered patient, who registers with the token:
+  curl -s -X POST {s.api_url}/patients/$PATIENT_ID/invite -H "Authorization: Bearer $TOKEN" \\
+       -H 'content-type: application/json' -d '{{"email": "amani@example.org"}}'      -> token, invite_url
+  curl -s -X POST {s.api_url}/patient-auth/register -H 'content-type: application/json' \\
+       -d '{{"token": "TOKEN", "email": "amani@example.org", "password": "a-long-patient-password"}}'
+  with its access token: POST {s.api_url}/patient/scans/sessions (5 photos, presigned uploads),
+  GET {s.api_url}/patient/messages; staff write with POST {s.api_url}/messaging/threads and /messaging/messages
 """
 
 

@@ -137,8 +137,8 @@ def appointment(world: World) -> str:
 
 
 def lab_request(world: World) -> str:
-    """A pending lab request for a registered patient of clinic A."""
-    from chalicelib.services import lab, patients
+    """A pending lab request for a registered patient of clinic A, under a visit of that patient."""
+    from chalicelib.services import lab, patients, visits
     from chalicelib.services.lab import LabTest
     from chalicelib.services.scope import Scope
 
@@ -146,7 +146,14 @@ def lab_request(world: World) -> str:
     fields = {"first_name": "Matrix", "last_name": "Lab", "sex": "FEMALE", "age": 40, "phone": "+254712000999",
               "insurance_type": "CASH"}  # fmt: skip
     patient = patients.register(scope, fields, force=True)
-    return lab.create(scope, patient.id, "visit-matrix", [LabTest(code="HGB", name="Haemoglobin")], "NORMAL", None).id
+    visit = visits.open_visit(
+        scope,
+        patient_id=patient.id,
+        chief_complaint="Pallor",
+        triage_category=visits.TriageCategory.NORMAL,
+        payment_type=visits.PaymentType.CASH,
+    )
+    return lab.create(scope, patient.id, visit.id, [LabTest(code="HGB", name="Haemoglobin")], "NORMAL", None).id
 
 
 def registered_patient(clinic_id: str, first_name: str, phone: str) -> str:
@@ -266,19 +273,29 @@ def _clinician() -> Scope:
     return Scope.system(CLINIC_A, "system:matrix")
 
 
+def _visit_patient(world: World) -> str:
+    """The patient of the example visit. Encounters and prescriptions are recorded under a visit of their patient,
+    and a visit needs a registered patient (an OP number): the example patient_id is known only from an ADT
+    registration, so the clinical record's examples belong to the visit's patient."""
+    from chalicelib.services import visits
+
+    return visits.require(_clinician(), world.example("visit_id")).patient_id
+
+
 def encounter(world: World) -> str:
-    """A TRIAGE encounter of the example patient."""
+    """A TRIAGE encounter under the example visit, of its patient."""
     from chalicelib.services import encounters
 
-    body = {"patient_id": world.example("patient_id"), "visit_id": "V-ALPHA-1", "encounter_type": "TRIAGE",
+    body = {"patient_id": _visit_patient(world), "visit_id": world.example("visit_id"), "encounter_type": "TRIAGE",
             "vital_signs": {"temperature": 37.2}}  # fmt: skip
     return encounters.record(_clinician(), body).id
 
 
 def prescription(world: World) -> str:
+    """A prescription of the example encounter (so of the example visit's patient)."""
     from chalicelib.services import prescriptions
 
-    body = {"patient_id": world.example("patient_id"), "encounter_id": world.example("encounter_id"),
+    body = {"patient_id": _visit_patient(world), "encounter_id": world.example("encounter_id"),
             "medication_name": "Paracetamol", "dosage": "500mg", "frequency": "3 times daily",
             "duration": "5 days"}  # fmt: skip
     return prescriptions.prescribe(_clinician(), body).id

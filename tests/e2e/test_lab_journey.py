@@ -1,7 +1,8 @@
-"""End to end, over real HTTP against `make run`'s stack: the doctor orders lab tests, the lab technician works
-the worklist and fetches the HL7 order, an analyzer's ORU (played by `medflow-edge simulate hl7` over MLLP to the
-stack's agent) completes the request by itself, with `lab.critical` for a panic value; a stray ORU stays a plain
-reading; roles without the permission are refused and another clinic sees none of it."""
+"""End to end, over real HTTP against `make run`'s stack: the receptionist opens a visit, the doctor orders lab
+tests under it (each one a charge on the visit's bill), the lab technician works the worklist and fetches the HL7
+order, an analyzer's ORU (played by `medflow-edge simulate hl7` over MLLP to the stack's agent) completes the request
+by itself, with `lab.critical` for a panic value; a stray ORU stays a plain reading; roles without the permission
+are refused and another clinic sees none of it."""
 
 from __future__ import annotations
 
@@ -44,10 +45,13 @@ def _simulate(stack: LocalStack, *files: Path) -> str:
 
 
 def _visit(desk: Staff, patient_id: str) -> str:
-    """The visit the tests are ordered under. The visits domain (POST /visits) was not on main when this was
-    written and services/lab_visits.py accepts the id as given; once it looks visits up, open one here with
-    POST /visits {patient_id, chief_complaint, triage_category, payment_type} and return its id."""
-    return "visit-e2e"
+    """The visit the tests are ordered under: the receptionist opens it (POST /visits) for the registered patient."""
+    body = {"patient_id": patient_id, "chief_complaint": "Fatigue and dizziness", "triage_category": "URGENT",
+            "payment_type": "CASH"}  # fmt: skip
+    status, visit = desk("POST", "/visits", body)
+    assert status == 201, visit
+    assert visit["status"] == "REGISTERED"
+    return str(visit["id"])
 
 
 def test_an_analyzer_result_completes_the_doctors_lab_request(running: LocalStack, tmp_path: Path) -> None:
@@ -68,8 +72,12 @@ def test_an_analyzer_result_completes_the_doctors_lab_request(running: LocalStac
     assert lab("POST", "/lab-requests", order)[0] == 403
     status, request = doctor("POST", "/lab-requests", order)
     assert status == 201, request
-    assert request["status"] == "PENDING" and request["specimen_id"]
+    assert request["status"] == "PENDING" and request["specimen_id"] and request["visit_id"] == visit_id
     specimen = request["specimen_id"]
+    # Each ordered test is a LAB_TEST charge on the visit's bill.
+    status, bill = cashier("GET", f"/visits/{visit_id}/bill")
+    assert status == 200, bill
+    assert sorted(line["code"] for line in bill["charges"] if line["kind"] == "LAB_TEST") == ["HGB", "WBC"]
 
     # The lab's worklist, and the HL7 order for the analyzer.
     status, worklist = lab("GET", "/lab-requests?status=PENDING")

@@ -35,6 +35,8 @@ class LocalStack:
         self.aws_port = free_port()
         self.mllp_port = free_port()
         self.health_port = free_port()
+        self.dicom_port = free_port()  # every port the stack opens: e2e modules run side by side on xdist workers
+        self.smb_port = free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
@@ -50,6 +52,8 @@ class LocalStack:
             "MEDFLOW_AWS_PORT": str(self.aws_port),
             "MEDFLOW_MLLP_PORT": str(self.mllp_port),
             "MEDFLOW_AGENT_HEALTH_PORT": str(self.health_port),
+            "MEDFLOW_DICOM_PORT": str(self.dicom_port),
+            "MEDFLOW_SMB_PORT": str(self.smb_port),
             "MEDFLOW_ADMIN_EMAIL": "e2e@clinic.test",
             "MEDFLOW_ADMIN_PASSWORD": "e2e-password-123",
             "MEDFLOW_SETTLE_SECONDS": "0.5",

@@ -1,7 +1,7 @@
 """Schemathesis over real HTTP against `python -m localdev run`: every operation of /openapi.json, signed in as
 the admin, must answer no 5xx, only documented status codes, and bodies that match the documented schemas.
 
-Examples per operation are bounded so that the run stays within about a minute on two cores. POST /auth/logout
+Examples per operation are bounded so that the run stays within a few minutes on two cores. POST /auth/logout
 is left out: it ends the admin's session, after which every other call is a (documented) 401 and tests
 nothing; the authorization matrix covers it."""
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
 EXCLUDED = ["/auth/logout"]
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 4  # ~130 operations: 10 examples each took over 5 minutes on two cores
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
     s.stop()
 
 
+@pytest.mark.timeout(600)
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(stack: LocalStack, tmp_path: Path) -> None:
     with urllib.request.urlopen(f"{stack.api}/openapi.json", timeout=10) as response:
         document = json.load(response)
@@ -45,7 +46,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(stack: Lo
     for path in EXCLUDED:
         argv += ["--exclude-path", path]
 
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=540, cwd=tmp_path, check=False)
 
     report = result.stdout[-8000:] + result.stderr[-2000:]
     assert result.returncode == 0, report

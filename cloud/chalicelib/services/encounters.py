@@ -17,7 +17,7 @@ from chalicelib.db import encounters as repo
 from chalicelib.db import patients as patients_repo
 from chalicelib.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.models import Page
-from chalicelib.services import audit, visit_links, vitals
+from chalicelib.services import audit, visits, vitals
 from chalicelib.services.roles import Permission, allows
 from chalicelib.services.scope import Scope
 from chalicelib.services.vitals import VitalSigns
@@ -73,7 +73,7 @@ def record(scope: Scope, fields: dict[str, Any]) -> Encounter:
     if encounter_type == "TRIAGE" and checked is None:
         raise InvalidInput("a TRIAGE encounter records vital_signs", code="invalid_request", field="vital_signs")
     patient_id = require_patient(scope, fields["patient_id"])
-    visit = visit_links.visit_of_patient(scope, fields["visit_id"], patient_id)
+    visit = visits.require_open_for_patient(scope, fields["visit_id"], patient_id)
     encounter_id, at = uuid.uuid4().hex, datetime.now(UTC)
     item = repo.new(
         scope, patient_id, encounter_id, at, visit_id=visit.id, encounter_type=encounter_type,

@@ -25,10 +25,11 @@ from chalicelib.db import lab as repo
 from chalicelib.db import patients as patients_repo
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unavailable
 from chalicelib.models import Page
-from chalicelib.services import audit, lab_order, lab_visits
+from chalicelib.services import audit, charges, lab_order, visits
 from chalicelib.services.scope import Scope
 from shared_models import Envelope, LabObservation
 
+LAB_TEST = charges.ChargeKind.LAB_TEST
 log = logging.getLogger("medflow.lab")
 
 Urgency = Literal["NORMAL", "URGENT", "STAT"]
@@ -123,7 +124,7 @@ def create(
     if patients_repo.load(scope.clinic_id, patient_id) is None:
         raise NotFound("no patient with this id in your clinic", code="not_found", field="patient_id")
     _no_duplicate_tests(tests)
-    visit = lab_visits.require_for_patient(scope, visit_id, patient_id)
+    visit = visits.require_open_for_patient(scope, visit_id, patient_id)
     request_id = uuid.uuid4().hex
     requested = keys.sortable_time(at)
     for attempt in range(CREATE_ATTEMPTS):
@@ -140,7 +141,7 @@ def create(
                 repo.counter_advance(c, scope.clinic_id, current)
                 repo.create(c, item)
                 for test in tests:
-                    lab_visits.charge(c, scope, visit, code=test.code, description=test.name)
+                    charges.add(c, scope, visit, kind=LAB_TEST, code=test.code, description=test.name)
                 c.emit("lab.requested", lab_request_id=request_id, patient_id=patient_id, visit_id=visit_id,
                        specimen_id=item.specimen_id)  # fmt: skip
         except (store.ConditionFailed, store.Contention):

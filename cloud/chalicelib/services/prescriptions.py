@@ -8,6 +8,7 @@ PRESCRIBED → DISPENSED | PARTIALLY_DISPENSED | CANCELLED; PARTIALLY_DISPENSED 
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from chalicelib.db import prescriptions as repo
 from chalicelib.db import store
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.models import Page
-from chalicelib.services import audit, drug_classes, encounters, visit_links
+from chalicelib.services import audit, charges, drug_classes, encounters, visits
 from chalicelib.services.scope import Scope
 
 Status = Literal["PRESCRIBED", "DISPENSED", "PARTIALLY_DISPENSED", "CANCELLED"]
@@ -149,6 +150,12 @@ def _handed_over(item: repo.PrescriptionItem, status: str, quantity: int | None)
     return quantity
 
 
+def medication_code(name: str) -> str:
+    """The price-list code of a medication: its name in upper case, runs of anything but letters and digits as
+    one underscore ("Amoxicillin 500 mg" -> AMOXICILLIN_500_MG)."""
+    return re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "MEDICATION"
+
+
 def update(scope: Scope, prescription_id: str, status: NextStatus, *, notes: str | None,
            quantity: int | None) -> Prescription:  # fmt: skip
     """Dispenses (fully or partly) or cancels: legal moves only (409), a MEDICATION charge on the visit for
@@ -167,12 +174,17 @@ def update(scope: Scope, prescription_id: str, status: NextStatus, *, notes: str
         values.update(quantity_dispensed=int(item.quantity_dispensed or 0) + handed, dispensed_by=scope.actor,
                       dispensed_at=at)  # fmt: skip
     action = "prescription.cancelled" if status == "CANCELLED" else "prescription.dispensed"
+    visit = visits.require_open_for_patient(scope, item.visit_id, item.patient_id) if handed else None
     try:
         with audit.change(scope, action, resource="prescription", resource_id=prescription_id, at=at,
                           patient_id=item.patient_id, status=status) as c:  # fmt: skip
             repo.change_status(c, scope, item, status, at, **values)
-            if handed:
-                visit_links.charge_medication(c, scope, item.visit_id, item.patient_id, item.medication_name, handed)
+            if visit is not None:
+                # Priced from the clinic's list by the medication's code (AMOXICILLIN_500MG style), else its
+                # MEDICATION DEFAULT price, else unpriced on the bill.
+                code = medication_code(item.medication_name)
+                charges.add(c, scope, visit, kind=charges.ChargeKind.MEDICATION, code=code,
+                            description=item.medication_name, quantity=handed)  # fmt: skip
             c.emit(action, prescription_id=prescription_id, patient_id=item.patient_id, visit_id=item.visit_id,
                    status=status)  # fmt: skip
     except store.ConditionFailed:

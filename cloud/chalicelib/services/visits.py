@@ -164,6 +164,17 @@ def require_for_patient(scope: Scope, visit_id: str, patient_id: str) -> Visit:
     return visit
 
 
+def require_open_for_patient(scope: Scope, visit_id: str, patient_id: str) -> Visit:
+    """`require_for_patient`, and the visit must still be open: a COMPLETED or CANCELLED visit takes no new
+    encounter, lab request or charge (409 `visit_closed`, field `visit_id`), so a discharged bill stays what
+    the cashier settled. Payments and refunds are not clinical records: they use `require`."""
+    visit = require_for_patient(scope, visit_id, patient_id)
+    if visit.status in FINAL:
+        raise Conflict(f"the visit is {visit.status}: open a new visit for this", code="visit_closed",
+                       field="visit_id")  # fmt: skip
+    return visit
+
+
 # --- opening ---------------------------------------------------------------------------------------------
 
 

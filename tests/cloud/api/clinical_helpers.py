@@ -1,4 +1,5 @@
-"""Helpers of the clinical API tests: JSON calls as a role of a clinic, a registered patient, an encounter."""
+"""Helpers of the clinical API tests: JSON calls as a role of a clinic, a registered patient, its open visit, an
+encounter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.services.roles import Role
+from tests.cloud.api.journey_helpers import new_visit
 from tests.cloud.builders import bearer
 
 CLINIC, OTHER = "clinic-east", "clinic-west"
@@ -30,9 +32,20 @@ def patient(api: Client, clinic: str = CLINIC, phone: str = "+254712000001") -> 
     return str(answer["id"])
 
 
-def encounter(api: Client, patient_id: str, clinic: str = CLINIC, visit_id: str = "V-1", **extra: Any) -> str:
-    body = {"patient_id": patient_id, "visit_id": visit_id, "encounter_type": "CONSULTATION", "notes": "Chest pain",
-            **extra}  # fmt: skip
+def visit(api: Client, patient_id: str, clinic: str = CLINIC) -> str:
+    """The patient's open visit (its id): opened with POST /visits, or the one already open (one open visit per
+    patient: the 409 `visit_already_open` names it)."""
+    status, answer = call(api, "POST", "/visits", new_visit(patient_id), role=Role.RECEPTIONIST, clinic=clinic)
+    if status == 409 and answer["code"] == "visit_already_open":
+        return str(answer["existing_id"])
+    assert status == 201, answer
+    return str(answer["id"])
+
+
+def encounter(api: Client, patient_id: str, clinic: str = CLINIC, visit_id: str | None = None, **extra: Any) -> str:
+    """A CONSULTATION encounter of the patient under `visit_id` (default: the patient's open visit)."""
+    body = {"patient_id": patient_id, "visit_id": visit_id or visit(api, patient_id, clinic), "notes": "Chest pain",
+            "encounter_type": "CONSULTATION", **extra}  # fmt: skip
     status, answer = call(api, "POST", "/patient-encounters", body, role=Role.DOCTOR, clinic=clinic)
     assert status == 201, answer
     return str(answer["id"])

@@ -1,4 +1,5 @@
-"""Lab requests over the API: ordering with specimen ids, the worklist, manual results, the HL7 order."""
+"""Lab requests over the API: ordering under a visit of the patient (each test a LAB_TEST charge on its bill) with
+specimen ids, the worklist, manual results, the HL7 order."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from chalicelib.resources import ResourceNames
 from chalicelib.services.roles import Role
 from edge_agent.adapters.base import ParseContext
 from edge_agent.adapters.hl7 import Hl7Adapter
+from tests.cloud.api.journey_helpers import open_visit, register, send, set_price
 from tests.cloud.api.staff_helpers import call
 from tests.cloud.builders import bearer
+from tests.cloud.dynamo_calls import recorded, tables_written
 
 CLINIC, OTHER = "clinic-lab", "clinic-elsewhere"
 TESTS = [{"code": "HGB", "name": "Haemoglobin"}, {"code": "WBC", "name": "White blood cells"}]
@@ -44,19 +47,27 @@ def _patient(world: dict[str, Any], first: str = "Amani") -> dict[str, Any]:
     return dict(patient)
 
 
-def _order(world: dict[str, Any], patient_id: str, tests: list[dict[str, str]] = TESTS, **extra: Any) -> Any:
-    body = {"patient_id": patient_id, "visit_id": "visit-1", "tests": tests, "urgency": "URGENT", **extra}
+def _visit(world: dict[str, Any], patient_id: str, clinic: str = CLINIC) -> str:
+    """A visit opened for the patient (POST /visits)."""
+    return str(open_visit(world["api"], patient_id, clinic=clinic)["id"])
+
+
+def _order(world: dict[str, Any], patient_id: str, visit_id: str, tests: list[dict[str, str]] = TESTS,
+           **extra: Any) -> Any:  # fmt: skip
+    body = {"patient_id": patient_id, "visit_id": visit_id, "tests": tests, "urgency": "URGENT", **extra}
     return call(world["api"], "POST", "/lab-requests", body, world["tokens"][Role.DOCTOR])
 
 
 def test_a_request_is_pending_with_a_short_printable_specimen_id(world: dict[str, Any]) -> None:
     patient = _patient(world)
-    status, created = _order(world, patient["id"], notes="fasting")
+    visit_id = _visit(world, patient["id"])
+    status, created = _order(world, patient["id"], visit_id, notes="fasting")
     assert status == 201, created
     assert created["status"] == "PENDING"
     assert re.fullmatch(r"L\d{7}", created["specimen_id"])
     assert created["tests"] == TESTS and created["missing"] == ["HGB", "WBC"] and created["results"] == []
-    assert (created["patient_id"], created["urgency"], created["notes"]) == (patient["id"], "URGENT", "fasting")
+    assert (created["patient_id"], created["visit_id"], created["urgency"], created["notes"]) == (
+        patient["id"], visit_id, "URGENT", "fasting")  # fmt: skip
 
     status, read = call(
         world["api"], "GET", f"/lab-requests/{created['id']}", token=world["tokens"][Role.LAB_TECHNICIAN]
@@ -71,8 +82,9 @@ def test_a_request_is_pending_with_a_short_printable_specimen_id(world: dict[str
 
 def test_the_worklist_lists_one_status_oldest_first(world: dict[str, Any]) -> None:
     patient = _patient(world, "Chebet")
-    first = _order(world, patient["id"])[1]
-    second = _order(world, patient["id"])[1]
+    visit_id = _visit(world, patient["id"])
+    first = _order(world, patient["id"], visit_id)[1]
+    second = _order(world, patient["id"], visit_id)[1]
     status, page = call(world["api"], "GET", "/lab-requests?status=PENDING&limit=200",
                         token=world["tokens"][Role.LAB_TECHNICIAN])  # fmt: skip
     assert status == 200, page
@@ -85,7 +97,8 @@ def test_the_worklist_lists_one_status_oldest_first(world: dict[str, Any]) -> No
 
 def test_manual_results_go_partial_then_completed_and_are_not_reopened(world: dict[str, Any]) -> None:
     patient = _patient(world, "Dalia")
-    created = _order(world, patient["id"])[1]
+    visit_id = _visit(world, patient["id"])
+    created = _order(world, patient["id"], visit_id)[1]
     path, tech = f"/lab-requests/{created['id']}", world["tokens"][Role.LAB_TECHNICIAN]
 
     status, partial = call(world["api"], "PUT", path, {"results": [{"code": "hgb", "value": "14.2", "unit": "g/dL",
@@ -115,7 +128,8 @@ def test_manual_results_go_partial_then_completed_and_are_not_reopened(world: di
 
 def test_results_are_only_for_ordered_tests_and_completion_needs_them_all(world: dict[str, Any]) -> None:
     patient = _patient(world, "Esther")
-    created = _order(world, patient["id"])[1]
+    visit_id = _visit(world, patient["id"])
+    created = _order(world, patient["id"], visit_id)[1]
     path, tech = f"/lab-requests/{created['id']}", world["tokens"][Role.LAB_TECHNICIAN]
     status, error = call(world["api"], "PUT", path, {"results": [{"code": "ALT", "value": "30"}]}, tech)
     assert status == 422 and (error["code"], error["field"]) == ("test_not_ordered", "results.0.code")
@@ -130,7 +144,8 @@ def test_results_are_only_for_ordered_tests_and_completion_needs_them_all(world:
 
 def test_a_request_without_results_can_be_cancelled(world: dict[str, Any]) -> None:
     patient = _patient(world, "Faith")
-    created = _order(world, patient["id"])[1]
+    visit_id = _visit(world, patient["id"])
+    created = _order(world, patient["id"], visit_id)[1]
     path, tech = f"/lab-requests/{created['id']}", world["tokens"][Role.LAB_TECHNICIAN]
     status, cancelled = call(world["api"], "PUT", path, {"status": "CANCELLED"}, tech)
     assert status == 200 and cancelled["status"] == "CANCELLED"
@@ -140,21 +155,64 @@ def test_a_request_without_results_can_be_cancelled(world: dict[str, Any]) -> No
 
 def test_bad_orders_are_refused_precisely(world: dict[str, Any]) -> None:
     patient = _patient(world, "Grace")
-    status, error = _order(world, "no-such-patient")
+    visit_id = _visit(world, patient["id"])
+    status, error = _order(world, "no-such-patient", visit_id)
     assert status == 404 and error["field"] == "patient_id"
-    status, error = _order(world, patient["id"], tests=[])
+    status, error = _order(world, patient["id"], visit_id, tests=[])
     assert status == 422 and error["field"] == "tests"
-    status, error = _order(world, patient["id"], tests=[{"code": "HGB|X", "name": "pipe"}])
+    status, error = _order(world, patient["id"], visit_id, tests=[{"code": "HGB|X", "name": "pipe"}])
     assert status == 422 and error["field"] == "tests.0.code"
-    status, error = _order(world, patient["id"], tests=[TESTS[0], {"code": "hgb", "name": "again"}])
+    status, error = _order(world, patient["id"], visit_id, tests=[TESTS[0], {"code": "hgb", "name": "again"}])
     assert status == 422 and (error["code"], error["field"]) == ("duplicate_test", "tests.1.code")
-    status, error = _order(world, patient["id"], urgency="SOON")
+    status, error = _order(world, patient["id"], visit_id, urgency="SOON")
     assert status == 422 and error["field"] == "urgency"
+
+
+def test_a_request_names_a_visit_of_that_patient_in_the_callers_clinic_else_nothing_is_written(
+    world: dict[str, Any],
+) -> None:
+    patient, someone_else = _patient(world, "Jabali"), _patient(world, "Kesi")
+    theirs = _visit(world, someone_else["id"])
+    elsewhere = _visit(world, register(world["api"], clinic=OTHER), clinic=OTHER)
+
+    for visit_id, expected in ((theirs, (422, "visit_patient_mismatch")), ("no-such-visit", (404, "not_found")),
+                               (elsewhere, (404, "not_found"))):  # fmt: skip
+        with recorded() as calls:
+            status, error = _order(world, patient["id"], visit_id)
+        assert (status, error["code"], error["field"]) == (*expected, "visit_id"), error
+        assert tables_written(calls) == set()
+    for owner in (patient, someone_else):
+        status, listed = call(world["api"], "GET", f"/patients/{owner['id']}/lab-requests",
+                              token=world["tokens"][Role.NURSE])  # fmt: skip
+        assert (status, listed["items"]) == (200, [])
+    status, bill = send(world["api"], "GET", f"/visits/{theirs}/bill", role=Role.ACCOUNTANT, clinic=CLINIC)
+    assert status == 200 and [line["kind"] for line in bill["charges"]] == ["CONSULTATION"]
+
+
+def test_each_ordered_test_adds_a_lab_test_charge_to_the_visits_bill(world: dict[str, Any]) -> None:
+    set_price(world["api"], "LAB_TEST", "HGB", "250.00", clinic=CLINIC)
+    patient = _patient(world, "Lulu")
+    visit_id = _visit(world, patient["id"])
+
+    status, created = _order(world, patient["id"], visit_id)
+    assert status == 201, created
+
+    status, bill = send(world["api"], "GET", f"/visits/{visit_id}/bill", role=Role.ACCOUNTANT, clinic=CLINIC)
+    assert status == 200, bill
+    lines = sorted((line["code"], line["description"], line["quantity"], line["unit_price"], line["amount"],
+                    line["priced"]) for line in bill["charges"] if line["kind"] == "LAB_TEST")  # fmt: skip
+    # HGB at the clinic's price; WBC has none (nor a LAB_TEST DEFAULT): 0.00, marked unpriced.
+    assert lines == [("HGB", "Haemoglobin", 1, "250.00", "250.00", True),
+                     ("WBC", "White blood cells", 1, "0.00", "0.00", False)]  # fmt: skip
+    assert (bill["charges_total"], bill["balance"]) == ("250.00", "250.00")  # the consultation is unpriced here
+    status, visit = send(world["api"], "GET", f"/visits/{visit_id}", clinic=CLINIC)
+    assert (status, visit["charges_total"]) == (200, "250.00")
 
 
 def test_another_clinic_sees_nothing(world: dict[str, Any]) -> None:
     patient = _patient(world, "Halima")
-    created = _order(world, patient["id"])[1]
+    visit_id = _visit(world, patient["id"])
+    created = _order(world, patient["id"], visit_id)[1]
     for path in (f"/lab-requests/{created['id']}", f"/lab-requests/{created['id']}/order",
                  f"/patients/{patient['id']}/lab-requests"):  # fmt: skip
         status, error = call(world["api"], "GET", path, token=world["tokens"]["other_lab"])
@@ -166,15 +224,16 @@ def test_another_clinic_sees_nothing(world: dict[str, Any]) -> None:
     assert status == 200 and created["id"] not in str(page)
     status, _ = call(
         world["api"], "POST", "/lab-requests",
-        {"patient_id": patient["id"], "visit_id": "v", "tests": TESTS}, world["tokens"]["other_doctor"],
+        {"patient_id": patient["id"], "visit_id": visit_id, "tests": TESTS}, world["tokens"]["other_doctor"],
     )  # fmt: skip
     assert status == 404
 
 
 def test_the_order_is_hl7_that_the_agent_reads_back(world: dict[str, Any]) -> None:
     patient = _patient(world, "Imani")
-    created = _order(world, patient["id"], tests=[{"code": "GLU", "name": "Glucose ^fasting & random"},
-                                                  {"code": "HBA1C", "name": "HbA1c"}])[1]  # fmt: skip
+    visit_id = _visit(world, patient["id"])
+    tests = [{"code": "GLU", "name": "Glucose ^fasting & random"}, {"code": "HBA1C", "name": "HbA1c"}]
+    created = _order(world, patient["id"], visit_id, tests=tests)[1]
     status, order = call(world["api"], "GET", f"/lab-requests/{created['id']}/order",
                          token=world["tokens"][Role.LAB_TECHNICIAN])  # fmt: skip
     assert status == 200, order

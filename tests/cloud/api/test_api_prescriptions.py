@@ -1,5 +1,6 @@
 """Allergies (GET, POST, DELETE /patients/{patient_id}/allergies), prescriptions with the allergy check and its
-audited override, the pharmacy queue, dispensing moves (legal only) and another clinic's ids."""
+audited override, the pharmacy queue, dispensing moves (legal only) with the MEDICATION charge each dispensing adds
+to the visit's bill, and another clinic's ids."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from chalicelib.db import events as events_repo
 from chalicelib.resources import ResourceNames
 from chalicelib.services import drug_classes
 from chalicelib.services.roles import Role
-from tests.cloud.api.clinical_helpers import CLINIC, OTHER, call, encounter, patient
+from tests.cloud.api.clinical_helpers import CLINIC, OTHER, call, encounter, patient, visit
+from tests.cloud.api.journey_helpers import set_price
 from tests.cloud.dynamo_calls import recorded
 
 
@@ -38,8 +40,10 @@ def rx(patient_id: str, encounter_id: str, medication: str = "Paracetamol", **ex
             "frequency": "3 times daily", "duration": "5 days", "instructions": "Take with food", **extra}  # fmt: skip
 
 
-def prescribe(api: Client, patient_id: str, medication: str = "Paracetamol", **extra: Any) -> dict[str, Any]:
-    status, body = call(api, "POST", "/prescriptions", rx(patient_id, encounter(api, patient_id), medication, **extra))
+def prescribe(api: Client, patient_id: str, medication: str = "Paracetamol", *, clinic: str = CLINIC,
+              **extra: Any) -> dict[str, Any]:  # fmt: skip
+    body = rx(patient_id, encounter(api, patient_id, clinic), medication, **extra)
+    status, body = call(api, "POST", "/prescriptions", body, clinic=clinic)
     assert status == 201, body
     return dict(body)
 
@@ -151,13 +155,14 @@ def test_an_override_with_a_reason_prescribes_and_is_audited(api: Client) -> Non
 
 def test_prescribing_answers_prescribed_and_announces_it(api: Client) -> None:
     patient_id = patient(api)
-    encounter_id = encounter(api, patient_id)
+    visit_id = visit(api, patient_id)
+    encounter_id = encounter(api, patient_id, visit_id=visit_id)
 
     status, body = call(api, "POST", "/prescriptions", rx(patient_id, encounter_id, route="ORAL", quantity=15))
 
     assert status == 201, body
     assert (body["status"], body["medication_name"], body["quantity"], body["visit_id"]) == (
-        "PRESCRIBED", "Paracetamol", 15, "V-1")  # fmt: skip
+        "PRESCRIBED", "Paracetamol", 15, visit_id)  # fmt: skip
     assert call(api, "GET", f"/prescriptions/{body['id']}", role=Role.PHARMACIST) == (200, body)
     assert prescriptions_of(api, patient_id) == [body]
     events = events_repo.after(CLINIC, None, limit=500, next_token=None).items
@@ -222,6 +227,61 @@ def test_dispensing_moves_only_along_the_legal_transitions(api: Client) -> None:
     assert ("prescription.cancelled", second, "CANCELLED") in events
 
 
+BILLED = "clinic-south"  # the dispensing-charge tests' clinic: its price list is theirs alone
+
+
+def dispense(api: Client, prescription_id: str, status: str, **fields: Any) -> dict[str, Any]:
+    code, answer = call(api, "PUT", f"/prescriptions/{prescription_id}", {"status": status, **fields},
+                        role=Role.PHARMACIST, clinic=BILLED)  # fmt: skip
+    assert code == 200, answer
+    return dict(answer)
+
+
+def bill(api: Client, visit_id: str) -> dict[str, Any]:
+    status, body = call(api, "GET", f"/visits/{visit_id}/bill", role=Role.CASHIER, clinic=BILLED)
+    assert status == 200, body
+    return dict(body)
+
+
+def medication_lines(bill: dict[str, Any]) -> list[tuple[str, str, int, str, str, bool]]:
+    return [(line["code"], line["description"], line["quantity"], line["unit_price"], line["amount"], line["priced"])
+            for line in bill["charges"] if line["kind"] == "MEDICATION"]  # fmt: skip
+
+
+def test_each_dispensing_charges_what_it_hands_over_at_the_clinics_price(api: Client) -> None:
+    set_price(api, "MEDICATION", "PARACETAMOL", "5.00", clinic=BILLED)
+    prescription = prescribe(api, patient(api, clinic=BILLED), "Paracetamol", quantity=15, clinic=BILLED)
+    visit_id = prescription["visit_id"]
+    assert medication_lines(bill(api, visit_id)) == []  # prescribing charges nothing
+
+    dispense(api, prescription["id"], "PARTIALLY_DISPENSED", quantity_dispensed=5)
+    assert dispense(api, prescription["id"], "DISPENSED")["quantity_dispensed"] == 15
+
+    answer = bill(api, visit_id)
+    assert medication_lines(answer) == [
+        ("PARACETAMOL", "Paracetamol", 5, "5.00", "25.00", True),
+        ("PARACETAMOL", "Paracetamol", 10, "5.00", "50.00", True),
+    ]
+    # The consultation is unpriced in this clinic: the bill is the medication alone.
+    assert (answer["charges_total"], answer["balance"], answer["payment_status"]) == ("75.00", "75.00", "UNPAID")
+    status, opened = call(api, "GET", f"/visits/{visit_id}", clinic=BILLED)
+    assert (status, opened["charges_total"]) == (200, "75.00")
+
+
+def test_an_unpriced_medication_is_charged_unpriced_and_a_cancellation_charges_nothing(api: Client) -> None:
+    patient_id = patient(api, clinic=BILLED)
+    dispensed = prescribe(api, patient_id, "Cetirizine 10 mg", quantity=7, clinic=BILLED)
+    cancelled = prescribe(api, patient_id, "Paracetamol", quantity=3, clinic=BILLED)
+    assert dispensed["visit_id"] == cancelled["visit_id"]
+
+    dispense(api, dispensed["id"], "DISPENSED")
+    dispense(api, cancelled["id"], "CANCELLED")
+
+    answer = bill(api, dispensed["visit_id"])
+    assert medication_lines(answer) == [("CETIRIZINE_10_MG", "Cetirizine 10 mg", 7, "0.00", "0.00", False)]
+    assert answer["charges_total"] == "0.00"
+
+
 def test_only_the_pharmacist_dispenses_and_other_clinics_see_nothing(api: Client) -> None:
     patient_id = patient(api)
     prescription_id = prescribe(api, patient_id)["id"]
@@ -270,3 +330,17 @@ def test_each_read_makes_the_same_dynamodb_calls_however_many_records_there_are(
     assert list(before.values()) == list(after.values())
     assert before["/prescriptions?status=PRESCRIBED"] == ["Query", "PutItem"]  # the queue, the read audit
     assert before[f"/prescriptions/{one}"] == ["GetItem", "GetItem", "PutItem"]  # pointer, item, audit
+
+
+def test_a_prescription_of_a_cancelled_visit_is_not_dispensed_but_may_be_cancelled(api: Client) -> None:
+    patient_id = patient(api, clinic=BILLED, phone="+254712000077")
+    first, second = (prescribe(api, patient_id, "Paracetamol", quantity=3, clinic=BILLED) for _ in range(2))
+    status, body = call(api, "PUT", f"/visits/{first['visit_id']}", {"status": "CANCELLED"}, role=Role.RECEPTIONIST,
+                        clinic=BILLED)  # fmt: skip
+    assert status == 200, body
+
+    status, body = call(api, "PUT", f"/prescriptions/{first['id']}", {"status": "DISPENSED"}, role=Role.PHARMACIST,
+                        clinic=BILLED)  # fmt: skip
+    assert (status, body["code"], body["field"]) == (409, "visit_closed", "visit_id"), body
+    assert dispense(api, second["id"], "CANCELLED")["status"] == "CANCELLED"  # hands nothing over: allowed
+    assert medication_lines(bill(api, first["visit_id"])) == []

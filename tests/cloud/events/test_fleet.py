@@ -18,7 +18,11 @@ from localdev.router import FakeLambdaContext
 from shared_models import AgentHeartbeat, DeviceActivity
 from tests.cloud.builders import bearer, heartbeat_object_key, put_object, s3_notification, sqs_event
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+def _now() -> datetime:
+    # Read per test, not at import: a heartbeat is judged against the real clock, and a long parallel run
+    # imports this module many minutes before its tests run.
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def beat(sent_at: datetime, *devices: DeviceActivity, started_at: datetime | None = None, **extra: Any) -> None:
@@ -57,8 +61,9 @@ def oct_seen(at: datetime | None, **extra: Any) -> DeviceActivity:
 
 
 def test_a_silent_agent_raises_one_alert_resolved_by_its_next_heartbeat(cloud: ResourceNames, api: Client) -> None:
+    now = _now()
     _NAMES.append(cloud)
-    start = NOW - timedelta(minutes=20)
+    start = now - timedelta(minutes=20)
     beat(start)
     assert fleet.evaluate(start + timedelta(minutes=5)) == {"agents": 1, "opened": 0, "resolved": 0}
     assert fleet.evaluate(start + timedelta(minutes=11)) == {"agents": 1, "opened": 1, "resolved": 0}
@@ -67,7 +72,7 @@ def test_a_silent_agent_raises_one_alert_resolved_by_its_next_heartbeat(cloud: R
     assert (alert["kind"], alert["agent_id"], alert["silent_after_seconds"]) == ("agent_silent", "agent-1", 600)
     assert "agent.silent" in event_types()
 
-    beat(NOW - timedelta(minutes=1))  # it speaks again: resolved at once, not at the next evaluation
+    beat(now - timedelta(minutes=1))  # it speaks again: resolved at once, not at the next evaluation
     assert alerts(api) == []
     [resolved] = alerts(api, "resolved")
     assert resolved["id"] == alert["id"] and resolved["resolved_at"] is not None
@@ -76,38 +81,41 @@ def test_a_silent_agent_raises_one_alert_resolved_by_its_next_heartbeat(cloud: R
 
 
 def test_a_device_is_silent_past_what_its_history_taught_and_not_before(cloud: ResourceNames, api: Client) -> None:
+    now = _now()
     _NAMES.append(cloud)
-    first = NOW - timedelta(hours=9, minutes=5)
+    first = now - timedelta(hours=9, minutes=5)
     for hours in (0, 2, 4, 6):  # an OCT used every 2 hours: 3 gaps learned, threshold 1.5 x 2 h = 3 h
         seen = first + timedelta(hours=hours)
         beat(seen + timedelta(seconds=30), oct_seen(seen), started_at=first)
-    beat(NOW - timedelta(minutes=1), oct_seen(first + timedelta(hours=6)), started_at=first)
+    beat(now - timedelta(minutes=1), oct_seen(first + timedelta(hours=6)), started_at=first)
     assert fleet.evaluate(first + timedelta(hours=8, minutes=59))["opened"] == 0  # 2 h 59 min: in its rhythm
-    assert fleet.evaluate(NOW)["opened"] == 1  # 3 h 5 min
+    assert fleet.evaluate(now)["opened"] == 1  # 3 h 5 min
     [alert] = alerts(api)
     assert (alert["kind"], alert["source"], alert["silent_after_seconds"]) == ("device_silent", "oct", 3 * 3600)
     assert alert["last_seen_at"] == (first + timedelta(hours=6)).isoformat().replace("+00:00", "Z")
 
-    beat(NOW, oct_seen(NOW - timedelta(seconds=20)), started_at=first)
+    beat(now, oct_seen(now - timedelta(seconds=20)), started_at=first)
     assert alerts(api) == [] and [a["kind"] for a in alerts(api, "resolved")] == ["device_silent"]
     assert {"device.silent", "device.resumed"} <= set(event_types())
 
 
 def test_a_configured_source_never_heard_from_is_silent_from_the_agent_start(cloud: ResourceNames, api: Client) -> None:
+    now = _now()
     _NAMES.append(cloud)
-    started = NOW - timedelta(minutes=45)
-    beat(NOW - timedelta(minutes=1), oct_seen(None, expect_every_minutes=30), started_at=started)
+    started = now - timedelta(minutes=45)
+    beat(now - timedelta(minutes=1), oct_seen(None, expect_every_minutes=30), started_at=started)
     assert handler({}) == {"agents": 1, "opened": 1, "resolved": 0}  # the scheduled Lambda's entry point
     [alert] = alerts(api)
     assert (alert["kind"], alert["silent_after_seconds"], alert["last_seen_at"]) == ("device_silent", 1800, None)
 
 
 def test_a_silent_agent_says_nothing_new_of_its_devices_and_keeps_their_alerts(cloud: ResourceNames) -> None:
+    now = _now()
     _NAMES.append(cloud)
-    started = NOW - timedelta(hours=3)
-    beat(NOW - timedelta(hours=2), oct_seen(None, expect_every_minutes=30), started_at=started)
-    assert fleet.evaluate(NOW - timedelta(hours=2) + timedelta(minutes=5))["opened"] == 1  # the device
-    assert fleet.evaluate(NOW) == {"agents": 1, "opened": 1, "resolved": 0}  # the agent; the device's stays open
+    started = now - timedelta(hours=3)
+    beat(now - timedelta(hours=2), oct_seen(None, expect_every_minutes=30), started_at=started)
+    assert fleet.evaluate(now - timedelta(hours=2) + timedelta(minutes=5))["opened"] == 1  # the device
+    assert fleet.evaluate(now) == {"agents": 1, "opened": 1, "resolved": 0}  # the agent; the device's stays open
     assert sorted(a.kind for a in fleet.alerts(_scope(), "open", limit=10, next_token=None).items) == [
         "agent_silent", "device_silent"]  # fmt: skip
 
@@ -119,10 +127,11 @@ def _scope() -> Any:
 
 
 def test_agents_show_version_uptime_spool_age_errors_and_each_device(cloud: ResourceNames, api: Client) -> None:
+    now = _now()
     _NAMES.append(cloud)
-    started = NOW - timedelta(hours=2)
-    beat(NOW - timedelta(seconds=30), oct_seen(NOW - timedelta(minutes=3)), started_at=started,
-         oldest_pending_at=NOW - timedelta(minutes=7, seconds=30), errors_by_kind={"unknown_format": 2},
+    started = now - timedelta(hours=2)
+    beat(now - timedelta(seconds=30), oct_seen(now - timedelta(minutes=3)), started_at=started,
+         oldest_pending_at=now - timedelta(minutes=7, seconds=30), errors_by_kind={"unknown_format": 2},
          pending_bytes=4096)  # fmt: skip
     response = api.http.get("/agents", headers=bearer("demo", Role.NURSE))
     assert response.status_code == 200, response.body

@@ -17,7 +17,7 @@ from chalicelib.db import readings as readings_repo
 from chalicelib.events.ingest import lambda_handler
 from chalicelib.models import DomainEvent
 from chalicelib.resources import ResourceNames
-from chalicelib.services import lab, patients
+from chalicelib.services import lab, patients, visits
 from chalicelib.services.ingest import Outcome, ingest_object
 from chalicelib.services.lab import LabRequest, LabTest
 from chalicelib.services.scope import Scope
@@ -42,8 +42,16 @@ def _patient(first: str) -> patients.Patient:
 
 
 def _request(patient_id: str, *codes: str) -> LabRequest:
+    """A lab request of `codes`, under a visit opened for the patient (one request per patient here)."""
+    visit = visits.open_visit(
+        SCOPE,
+        patient_id=patient_id,
+        chief_complaint="Fever",
+        triage_category=visits.TriageCategory.NORMAL,
+        payment_type=visits.PaymentType.CASH,
+    )
     tests = [LabTest(code=code, name=code.title()) for code in codes]
-    return lab.create(SCOPE, patient_id, "visit-1", tests, "NORMAL", None)
+    return lab.create(SCOPE, patient_id, visit.id, tests, "NORMAL", None)
 
 
 def _envelope(text: str, name: str = "oru.hl7") -> Envelope:

@@ -20,7 +20,7 @@ from chalice.test import Client
 from chalicelib.db import events as events_repo
 from chalicelib.db import readings as readings_repo
 from chalicelib.resources import ResourceNames
-from chalicelib.services import lab, patients
+from chalicelib.services import lab, patients, visits
 from chalicelib.services.lab import LabTest
 from chalicelib.services.roles import Role
 from chalicelib.services.scope import Scope
@@ -56,7 +56,14 @@ def test_an_oru_over_mllp_completes_the_lab_request(cloud_server: ResourceNames,
     patient = patients.register(scope, fields)
     assert patient.op_number
     tests = [LabTest(code="HGB", name="Haemoglobin"), LabTest(code="WBC", name="White blood cells")]
-    request = lab.create(scope, patient.id, "visit-1", tests, "URGENT", None)
+    visit = visits.open_visit(
+        scope,
+        patient_id=patient.id,
+        chief_complaint="Fatigue",
+        triage_category=visits.TriageCategory.URGENT,
+        payment_type=visits.PaymentType.CASH,
+    )
+    request = lab.create(scope, patient.id, visit.id, tests, "URGENT", None)
 
     oru = tmp_path / "oru.hl7"
     oru.write_text(_oru("R-1", patient.op_number, request.specimen_id,

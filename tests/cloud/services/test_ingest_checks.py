@@ -41,3 +41,12 @@ def test_a_receive_time_far_ahead_is_refused_too(cloud: ResourceNames) -> None:
         update={"source": envelope.source.model_copy(update={"received_at": NOW + timedelta(days=3)})}
     )
     assert ingest_envelope("envelopes/demo/k6.json", envelope, now=NOW) is Outcome.QUARANTINED
+
+
+def test_a_device_time_without_an_offset_is_read_as_utc(cloud: ResourceNames) -> None:
+    """Most HL7 analyzers stamp MSH-7 / OBR-7 without a time zone: such a time is compared as UTC (it used to
+    raise TypeError, so every redelivery of the result failed and the lab request never completed)."""
+    local = make_envelope(seed="naive-now", captured_at=(NOW - timedelta(hours=3)).replace(tzinfo=None))
+    assert ingest_envelope("envelopes/demo/k7.json", local, now=NOW) is Outcome.MATCHED
+    ahead = make_envelope(seed="naive-far", captured_at=(NOW + timedelta(days=30)).replace(tzinfo=None))
+    assert ingest_envelope("envelopes/demo/k8.json", ahead, now=NOW) is Outcome.QUARANTINED
