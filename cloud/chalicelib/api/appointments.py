@@ -64,7 +64,7 @@ def book(call: Call) -> Appointment:
 @endpoint(bp, "GET", "/appointments", permission=Permission.APPOINTMENTS_READ, query=DayQuery,
           response=Page[Appointment])  # fmt: skip
 def day(call: Call) -> Page[Appointment]:
-    """A day's appointments (default today, UTC) in time order, optionally of one provider."""
+    """A day's appointments (default the clinic's today, in its time zone) in time order, optionally of one provider."""
     query: DayQuery = call.query
     return appointments.day_list(call.scope, day=query.date, provider_id=query.provider, limit=query.limit,
                                  next_token=query.next)  # fmt: skip

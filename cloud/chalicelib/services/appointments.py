@@ -17,7 +17,7 @@ from chalicelib.db import store
 from chalicelib.db import users as users_repo
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.models import Page
-from chalicelib.services import audit
+from chalicelib.services import audit, clinics
 from chalicelib.services.scope import Scope
 
 BLOCK_MINUTES = 15
@@ -191,7 +191,7 @@ def cancel(scope: Scope, appointment_id: str, *, at: datetime | None = None) -> 
 
 def day_list(scope: Scope, *, day: date | None, provider_id: str | None, limit: int,
              next_token: str | None) -> Page[Appointment]:  # fmt: skip
-    day = day or datetime.now(UTC).date()
+    day = day or datetime.now(clinics.zone(scope.clinic_id)).date()  # the clinic's today, as the visits queue
     found = repo.day_page(scope.clinic_id, day.isoformat(), provider_id=provider_id, limit=limit,
                           next_token=next_token)  # fmt: skip
     items = [view(stored) for stored in found.items]

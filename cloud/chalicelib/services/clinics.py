@@ -10,7 +10,7 @@ import re
 import secrets
 import unicodedata
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
 from chalicelib.db import clinics as clinics_repo
@@ -161,3 +161,15 @@ def _save(scope: Scope, clinic: Clinic, action: str, *, new: bool, **target: str
         if new:
             raise Conflict(f"a clinic with id {clinic.id!r} already exists", code="clinic_exists", field="id") from None
         raise NotFound("no such clinic", code="not_found", field="clinic_id") from None
+
+
+def zone(clinic_id: str) -> tzinfo:
+    """The clinic's time zone (its record's), UTC when the clinic has no record: what "today" means at the desk
+    (the visits queue, the day's appointments)."""
+    clinic = clinics_repo.get(clinic_id)
+    if clinic is None:
+        return UTC
+    try:
+        return zoneinfo.ZoneInfo(clinic.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -9,21 +9,19 @@ bill totals. The interface other domains build on: `require` / `require_for_pati
 from __future__ import annotations
 
 import uuid
-import zoneinfo
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.db import clinics as clinics_repo
 from chalicelib.db import patients as patients_repo
 from chalicelib.db import store
 from chalicelib.db import visits as repo
 from chalicelib.db.charges import add as add_charge
 from chalicelib.errors import Conflict, Duplicate, InvalidInput, NotFound
 from chalicelib.models import Page
-from chalicelib.services import appointments, audit, charges, money
+from chalicelib.services import appointments, audit, charges, clinics, money
 from chalicelib.services.charges import ChargeKind
 from chalicelib.services.scope import Scope
 
@@ -178,17 +176,6 @@ def require_open_for_patient(scope: Scope, visit_id: str, patient_id: str) -> Vi
 # --- opening ---------------------------------------------------------------------------------------------
 
 
-def clinic_zone(clinic_id: str) -> tzinfo:
-    """The clinic's time zone (its record's), UTC when the clinic has no record."""
-    clinic = clinics_repo.get(clinic_id)
-    if clinic is None:
-        return UTC
-    try:
-        return zoneinfo.ZoneInfo(clinic.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def _open_conflict(scope: Scope, patient_id: str) -> Duplicate:
     existing = repo.open_visit_of(scope.clinic_id, patient_id) or ""
     return Duplicate("the patient already has an open visit (complete or cancel it first)",
@@ -220,7 +207,7 @@ def open_visit(
     stored = repo.StoredVisit(
         clinic_id=scope.clinic_id, visit_id=visit_id, patient_id=patient_id, status=VisitStatus.REGISTERED.value,
         chief_complaint=chief_complaint, triage_category=triage_category.value, payment_type=payment_type.value,
-        payment_reference=payment_reference, day=at.astimezone(clinic_zone(scope.clinic_id)).date().isoformat(),
+        payment_reference=payment_reference, day=at.astimezone(clinics.zone(scope.clinic_id)).date().isoformat(),
         opened_at=at, opened_by=scope.actor, updated_at=at, updated_by=scope.actor, version=1,
         charges_minor=consultation.amount_minor, paid_minor=0, discharge_notes=None, completed_at=None,
         follow_up_appointment_id=None,
@@ -252,7 +239,7 @@ def queue(
     """The clinic's visits opened on `day` (clinic-local; default today), oldest first, optionally of one
     status (a filter on the page: a page may come back short with a `next`)."""
     if day is None:
-        day = datetime.now(clinic_zone(scope.clinic_id)).date()
+        day = datetime.now(clinics.zone(scope.clinic_id)).date()
     found = repo.day_page(scope.clinic_id, day.isoformat(), status=status.value if status else None, limit=limit,
                           next_token=next_token)  # fmt: skip
     visits = [view(stored) for stored in found.items]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from chalice.test import Client
@@ -66,3 +68,22 @@ def test_reschedule_moves_the_slots_and_cancel_frees_them(api: Client, people: t
     assert book(api, first, doctor, "10:00")[0] == 201
     status, body = send(api, "POST", f"/appointments/{other['id']}/cancel", clinic=OTHER)
     assert (status, body["code"]) == (404, "not_found")
+
+
+def test_the_day_list_defaults_to_the_clinics_today_not_utcs(api: Client, people: tuple[str, str, str]) -> None:
+    """A clinic 14 hours ahead of UTC (or 11 behind) is on another date than UTC for most of the day: pick the
+    zone that differs now, so the test means something whenever it runs."""
+    now = datetime.now(UTC)
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    local_today = now.astimezone(ZoneInfo(zone)).date()
+    assert local_today != now.date()
+    first, _, doctor = people
+    status, body = send(api, "PATCH", "/clinics/demo", {"timezone": zone})
+    assert status == 200, body
+    status, booked = book(api, first, doctor, "10:00", date=local_today.isoformat())
+    assert status == 201, booked
+
+    status, page = send(api, "GET", "/appointments", role=Role.RECEPTIONIST)
+    assert status == 200 and [a["id"] for a in page["items"]] == [booked["id"]]
+    status, page = send(api, "GET", f"/appointments?date={now.date().isoformat()}", role=Role.RECEPTIONIST)
+    assert status == 200 and page["items"] == []
