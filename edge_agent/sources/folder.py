@@ -72,6 +72,7 @@ class FolderSource:
         self._thread: threading.Thread | None = None
         self._observer: BaseObserver | None = None
         self._tick = min(0.5, config.settle_seconds / 4)
+        self.rescans = 0  # full scans done (the first one's end is logged: "folder scanned")
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -155,6 +156,7 @@ class FolderSource:
             return
         self._watch()
         seen: set[Path] = set()
+        new = 0
         for path in self._walk():
             seen.add(path)
             sig = _signature(path)
@@ -162,12 +164,16 @@ class FolderSource:
                 known = path in self._candidates or (sig is not None and self._taken.get(path) == sig)
             if not known:
                 self.note(path)
+                new += 1
         with self._lock:  # forget files that are gone, so the memory stays bounded
             gone = [p for p in self._taken if p not in seen]
             for path in gone:
                 del self._taken[path]
         if self._seen is not None:
             self._seen.forget(self.config.name, [p.relative_to(self.root).as_posix() for p in gone])
+        self.rescans += 1
+        if self.rescans == 1:  # what the folder held at start, and how much of it is new
+            log.info("folder scanned", extra={"source": self.config.name, "files": len(seen), "new": new})
 
     # --- settling and taking --------------------------------------------------------------------
 
