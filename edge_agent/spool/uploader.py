@@ -15,6 +15,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +27,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from edge_agent.config import CloudSection
 from edge_agent.spool import Item, Spool, SpoolObject
 from edge_agent.spool.backoff import full_jitter
+from edge_agent.spool.outbox import Puts, UploadedAs
 
 log = logging.getLogger(__name__)
 
+PUT_WORKERS = 8  # items put at once: S3 latency, not bandwidth or CPU, bounds a single stream of small objects
+BATCH_ITEMS = 64  # items per pass: what one ledger transaction records (a crash re-puts at most these)
 RETENTION_SWEEP_SECONDS = 3600.0  # how often an idle uploader ends the retention of kept quarantined raw bytes
 
 # Client errors that say "the endpoint or our access is broken", not "this one object is bad":
@@ -50,6 +55,7 @@ def make_s3_client(cloud: CloudSection) -> Any:
         region_name=cloud.region,
         signature_version="s3v4",
         retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=PUT_WORKERS + 2,  # the put workers, the heartbeat and the assignments
         connect_timeout=cloud.connect_timeout_seconds,
         read_timeout=cloud.read_timeout_seconds,
         # The checksum we pass is the one S3 checks; no extra CRC computed by botocore.
@@ -95,8 +101,20 @@ class ObjectWriter:
         self.client.put_object(**args)
 
 
+@dataclass
+class _Done:
+    """One item's part of a pass: the objects S3 confirmed, and the one that failed (if any)."""
+
+    item: Item
+    seqs: list[int] = field(default_factory=list)
+    whole: bool = False
+    failed: SpoolObject | None = None
+    error: Exception | None = None
+
+
 class Uploader:
-    """One thread. `wake()` after new items; `run_once()` is one pass (tests drive it directly)."""
+    """One thread, and `workers` threads that put objects. `wake()` after new items; `run_once()` is one
+    pass (tests drive it directly): up to `batch_items` due items put, then recorded in one transaction."""
 
     def __init__(
         self,
@@ -109,8 +127,14 @@ class Uploader:
         idle_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        workers: int = PUT_WORKERS,
+        batch_items: int = BATCH_ITEMS,
     ) -> None:
         self.spool = spool
+        self.workers = workers
+        self.batch_items = batch_items
+        self._pool: ThreadPoolExecutor | None = None
+        self._healthy = False  # the last pass put objects and the endpoint did not fail since
         self.writer = writer
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -147,6 +171,9 @@ class Uploader:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _run(self) -> None:
         log.info("uploader started", extra={"bucket": self.writer.cloud.bucket})
@@ -167,42 +194,76 @@ class Uploader:
         """Uploads what is due; returns (seconds until the next pass, whether that is an endpoint backoff)."""
         now = self._clock()
         if self._upload_assignments():
-            self._failures += 1
-            return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
-        items = self.spool.ledger.outbox.due(now)
+            return self._back_off(), True
+        items = self.spool.ledger.outbox.due(now, limit=self.batch_items)
         if not items:
+            self._healthy = False  # the endpoint may go away while nothing is due
             self._sweep(now)
             nxt = self.spool.ledger.outbox.next_due_at()
             wait = self.idle_seconds if nxt is None else min(max(nxt - now, 0.05), self.idle_seconds)
             return wait, False
-        for item in items:
-            if self._stop.is_set():
-                break
-            endpoint_failed = self._upload_item(item)
-            if endpoint_failed:
-                self._failures += 1
-                return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
+        if not self._healthy:  # after a failure or a quiet spell one item probes first: an outage costs one
+            probe, items = items[:1], items[1:]  # request per backoff step, not one per worker
+            if self._settle(self._put_all(probe)):
+                return self._back_off(), True
+        if items and self._settle(self._put_all(items)):
+            return self._back_off(), True
         self._failures = 0
+        self._healthy = True
         return 0.0, False
 
-    def _upload_item(self, item: Item) -> bool:
-        """Puts the item's pending objects in order; True when the endpoint itself failed."""
-        ledger = self.spool.ledger
-        for obj in ledger.outbox.objects(item.item_id):
+    def _back_off(self) -> float:
+        self._healthy = False
+        self._failures += 1
+        return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand))
+
+    def _put_all(self, items: list[Item]) -> list[_Done]:
+        """Puts the items' pending objects, several items at once (S3 answers each request in tens of
+        milliseconds; one at a time left the link and the CPU mostly idle)."""
+        work = [(item, self.spool.ledger.outbox.objects(item.item_id)) for item in items if not self._stop.is_set()]
+        if self.workers <= 1 or len(work) <= 1:
+            return [self._put_item(item, objects) for item, objects in work]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="uploader-put")
+        return list(self._pool.map(lambda w: self._put_item(*w), work))
+
+    def _put_item(self, item: Item, objects: list[SpoolObject]) -> _Done:
+        """One item's pending objects in order (raw first), in a worker; the ledger is written by `_settle`."""
+        done = _Done(item)
+        for obj in objects:
+            if self._stop.is_set():
+                break
             try:
                 self._put(item, obj)
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the item, never stops the queue
-                text, endpoint = describe_error(exc)
-                self._failed(item, obj, text)
-                return endpoint
-            ledger.outbox.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
+                done.failed, done.error = obj, exc
+                break
+            done.seqs.append(obj.seq)
+        done.whole = done.failed is None and len(done.seqs) == len(objects)
+        return done
+
+    def _settle(self, results: list[_Done]) -> bool:
+        """Writes down what S3 confirmed, in one transaction, and only that: an item is marked uploaded
+        after S3 has taken its every object (a crash before this commit means those objects are put
+        again, never that one is lost). Returns True when the endpoint itself failed."""
         keep = self.spool.keep_quarantined_seconds > 0
-        outcome = ledger.outbox.item_uploaded(
-            item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True
+        outcomes = self.spool.ledger.outbox.record_puts(
+            [Puts(r.item.item_id, r.seqs, r.whole) for r in results], datetime.now(UTC), keep_quarantined_raw=keep
         )
+        endpoint_failed = False
+        for result, outcome in zip(results, outcomes, strict=True):
+            if result.failed is not None and result.error is not None:
+                text, endpoint = describe_error(result.error)
+                self._failed(result.item, result.failed, text)
+                endpoint_failed = endpoint_failed or endpoint
+            elif outcome is not None:
+                self._uploaded(result.item, outcome)
+        return endpoint_failed
+
+    def _uploaded(self, item: Item, outcome: UploadedAs) -> None:
         if outcome == "incomplete":  # `replay` re-queued it meanwhile: its new objects go in the next pass
             log.info("item changed during upload; its new objects follow", extra={"item_id": item.item_id})
-            return False
+            return
         if outcome == "released":
             self.spool.blobs.delete(item.sha256)
         if self._failures or item.attempts:
@@ -210,7 +271,6 @@ class Uploader:
         log.info("item uploaded", extra={"item_id": item.item_id, "sha256": item.sha256, "state": item.state.value})
         for callback in self._listeners:
             callback(item.item_id)
-        return False
 
     def _upload_assignments(self) -> bool:
         """Puts the patient ids duplicates brought (few, small); True when the endpoint itself failed.
