@@ -49,6 +49,7 @@ CORPUS = Path(os.environ.get("MEDFLOW_CORPUS") or REPO.parent / "shared" / "corp
 WORK = REPO / "var" / "bench-ingest"
 AWSCLI_DIR = REPO / "var" / "bench-awscli"
 AWSCLI_VERSION = "1.46.3"
+FLOOR = "floor: 16-thread put loop"  # the agent's 2 PUTs a file, nothing else (see run_floor)
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -353,6 +354,29 @@ def run_agent_big(folder: Path, count: int, endpoint: str, bucket: str, log: Req
     return Run(seconds, cpu, puts, requests, {"rss_peak_mb": peak})
 
 
+def run_floor(folder: Path, endpoint: str, bucket: str, log: RequestLog, threads: int = 16) -> Run:
+    """The endpoint's floor for the agent's requests: each file put twice (as its raw object and as an
+    envelope-sized one) with the agent's own writer (SHA-256 checksum, SSE), by a plain thread pool, no
+    spool, no parsing: no uploader putting these objects through boto3 can finish sooner."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from edge_agent.config import CloudSection
+    from edge_agent.spool.uploader import ObjectWriter, make_s3_client
+
+    cloud = CloudSection(bucket=bucket, endpoint_url=endpoint)
+    writer = ObjectWriter(make_s3_client(cloud), cloud)
+    files = sorted(p for p in folder.iterdir() if p.name != ".complete")
+    jobs = [(f"{role}/{p.name}", p) for p in files for role in ("raw", "envelopes")]
+    log.mark()
+    start, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda job: writer.put(job[0], job[1].read_bytes(), "application/octet-stream"), jobs))
+    seconds = time.perf_counter() - start
+    time.sleep(0.3)
+    puts, requests = log.since()
+    return Run(seconds, time.process_time() - cpu, puts, requests)
+
+
 # --- S3 set-up and report ---------------------------------------------------------------------------
 
 
@@ -383,7 +407,10 @@ def report(title: str, runs: dict[str, list[Run]], goal: str, extras: tuple[str,
         reqs = statistics.median(r.requests for r in values)
         more = "  ".join(spread([r.extra[e] for r in values], "MB", 0) for e in extras if e in values[0].extra)
         print(f"  {who:24} {spread([r.seconds for r in values]):28} {cpu:7.1f} {puts:6.0f} {reqs:9.0f}  {more}")
-    (ours, ours_runs), (base, base_runs) = list(runs.items())
+    (ours, ours_runs), (base, base_runs), *more = list(runs.items())
+    for other, other_runs in more:
+        ratio = statistics.median(r.seconds for r in ours_runs) / statistics.median(r.seconds for r in other_runs)
+        print(f"  ratio {ours} / {other} time: {ratio:.2f}x")
     ratios = [a.seconds / b.seconds for a, b in zip(ours_runs, base_runs, strict=True)]
     median = statistics.median(r.seconds for r in ours_runs) / statistics.median(r.seconds for r in base_runs)
     speed = 1 / median
@@ -400,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     aws = str(awscli())
+    os.environ.update(aws_env())  # the floor's client in this process: moto's fixed local credentials
     WORK.mkdir(parents=True, exist_ok=True)
     moto_log = WORK / "moto.log"
     moto_log.write_bytes(b"")
@@ -428,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = WORK / f"files-{args.files}"
         total = make_files(folder, args.files)
         print(f"{args.files} distinct HL7 files, {total / 1e6:.1f} MB; {args.rounds} interleaved rounds")
-        load: dict[str, list[Run]] = {"agent": [], "aws s3 sync": []}
+        load: dict[str, list[Run]] = {"agent": [], "aws s3 sync": [], FLOOR: []}
         noop: dict[str, list[Run]] = {"agent (restart, rescan)": [], "aws s3 sync (no-op)": []}
         for n in range(args.rounds):
             bucket = fresh_bucket(client, moto, f"bench-sync-{n}")
@@ -443,12 +471,17 @@ def main(argv: list[str] | None = None) -> int:
                     agent_bucket = f"bench-agent-{n}"
                     client.create_bucket(Bucket=agent_bucket)
                     ours, ours_noop = run_agent(folder, args.files, moto.url, agent_bucket, log, f"load-{n}")
+            floor_bucket = f"bench-floor-{n}"
+            client.create_bucket(Bucket=floor_bucket)
+            floor = run_floor(folder, moto.url, floor_bucket, log)
             load["agent"].append(ours)
             load["aws s3 sync"].append(base)
+            load[FLOOR].append(floor)
             noop["agent (restart, rescan)"].append(ours_noop)
             noop["aws s3 sync (no-op)"].append(base_noop)
             print(f"  round {n + 1}: agent {ours.seconds:.1f} s ({ours.puts} PUTs), aws s3 sync {base.seconds:.1f} s"
-                  f" ({base.puts} PUTs); no-op agent {ours_noop.seconds:.2f} s ({ours_noop.requests} requests),"
+                  f" ({base.puts} PUTs), floor {floor.seconds:.1f} s ({floor.puts} PUTs);"
+                  f" no-op agent {ours_noop.seconds:.2f} s ({ours_noop.requests} requests),"
                   f" aws {base_noop.seconds:.2f} s ({base_noop.requests} requests)", flush=True)  # fmt: skip
         report(f"{args.files} device files → S3", load, "≥ 2.0x as fast", ("rss_peak_mb", "rss_idle_mb"))
         report("no-op: the same files again", noop, "≤ 0.5x the time, no request per file")
