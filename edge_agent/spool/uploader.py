@@ -8,6 +8,7 @@ raw objects that digest is the item's identity, so a blob corrupted on disk is r
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import random
@@ -15,9 +16,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 
 PUT_WORKERS = 8  # items put at once: S3 latency, not bandwidth or CPU, bounds a single stream of small objects
 BATCH_ITEMS = 64  # items per pass: what one ledger transaction records (a crash re-puts at most these)
+# Raw objects above this size go in parts (S3 allows 5 MB to 5 GB a part): a 50 MB scan is never held
+# whole in memory, and its parts travel side by side.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024
+PART_WORKERS = 4  # parts in flight per big object (and at most this many parts' bytes in memory)
 RETENTION_SWEEP_SECONDS = 3600.0  # how often an idle uploader ends the retention of kept quarantined raw bytes
 
 # Client errors that say "the endpoint or our access is broken", not "this one object is bad":
@@ -47,6 +54,10 @@ _GLOBAL_CODES = {
     "RequestTimeout",
     "KMS.DisabledException",
 }
+
+
+class BlobCorrupted(ValueError):
+    """The blob on disk no longer hashes to the item's identity: it is not completed in S3."""
 
 
 def make_s3_client(cloud: CloudSection) -> Any:
@@ -84,6 +95,8 @@ class ObjectWriter:
     def __init__(self, client: Any, cloud: CloudSection) -> None:
         self.client = client
         self.cloud = cloud
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # part uploads (started on the first big object)
 
     def put(self, key: str, body: bytes, content_type: str, sha256_hex: str | None = None) -> None:
         digest = bytes.fromhex(sha256_hex) if sha256_hex else hashlib.sha256(body).digest()
@@ -99,6 +112,57 @@ class ObjectWriter:
         if self.cloud.kms_key_id:
             args["SSEKMSKeyId"] = self.cloud.kms_key_id
         self.client.put_object(**args)
+
+    def put_file(self, key: str, path: Path, content_type: str, sha256_hex: str) -> None:
+        """A spooled blob: small ones in one PutObject; big ones (scans, DICOM) in parts read from the
+        file, never whole in memory, in one pass over the bytes: each part's SHA-256 is computed as it is
+        read and checked by S3, and the whole file's digest, computed in the same pass, must equal the
+        item's identity before the upload is completed (a blob corrupted on disk never becomes an object)."""
+        size = path.stat().st_size
+        if size <= MULTIPART_THRESHOLD:
+            self.put(key, path.read_bytes(), content_type, sha256_hex)
+            return
+        args: dict[str, Any] = {"Bucket": self.cloud.bucket, "Key": key}
+        start = {**args, "ContentType": content_type, "ChecksumAlgorithm": "SHA256",
+                 "ServerSideEncryption": self.cloud.sse}  # fmt: skip
+        if self.cloud.kms_key_id:
+            start["SSEKMSKeyId"] = self.cloud.kms_key_id
+        upload_id = self.client.create_multipart_upload(**start)["UploadId"]
+        try:
+            parts = self._put_parts(args, upload_id, path, sha256_hex)
+            self.client.complete_multipart_upload(**args, UploadId=upload_id, MultipartUpload={"Parts": parts})
+        except BaseException:
+            with contextlib.suppress(Exception):  # the parts would otherwise be billed until a lifecycle rule ends them
+                self.client.abort_multipart_upload(**args, UploadId=upload_id)
+            raise
+
+    def _put_parts(self, args: dict[str, Any], upload_id: str, path: Path, sha256_hex: str) -> list[dict[str, Any]]:
+        whole = hashlib.sha256()
+        futures: list[Future[dict[str, Any]]] = []
+        with open(path, "rb") as fh:
+            number = 0
+            while chunk := fh.read(PART_SIZE):
+                number += 1
+                whole.update(chunk)
+                digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                while len([f for f in futures if not f.done()]) >= PART_WORKERS:  # bounds the bytes in memory
+                    wait([f for f in futures if not f.done()], return_when=FIRST_COMPLETED)
+                futures.append(self._parts().submit(self._put_part, args, upload_id, number, chunk, digest))
+        parts = [f.result() for f in futures]  # raises the first failed part's error
+        if whole.hexdigest() != sha256_hex:
+            raise BlobCorrupted(f"blob digest {whole.hexdigest()[:12]} is not the item's {sha256_hex[:12]}")
+        return parts
+
+    def _put_part(self, args: dict[str, Any], upload_id: str, number: int, chunk: bytes, digest: str) -> dict[str, Any]:
+        answer = self.client.upload_part(**args, UploadId=upload_id, PartNumber=number, Body=chunk,
+                                         ChecksumAlgorithm="SHA256", ChecksumSHA256=digest)  # fmt: skip
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": digest}
+
+    def _parts(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(PART_WORKERS, thread_name_prefix="uploader-part")
+            return self._pool
 
 
 @dataclass
@@ -301,11 +365,16 @@ class Uploader:
             log.warning("quarantine retention sweep failed", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def _put(self, item: Item, obj: SpoolObject) -> None:
-        if obj.role == "raw":  # bytes inline in the ledger or in the blob file; checksum from the identity
-            body = obj.body if obj.body is not None else self.spool.blobs.read(item.sha256)
-            sha256: str | None = item.sha256
-        else:
-            body, sha256 = obj.body or b"", None
+        if obj.role == "raw" and obj.body is None:  # a blob file: streamed, in parts when big
+            try:
+                self.writer.put_file(obj.key, self.spool.blobs.path(item.sha256), obj.content_type, item.sha256)
+            except Exception:
+                self._tell_put(item.size, ok=False)
+                raise
+            self._tell_put(item.size, ok=True)
+            return
+        # Bytes inline in the ledger; a raw object's checksum is the item's identity.
+        body, sha256 = obj.body or b"", item.sha256 if obj.role == "raw" else None
         try:
             self.writer.put(obj.key, body, obj.content_type, sha256)
         except Exception:
