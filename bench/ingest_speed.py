@@ -49,6 +49,7 @@ CORPUS = Path(os.environ.get("MEDFLOW_CORPUS") or REPO.parent / "shared" / "corp
 WORK = REPO / "var" / "bench-ingest"
 AWSCLI_DIR = REPO / "var" / "bench-awscli"
 AWSCLI_VERSION = "1.46.3"
+BEFORE = "agent before (--before)"
 FLOOR = "floor: 16-thread put loop"  # the agent's 2 PUTs a file, nothing else (see run_floor)
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -237,15 +238,15 @@ path = "{folder}"
 
 
 class Agent:
-    def __init__(self, config: Path, health_port: int, log_path: Path) -> None:
-        self.config, self.health_port, self.log_path = config, health_port, log_path
+    def __init__(self, config: Path, health_port: int, log_path: Path, src: Path = REPO) -> None:
+        self.config, self.health_port, self.log_path, self.src = config, health_port, log_path, src
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**aws_env(), "PYTHONPATH": str(REPO)}
+        env = {**aws_env(), "PYTHONPATH": str(self.src)}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "edge_agent", "run", "--config", str(self.config)],
-                                         cwd=REPO, env=env, stdout=log, stderr=log)  # fmt: skip
+                                         cwd=self.src, env=env, stdout=log, stderr=log)  # fmt: skip
 
     def metrics(self) -> dict[str, float]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/metrics", timeout=5) as resp:
@@ -291,17 +292,29 @@ class Agent:
                 self.proc.wait()
 
 
-def run_agent(folder: Path, count: int, endpoint: str, bucket: str, log: RequestLog, tag: str) -> tuple[Run, Run]:
-    """The load (start → every item in S3), then the no-op restart (start → first scan done)."""
+def intake_seconds(log_path: Path, started: float) -> float:
+    """From the agent's start to its last "file taken" log line (its clock, the log's timestamps)."""
+    last = ""
+    for line in log_path.read_text(errors="replace").splitlines():
+        if '"file taken"' in line:
+            last = json.loads(line)["ts"]
+    return datetime.fromisoformat(last).timestamp() - started if last else 0.0
+
+
+def run_agent(
+    folder: Path, count: int, endpoint: str, bucket: str, log: RequestLog, tag: str, src: Path = REPO
+) -> tuple[Run, Run | None]:
+    """The load (start → every item in S3), then the no-op restart (start → first scan done; not for
+    another source tree, which may not log when its first scan is done)."""
     data_dir = WORK / f"agent-{tag}"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     port = free_port()
     config = data_dir / "agent.toml"
     config.write_text(agent_toml(data_dir / "data", folder, endpoint, bucket, port))
-    agent = Agent(config, port, data_dir / "agent.log")
+    agent = Agent(config, port, data_dir / "agent.log", src)
     log.mark()
-    start = time.perf_counter()
+    start, wall = time.perf_counter(), time.time()
     agent.start()
     assert agent.proc is not None
     try:
@@ -314,7 +327,10 @@ def run_agent(folder: Path, count: int, endpoint: str, bucket: str, log: Request
         idle = rss_mb(agent.proc.pid)
     finally:
         agent.stop()
-    load = Run(seconds, cpu, puts, requests, {"rss_peak_mb": peak, "rss_idle_mb": idle})
+    taken = intake_seconds(data_dir / "agent.log", wall)
+    load = Run(seconds, cpu, puts, requests, {"rss_peak_mb": peak, "rss_idle_mb": idle, "intake_s": taken})
+    if src != REPO:
+        return load, None
     again = Agent(config, port, data_dir / "agent-noop.log")
     log.mark()
     start = time.perf_counter()
@@ -424,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dicom", type=int, default=0, help="instead: this many big DICOM files vs `aws s3 cp`")
     parser.add_argument("--dicom-mb", type=int, default=50)
+    parser.add_argument("--before", type=Path, help="also run the agent of this source tree (e.g. a `git archive`)")
     args = parser.parse_args(argv)
 
     aws = str(awscli())
@@ -457,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         total = make_files(folder, args.files)
         print(f"{args.files} distinct HL7 files, {total / 1e6:.1f} MB; {args.rounds} interleaved rounds")
         load: dict[str, list[Run]] = {"agent": [], "aws s3 sync": [], FLOOR: []}
+        if args.before:
+            load[BEFORE] = []
         noop: dict[str, list[Run]] = {"agent (restart, rescan)": [], "aws s3 sync (no-op)": []}
         for n in range(args.rounds):
             bucket = fresh_bucket(client, moto, f"bench-sync-{n}")
@@ -470,7 +489,16 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     agent_bucket = f"bench-agent-{n}"
                     client.create_bucket(Bucket=agent_bucket)
-                    ours, ours_noop = run_agent(folder, args.files, moto.url, agent_bucket, log, f"load-{n}")
+                    ours, again = run_agent(folder, args.files, moto.url, agent_bucket, log, f"load-{n}")
+                    assert again is not None
+                    ours_noop = again
+            if args.before:
+                client.create_bucket(Bucket=f"bench-before-{n}")
+                before, _ = run_agent(
+                    folder, args.files, moto.url, f"bench-before-{n}", log, f"before-{n}", args.before
+                )
+                load[BEFORE].append(before)
+                print(f"  round {n + 1}: agent before {before.seconds:.1f} s", flush=True)
             floor_bucket = f"bench-floor-{n}"
             client.create_bucket(Bucket=floor_bucket)
             floor = run_floor(folder, moto.url, floor_bucket, log)
@@ -484,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                   f" no-op agent {ours_noop.seconds:.2f} s ({ours_noop.requests} requests),"
                   f" aws {base_noop.seconds:.2f} s ({base_noop.requests} requests)", flush=True)  # fmt: skip
         report(f"{args.files} device files → S3", load, "≥ 2.0x as fast", ("rss_peak_mb", "rss_idle_mb"))
+        for who in ("agent", BEFORE) if args.before else ("agent",):
+            print(f"  {who}: start → last file taken {spread([r.extra['intake_s'] for r in load[who]])}")
         report("no-op: the same files again", noop, "≤ 0.5x the time, no request per file")
         print(json.dumps({"agent_rss_peak_mb": max(r.extra["rss_peak_mb"] for r in load["agent"]),
                           "agent_rss_idle_mb": max(r.extra["rss_idle_mb"] for r in load["agent"])}))  # fmt: skip
