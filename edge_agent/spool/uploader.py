@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ BATCH_ITEMS = 64  # items per pass: what one ledger transaction records (a crash
 # whole in memory, and its parts travel side by side.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
-PART_WORKERS = 4  # parts in flight per big object (and at most this many parts' bytes in memory)
+PART_WORKERS = 4  # parts in flight over all big objects (and at most this many parts' bytes in memory)
 RETENTION_SWEEP_SECONDS = 3600.0  # how often an idle uploader ends the retention of kept quarantined raw bytes
 
 # Client errors that say "the endpoint or our access is broken", not "this one object is bad":
@@ -97,6 +97,8 @@ class ObjectWriter:
         self.cloud = cloud
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None  # part uploads (started on the first big object)
+        # Parts read but not yet confirmed, over every big object at once: bounds the bytes in memory.
+        self._parts_held = threading.BoundedSemaphore(PART_WORKERS)
 
     def put(self, key: str, body: bytes, content_type: str, sha256_hex: str | None = None) -> None:
         digest = bytes.fromhex(sha256_hex) if sha256_hex else hashlib.sha256(body).digest()
@@ -141,21 +143,31 @@ class ObjectWriter:
         futures: list[Future[dict[str, Any]]] = []
         with open(path, "rb") as fh:
             number = 0
-            while chunk := fh.read(PART_SIZE):
-                number += 1
-                whole.update(chunk)
-                digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
-                while len([f for f in futures if not f.done()]) >= PART_WORKERS:  # bounds the bytes in memory
-                    wait([f for f in futures if not f.done()], return_when=FIRST_COMPLETED)
-                futures.append(self._parts().submit(self._put_part, args, upload_id, number, chunk, digest))
+            while True:
+                self._parts_held.acquire()  # released once S3 answered this part (or nothing was read)
+                try:
+                    chunk = fh.read(PART_SIZE)
+                    if not chunk:
+                        self._parts_held.release()
+                        break
+                    number += 1
+                    whole.update(chunk)
+                    digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                    futures.append(self._parts().submit(self._put_part, args, upload_id, number, chunk, digest))
+                except BaseException:
+                    self._parts_held.release()
+                    raise
         parts = [f.result() for f in futures]  # raises the first failed part's error
         if whole.hexdigest() != sha256_hex:
             raise BlobCorrupted(f"blob digest {whole.hexdigest()[:12]} is not the item's {sha256_hex[:12]}")
         return parts
 
     def _put_part(self, args: dict[str, Any], upload_id: str, number: int, chunk: bytes, digest: str) -> dict[str, Any]:
-        answer = self.client.upload_part(**args, UploadId=upload_id, PartNumber=number, Body=chunk,
-                                         ChecksumAlgorithm="SHA256", ChecksumSHA256=digest)  # fmt: skip
+        try:
+            answer = self.client.upload_part(**args, UploadId=upload_id, PartNumber=number, Body=chunk,
+                                             ChecksumAlgorithm="SHA256", ChecksumSHA256=digest)  # fmt: skip
+        finally:
+            self._parts_held.release()
         return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": digest}
 
     def _parts(self) -> ThreadPoolExecutor:
