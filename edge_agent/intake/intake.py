@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edge_agent.adapters.base import Adapter
+from edge_agent.errors import EdgeAgentError
 from edge_agent.identity import Identity
 from edge_agent.intake.assignment import assignment
 from edge_agent.intake.describer import Describer
 from edge_agent.intake.loop import LoopDoor
 from edge_agent.intake.parse_pool import ParsePool
-from edge_agent.intake.port import IntakeResult, Origin
+from edge_agent.intake.port import Input, IntakeResult, Origin
 from edge_agent.spool import RESUME_RATIO, Described, Incoming, Item, ItemState, Limits, NewItem, Spool, SpoolError
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.objects import assignment_key
@@ -89,6 +90,31 @@ class Intake:
         """
         prepared = self.prepare(raw, origin, siblings=siblings)
         return prepared if isinstance(prepared, IntakeResult) else self.store(prepared)
+
+    def submit_many(self, inputs: Sequence[Input]) -> list[IntakeResult | EdgeAgentError]:
+        """Several inputs from one thread (a folder pass): each hashed, checked and described, then all
+        committed together (one fsync, not one per file); per input its result or the error."""
+        outcomes: list[IntakeResult | EdgeAgentError | Incoming] = []
+        for entry in inputs:
+            try:
+                outcomes.append(self.prepare(entry.raw, entry.origin, siblings=entry.siblings))
+            except EdgeAgentError as exc:  # spool full: refused before the parse, like `submit`
+                outcomes.append(exc)
+        batch = [o for o in outcomes if isinstance(o, Incoming)]
+        stored = iter(self.store_many(batch) if batch else [])
+        results: list[IntakeResult | EdgeAgentError] = []
+        for outcome in outcomes:
+            if not isinstance(outcome, Incoming):
+                results.append(outcome)
+                continue
+            result = next(stored)
+            if isinstance(result, EdgeAgentError | IntakeResult):
+                results.append(result)
+            else:  # never expected: the commit hands back only SpoolErrors; kept as one for the source
+                error = SpoolError(f"cannot store the item: {type(result).__name__}: {result}")
+                error.__cause__ = result
+                results.append(error)
+        return results
 
     async def submit_async(self, raw: bytes, origin: Origin) -> IntakeResult:
         """`submit` for a source's event loop: hashed and checked on the loop, described by the parse

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from edge_agent.errors import EdgeAgentError
 from edge_agent.spool.records import ItemState
 
-__all__ = ["IntakePort", "IntakeResult", "ItemState", "Origin"]
+__all__ = ["Input", "IntakePort", "IntakeResult", "ItemState", "Origin"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,15 @@ class Origin:
     device_id: str | None = None
     patient_id_patterns: Sequence[str] = ()
     source: str = ""  # the configured source's name (metrics count per source)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of `submit_many`: the bytes, where they came from, and the file names beside them."""
+
+    raw: bytes
+    origin: Origin
+    siblings: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,11 @@ class IntakePort(Protocol):
 
     def submit(self, raw: bytes, origin: Origin, *, siblings: Sequence[str] = ()) -> IntakeResult:
         """From a source's own thread: blocks; concurrent submits share one durable commit."""
+        ...
+
+    def submit_many(self, inputs: Sequence[Input]) -> list[IntakeResult | EdgeAgentError]:
+        """`submit` for several inputs a source's thread has at once (a folder pass): one durable
+        commit for them all; per input its result or the error `submit` would have raised."""
         ...
 
     async def submit_async(self, raw: bytes, origin: Origin) -> IntakeResult:

@@ -7,6 +7,7 @@ Originals are never modified; they are deleted only with `delete_after_upload`, 
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import logging
 import os
@@ -21,7 +22,7 @@ from watchdog.observers.api import BaseObserver
 
 from edge_agent.config import FolderSourceConfig
 from edge_agent.errors import EdgeAgentError
-from edge_agent.intake.port import IntakePort, ItemState, Origin
+from edge_agent.intake.port import Input, IntakePort, IntakeResult, ItemState, Origin
 from edge_agent.sources.seen import SeenFiles
 from edge_agent.sources.settle import Candidate as _Candidate
 from edge_agent.sources.settle import Signature
@@ -72,6 +73,7 @@ class FolderSource:
         self._thread: threading.Thread | None = None
         self._observer: BaseObserver | None = None
         self._tick = min(0.5, config.settle_seconds / 4)
+        self.rescans = 0  # full scans done (the first one's end is logged: "folder scanned")
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class FolderSource:
             return
         self._watch()
         seen: set[Path] = set()
+        new = 0
         for path in self._walk():
             seen.add(path)
             sig = _signature(path)
@@ -162,12 +165,16 @@ class FolderSource:
                 known = path in self._candidates or (sig is not None and self._taken.get(path) == sig)
             if not known:
                 self.note(path)
+                new += 1
         with self._lock:  # forget files that are gone, so the memory stays bounded
             gone = [p for p in self._taken if p not in seen]
             for path in gone:
                 del self._taken[path]
         if self._seen is not None:
             self._seen.forget(self.config.name, [p.relative_to(self.root).as_posix() for p in gone])
+        self.rescans += 1
+        if self.rescans == 1:  # what the folder held at start, and how much of it is new
+            log.info("folder scanned", extra={"source": self.config.name, "files": len(seen), "new": new})
 
     # --- settling and taking --------------------------------------------------------------------
 
@@ -195,6 +202,7 @@ class FolderSource:
         now = self._clock()
         with self._lock:
             items = list(self._candidates.items())
+        settled: list[tuple[Path, _Candidate]] = []
         for path, cand in items:
             if self._stop.is_set() or now < cand.retry_at:
                 continue
@@ -207,26 +215,26 @@ class FolderSource:
                 if unchanged:
                     self._drop(path)
                 else:
-                    self._take(path, cand)
+                    settled.append((path, cand))
+        listings = _Listings()  # each folder listed once per pass, not once per file taken
+        for batch in _batches(settled):
+            if self._stop.is_set():
+                break
+            self._take(batch, listings)
 
     def _drop(self, path: Path) -> None:
         with self._lock:
             self._candidates.pop(path, None)
 
-    def _take(self, path: Path, cand: _Candidate) -> None:
-        rel = self.relative(path) or path.name
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            self._drop(path)
-            return
-        except OSError as exc:  # locked by the device software, permissions: retry later
-            self._retry(cand, "read failed", rel, exc)
-            return
-        if _signature(path) != cand.signature or len(data) != (cand.signature or (0, 0))[0]:
-            cand.signature, cand.stable_since = _signature(path), self._clock()  # changed while read
-            return
-        try:
+    def _take(self, batch: list[tuple[Path, _Candidate]], listings: _Listings | None = None) -> None:
+        """Reads the settled files and hands them over together (one durable commit for them all)."""
+        listings = listings or _Listings()
+        read: list[tuple[Path, _Candidate, str, Input]] = []
+        for path, cand in batch:
+            rel = self.relative(path) or path.name
+            data = self._read(path, cand, rel)
+            if data is None:
+                continue
             origin = Origin(
                 path.name,
                 self.kind,
@@ -236,10 +244,32 @@ class FolderSource:
                 self.config.patient_id_patterns,
                 source=self.config.name,
             )
-            result = self.intake.submit(data, origin, siblings=_siblings(path))
-        except EdgeAgentError as exc:  # spool full or unwritable: the file stays and is offered again
-            self._retry(cand, "spool refused file", rel, exc)
+            read.append((path, cand, rel, Input(data, origin, listings.siblings(path))))
+        if not read:
             return
+        results = self.intake.submit_many([entry for *_, entry in read])
+        for (path, cand, rel, _), result in zip(read, results, strict=True):
+            if isinstance(result, EdgeAgentError):  # spool full or unwritable: the file stays, offered again
+                self._retry(cand, "spool refused file", rel, result)
+            else:
+                self._taken_now(path, cand, rel, result)
+
+    def _read(self, path: Path, cand: _Candidate, rel: str) -> bytes | None:
+        """The file's bytes once they still match the settled signature; None when it cannot be taken now."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self._drop(path)
+            return None
+        except OSError as exc:  # locked by the device software, permissions: retry later
+            self._retry(cand, "read failed", rel, exc)
+            return None
+        if _signature(path) != cand.signature or len(data) != (cand.signature or (0, 0))[0]:
+            cand.signature, cand.stable_since = _signature(path), self._clock()  # changed while read
+            return None
+        return data
+
+    def _taken_now(self, path: Path, cand: _Candidate, rel: str, result: IntakeResult) -> None:
         with self._lock:
             self._candidates.pop(path, None)
             assert cand.signature is not None
@@ -284,16 +314,52 @@ class FolderSource:
 
 
 _MAX_SIBLINGS = 1000  # bounds the cost on folders holding years of exports
+# One pass hands settled files over in batches of at most this many files and bytes: one durable commit
+# each (not one per file), while a folder of big scans is never held in memory at once.
+BATCH_FILES = 64
+BATCH_BYTES = 16 * 1024 * 1024
 
 
-def _siblings(path: Path) -> list[str]:
-    """Other file names in the same folder: an adapter pairs e.g. a printout TIFF with its XML."""
-    try:
-        with os.scandir(path.parent) as entries:
-            names = [e.name for e in entries if e.name != path.name and e.is_file(follow_symlinks=False)]
-    except OSError:
-        return []
-    return sorted(names)[:_MAX_SIBLINGS]
+def _batches(settled: list[tuple[Path, _Candidate]]) -> Iterator[list[tuple[Path, _Candidate]]]:
+    batch: list[tuple[Path, _Candidate]] = []
+    size = 0
+    for path, cand in settled:
+        length = (cand.signature or (0, 0))[0]
+        if batch and (len(batch) >= BATCH_FILES or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((path, cand))
+        size += length
+    if batch:
+        yield batch
+
+
+class _Listings:
+    """Other file names beside a file, from one listing per folder per pass: an adapter pairs e.g. a
+    printout TIFF with its XML. Listing (and sorting) the folder for every file taken made a pass cost
+    grow with the square of the folder's size; files arriving during the pass are not settled anyway."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, list[str]] = {}
+        self.listed = 0  # folders listed (tests count them)
+
+    def siblings(self, path: Path) -> list[str]:
+        names = self._names.get(path.parent)
+        if names is None:
+            names = self._names[path.parent] = self._list(path.parent)
+        # The first names in sorted order, the file itself left out.
+        at = bisect.bisect_left(names, path.name)
+        if at < len(names) and names[at] == path.name and at <= _MAX_SIBLINGS:
+            return names[:at] + names[at + 1 : _MAX_SIBLINGS + 1]
+        return names[:_MAX_SIBLINGS]
+
+    def _list(self, folder: Path) -> list[str]:
+        self.listed += 1
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
+        except OSError:
+            return []
 
 
 def _signature(path: Path) -> Signature | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -10,6 +13,15 @@ from edge_agent.spool.records import Item, ItemState, SpoolObject
 from edge_agent.spool.schema import SELECT_ITEMS
 
 UploadedAs = Literal["released", "kept", "incomplete"]  # item_uploaded(): raw bytes dropped / kept / not marked
+
+
+@dataclass(frozen=True)
+class Puts:
+    """What S3 confirmed for one item in an upload pass: these objects (seq), and whether that was all of them."""
+
+    item_id: int
+    seqs: Sequence[int]
+    whole: bool
 
 
 class Outbox:
@@ -54,37 +66,67 @@ class Outbox:
         `keep_quarantined_raw` (for replay). `if_complete`: only when no object is still pending
         (a replay in another process may have added some while the uploader put the others)."""
         with self._c.tx() as db:
-            if if_complete:
-                # Any object not yet put keeps the item in the outbox; the uploader's next pass puts it.
-                left = db.execute(
-                    "SELECT 1 FROM objects WHERE item_id = ? AND uploaded_at IS NULL LIMIT 1", (item_id,)
-                ).fetchone()
-                if left is not None:
-                    return "incomplete"
-            # The size leaves the spool cap's count (once: only while the item is not yet uploaded);
-            # the state as stored now, not as the uploader read it (a replay may have changed it).
-            row = db.execute(
-                "SELECT size, state FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)
+            outcome = self._mark_item(db, item_id, keep_quarantined_raw, if_complete, at)
+            if outcome != "incomplete":
+                self._upload_facts(db, at)
+        return outcome
+
+    def record_puts(
+        self, puts: Sequence[Puts], at: datetime, *, keep_quarantined_raw: bool = False
+    ) -> list[UploadedAs | None]:
+        """The uploader's batch, in one transaction (one fsync, not one per object): per entry the
+        objects S3 confirmed are marked, and an item whose every object it confirmed (`whole`) is
+        marked uploaded as `item_uploaded(if_complete=True)` would; per entry that outcome, or None."""
+        outcomes: list[UploadedAs | None] = []
+        with self._c.tx() as db:
+            for put in puts:
+                # Progress per object, so a retry does not re-put what S3 already has.
+                db.executemany(
+                    "UPDATE objects SET uploaded_at = ? WHERE item_id = ? AND seq = ?",
+                    [(at.isoformat(), put.item_id, seq) for seq in put.seqs],
+                )
+                whole = put.whole and self._mark_item(db, put.item_id, keep_quarantined_raw, True, at)
+                outcomes.append(whole or None)
+            if any(o not in (None, "incomplete") for o in outcomes):
+                self._upload_facts(db, at)
+        return outcomes
+
+    def _mark_item(
+        self, db: sqlite3.Connection, item_id: int, keep_quarantined_raw: bool, if_complete: bool, at: datetime
+    ) -> UploadedAs:
+        if if_complete:
+            # Any object not yet put keeps the item in the outbox; the uploader's next pass puts it.
+            left = db.execute(
+                "SELECT 1 FROM objects WHERE item_id = ? AND uploaded_at IS NULL LIMIT 1", (item_id,)
             ).fetchone()
-            self._c.add_pending(-row[0] if row else 0, -1 if row else 0)
-            keep = keep_quarantined_raw and row is not None and row["state"] == ItemState.QUARANTINED.value
-            # Terminal state; attempts and error are cleared so status shows only live problems.
-            db.execute(
-                "UPDATE items SET state = 'uploaded', uploaded_at = ?, last_error = NULL WHERE item_id = ?",
-                (at.isoformat(), item_id),
-            )
-            # The JSON bodies hold patient data; once in S3 they need not stay on the clinic PC (a kept
-            # quarantined raw body stays until replayed or its retention ends).
-            db.execute("UPDATE objects SET body = NULL WHERE item_id = ? AND (role != 'raw' OR ?)", (item_id, not keep))
-            # Status and the heartbeat report the last successful upload.
-            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_upload_at', ?)", (at.isoformat(),))
-            # The last error is over once no waiting item has failed: status, /healthz and the heartbeat
-            # say what is true now, not what went wrong before a recovery (or a restart).
-            db.execute(
-                "DELETE FROM meta WHERE name IN ('last_error', 'last_error_at') AND NOT EXISTS"
-                " (SELECT 1 FROM items WHERE state IN ('parsed', 'quarantined') AND attempts > 0)"
-            )
+            if left is not None:
+                return "incomplete"
+        # The size leaves the spool cap's count (once: only while the item is not yet uploaded);
+        # the state as stored now, not as the uploader read it (a replay may have changed it).
+        row = db.execute(
+            "SELECT size, state FROM items WHERE item_id = ? AND state != 'uploaded'", (item_id,)
+        ).fetchone()
+        self._c.add_pending(-row[0] if row else 0, -1 if row else 0)
+        keep = keep_quarantined_raw and row is not None and row["state"] == ItemState.QUARANTINED.value
+        # Terminal state; attempts and error are cleared so status shows only live problems.
+        db.execute(
+            "UPDATE items SET state = 'uploaded', uploaded_at = ?, last_error = NULL WHERE item_id = ?",
+            (at.isoformat(), item_id),
+        )
+        # The JSON bodies hold patient data; once in S3 they need not stay on the clinic PC (a kept
+        # quarantined raw body stays until replayed or its retention ends).
+        db.execute("UPDATE objects SET body = NULL WHERE item_id = ? AND (role != 'raw' OR ?)", (item_id, not keep))
         return "kept" if keep else "released"
+
+    def _upload_facts(self, db: sqlite3.Connection, at: datetime) -> None:
+        # Status and the heartbeat report the last successful upload.
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_upload_at', ?)", (at.isoformat(),))
+        # The last error is over once no waiting item has failed: status, /healthz and the heartbeat
+        # say what is true now, not what went wrong before a recovery (or a restart).
+        db.execute(
+            "DELETE FROM meta WHERE name IN ('last_error', 'last_error_at') AND NOT EXISTS"
+            " (SELECT 1 FROM items WHERE state IN ('parsed', 'quarantined') AND attempts > 0)"
+        )
 
     def upload_failed(self, item_id: int, error: str, next_attempt_at: float) -> int:
         """Counts the attempt and schedules the next; returns the attempts so far."""

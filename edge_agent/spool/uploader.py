@@ -8,6 +8,7 @@ raw objects that digest is the item's identity, so a blob corrupted on disk is r
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import random
@@ -15,7 +16,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,9 +29,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from edge_agent.config import CloudSection
 from edge_agent.spool import Item, Spool, SpoolObject
 from edge_agent.spool.backoff import full_jitter
+from edge_agent.spool.outbox import Puts, UploadedAs
 
 log = logging.getLogger(__name__)
 
+PUT_WORKERS = 8  # items put at once: S3 latency, not bandwidth or CPU, bounds a single stream of small objects
+BATCH_ITEMS = 64  # items per pass: what one ledger transaction records (a crash re-puts at most these)
+# Raw objects above this size go in parts (S3 allows 5 MB to 5 GB a part): a 50 MB scan is never held
+# whole in memory, and its parts travel side by side.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024
+PART_WORKERS = 4  # parts in flight over all big objects (and at most this many parts' bytes in memory)
 RETENTION_SWEEP_SECONDS = 3600.0  # how often an idle uploader ends the retention of kept quarantined raw bytes
 
 # Client errors that say "the endpoint or our access is broken", not "this one object is bad":
@@ -44,12 +56,17 @@ _GLOBAL_CODES = {
 }
 
 
+class BlobCorrupted(ValueError):
+    """The blob on disk no longer hashes to the item's identity: it is not completed in S3."""
+
+
 def make_s3_client(cloud: CloudSection) -> Any:
     """An S3 client that does not retry by itself (we do, with our own backoff) and signs with SigV4."""
     config = Config(
         region_name=cloud.region,
         signature_version="s3v4",
         retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=PUT_WORKERS + 2,  # the put workers, the heartbeat and the assignments
         connect_timeout=cloud.connect_timeout_seconds,
         read_timeout=cloud.read_timeout_seconds,
         # The checksum we pass is the one S3 checks; no extra CRC computed by botocore.
@@ -78,6 +95,10 @@ class ObjectWriter:
     def __init__(self, client: Any, cloud: CloudSection) -> None:
         self.client = client
         self.cloud = cloud
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # part uploads (started on the first big object)
+        # Parts read but not yet confirmed, over every big object at once: bounds the bytes in memory.
+        self._parts_held = threading.BoundedSemaphore(PART_WORKERS)
 
     def put(self, key: str, body: bytes, content_type: str, sha256_hex: str | None = None) -> None:
         digest = bytes.fromhex(sha256_hex) if sha256_hex else hashlib.sha256(body).digest()
@@ -94,9 +115,82 @@ class ObjectWriter:
             args["SSEKMSKeyId"] = self.cloud.kms_key_id
         self.client.put_object(**args)
 
+    def put_file(self, key: str, path: Path, content_type: str, sha256_hex: str) -> None:
+        """A spooled blob: small ones in one PutObject; big ones (scans, DICOM) in parts read from the
+        file, never whole in memory, in one pass over the bytes: each part's SHA-256 is computed as it is
+        read and checked by S3, and the whole file's digest, computed in the same pass, must equal the
+        item's identity before the upload is completed (a blob corrupted on disk never becomes an object)."""
+        size = path.stat().st_size
+        if size <= MULTIPART_THRESHOLD:
+            self.put(key, path.read_bytes(), content_type, sha256_hex)
+            return
+        args: dict[str, Any] = {"Bucket": self.cloud.bucket, "Key": key}
+        start = {**args, "ContentType": content_type, "ChecksumAlgorithm": "SHA256",
+                 "ServerSideEncryption": self.cloud.sse}  # fmt: skip
+        if self.cloud.kms_key_id:
+            start["SSEKMSKeyId"] = self.cloud.kms_key_id
+        upload_id = self.client.create_multipart_upload(**start)["UploadId"]
+        try:
+            parts = self._put_parts(args, upload_id, path, sha256_hex)
+            self.client.complete_multipart_upload(**args, UploadId=upload_id, MultipartUpload={"Parts": parts})
+        except BaseException:
+            with contextlib.suppress(Exception):  # the parts would otherwise be billed until a lifecycle rule ends them
+                self.client.abort_multipart_upload(**args, UploadId=upload_id)
+            raise
+
+    def _put_parts(self, args: dict[str, Any], upload_id: str, path: Path, sha256_hex: str) -> list[dict[str, Any]]:
+        whole = hashlib.sha256()
+        futures: list[Future[dict[str, Any]]] = []
+        with open(path, "rb") as fh:
+            number = 0
+            while True:
+                self._parts_held.acquire()  # released once S3 answered this part (or nothing was read)
+                try:
+                    chunk = fh.read(PART_SIZE)
+                    if not chunk:
+                        self._parts_held.release()
+                        break
+                    number += 1
+                    whole.update(chunk)
+                    digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                    futures.append(self._parts().submit(self._put_part, args, upload_id, number, chunk, digest))
+                except BaseException:
+                    self._parts_held.release()
+                    raise
+        parts = [f.result() for f in futures]  # raises the first failed part's error
+        if whole.hexdigest() != sha256_hex:
+            raise BlobCorrupted(f"blob digest {whole.hexdigest()[:12]} is not the item's {sha256_hex[:12]}")
+        return parts
+
+    def _put_part(self, args: dict[str, Any], upload_id: str, number: int, chunk: bytes, digest: str) -> dict[str, Any]:
+        try:
+            answer = self.client.upload_part(**args, UploadId=upload_id, PartNumber=number, Body=chunk,
+                                             ChecksumAlgorithm="SHA256", ChecksumSHA256=digest)  # fmt: skip
+        finally:
+            self._parts_held.release()
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": digest}
+
+    def _parts(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(PART_WORKERS, thread_name_prefix="uploader-part")
+            return self._pool
+
+
+@dataclass
+class _Done:
+    """One item's part of a pass: the objects S3 confirmed, and the one that failed (if any)."""
+
+    item: Item
+    seqs: list[int] = field(default_factory=list)
+    whole: bool = False
+    failed: SpoolObject | None = None
+    error: Exception | None = None
+
 
 class Uploader:
-    """One thread. `wake()` after new items; `run_once()` is one pass (tests drive it directly)."""
+    """One thread, and `workers` threads that put objects. `wake()` after new items; `run_once()` is one
+    pass (tests drive it directly): up to `batch_items` due items put, then recorded in one transaction."""
 
     def __init__(
         self,
@@ -109,8 +203,14 @@ class Uploader:
         idle_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        workers: int = PUT_WORKERS,
+        batch_items: int = BATCH_ITEMS,
     ) -> None:
         self.spool = spool
+        self.workers = workers
+        self.batch_items = batch_items
+        self._pool: ThreadPoolExecutor | None = None
+        self._healthy = False  # the last pass put objects and the endpoint did not fail since
         self.writer = writer
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -147,6 +247,9 @@ class Uploader:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _run(self) -> None:
         log.info("uploader started", extra={"bucket": self.writer.cloud.bucket})
@@ -167,42 +270,76 @@ class Uploader:
         """Uploads what is due; returns (seconds until the next pass, whether that is an endpoint backoff)."""
         now = self._clock()
         if self._upload_assignments():
-            self._failures += 1
-            return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
-        items = self.spool.ledger.outbox.due(now)
+            return self._back_off(), True
+        items = self.spool.ledger.outbox.due(now, limit=self.batch_items)
         if not items:
+            self._healthy = False  # the endpoint may go away while nothing is due
             self._sweep(now)
             nxt = self.spool.ledger.outbox.next_due_at()
             wait = self.idle_seconds if nxt is None else min(max(nxt - now, 0.05), self.idle_seconds)
             return wait, False
-        for item in items:
-            if self._stop.is_set():
-                break
-            endpoint_failed = self._upload_item(item)
-            if endpoint_failed:
-                self._failures += 1
-                return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand)), True
+        if not self._healthy:  # after a failure or a quiet spell one item probes first: an outage costs one
+            probe, items = items[:1], items[1:]  # request per backoff step, not one per worker
+            if self._settle(self._put_all(probe)):
+                return self._back_off(), True
+        if items and self._settle(self._put_all(items)):
+            return self._back_off(), True
         self._failures = 0
+        self._healthy = True
         return 0.0, False
 
-    def _upload_item(self, item: Item) -> bool:
-        """Puts the item's pending objects in order; True when the endpoint itself failed."""
-        ledger = self.spool.ledger
-        for obj in ledger.outbox.objects(item.item_id):
+    def _back_off(self) -> float:
+        self._healthy = False
+        self._failures += 1
+        return max(0.05, full_jitter(self._failures, self.backoff_base, self.backoff_max, self._rand))
+
+    def _put_all(self, items: list[Item]) -> list[_Done]:
+        """Puts the items' pending objects, several items at once (S3 answers each request in tens of
+        milliseconds; one at a time left the link and the CPU mostly idle)."""
+        work = [(item, self.spool.ledger.outbox.objects(item.item_id)) for item in items if not self._stop.is_set()]
+        if self.workers <= 1 or len(work) <= 1:
+            return [self._put_item(item, objects) for item, objects in work]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="uploader-put")
+        return list(self._pool.map(lambda w: self._put_item(*w), work))
+
+    def _put_item(self, item: Item, objects: list[SpoolObject]) -> _Done:
+        """One item's pending objects in order (raw first), in a worker; the ledger is written by `_settle`."""
+        done = _Done(item)
+        for obj in objects:
+            if self._stop.is_set():
+                break
             try:
                 self._put(item, obj)
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the item, never stops the queue
-                text, endpoint = describe_error(exc)
-                self._failed(item, obj, text)
-                return endpoint
-            ledger.outbox.object_uploaded(item.item_id, obj.seq, datetime.now(UTC))
+                done.failed, done.error = obj, exc
+                break
+            done.seqs.append(obj.seq)
+        done.whole = done.failed is None and len(done.seqs) == len(objects)
+        return done
+
+    def _settle(self, results: list[_Done]) -> bool:
+        """Writes down what S3 confirmed, in one transaction, and only that: an item is marked uploaded
+        after S3 has taken its every object (a crash before this commit means those objects are put
+        again, never that one is lost). Returns True when the endpoint itself failed."""
         keep = self.spool.keep_quarantined_seconds > 0
-        outcome = ledger.outbox.item_uploaded(
-            item.item_id, datetime.now(UTC), keep_quarantined_raw=keep, if_complete=True
+        outcomes = self.spool.ledger.outbox.record_puts(
+            [Puts(r.item.item_id, r.seqs, r.whole) for r in results], datetime.now(UTC), keep_quarantined_raw=keep
         )
+        endpoint_failed = False
+        for result, outcome in zip(results, outcomes, strict=True):
+            if result.failed is not None and result.error is not None:
+                text, endpoint = describe_error(result.error)
+                self._failed(result.item, result.failed, text)
+                endpoint_failed = endpoint_failed or endpoint
+            elif outcome is not None:
+                self._uploaded(result.item, outcome)
+        return endpoint_failed
+
+    def _uploaded(self, item: Item, outcome: UploadedAs) -> None:
         if outcome == "incomplete":  # `replay` re-queued it meanwhile: its new objects go in the next pass
             log.info("item changed during upload; its new objects follow", extra={"item_id": item.item_id})
-            return False
+            return
         if outcome == "released":
             self.spool.blobs.delete(item.sha256)
         if self._failures or item.attempts:
@@ -210,7 +347,6 @@ class Uploader:
         log.info("item uploaded", extra={"item_id": item.item_id, "sha256": item.sha256, "state": item.state.value})
         for callback in self._listeners:
             callback(item.item_id)
-        return False
 
     def _upload_assignments(self) -> bool:
         """Puts the patient ids duplicates brought (few, small); True when the endpoint itself failed.
@@ -241,11 +377,16 @@ class Uploader:
             log.warning("quarantine retention sweep failed", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def _put(self, item: Item, obj: SpoolObject) -> None:
-        if obj.role == "raw":  # bytes inline in the ledger or in the blob file; checksum from the identity
-            body = obj.body if obj.body is not None else self.spool.blobs.read(item.sha256)
-            sha256: str | None = item.sha256
-        else:
-            body, sha256 = obj.body or b"", None
+        if obj.role == "raw" and obj.body is None:  # a blob file: streamed, in parts when big
+            try:
+                self.writer.put_file(obj.key, self.spool.blobs.path(item.sha256), obj.content_type, item.sha256)
+            except Exception:
+                self._tell_put(item.size, ok=False)
+                raise
+            self._tell_put(item.size, ok=True)
+            return
+        # Bytes inline in the ledger; a raw object's checksum is the item's identity.
+        body, sha256 = obj.body or b"", item.sha256 if obj.role == "raw" else None
         try:
             self.writer.put(obj.key, body, obj.content_type, sha256)
         except Exception:

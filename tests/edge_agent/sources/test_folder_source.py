@@ -7,11 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edge_agent.config import FolderSourceConfig
-from edge_agent.intake.port import IntakeResult, Origin
+from edge_agent.errors import EdgeAgentError
+from edge_agent.intake.port import Input, IntakeResult, Origin
 from edge_agent.sources.folder import FolderSource
 from edge_agent.spool import ItemState, SpoolFull
 
@@ -39,6 +41,15 @@ class FakeIntake:
             item_id = len(self.calls)
             self.states[item_id] = ItemState.PARSED
         return IntakeResult(item_id, "0" * 64, False, False, None, "", 1)
+
+    def submit_many(self, inputs: Sequence[Input]) -> list[IntakeResult | EdgeAgentError]:
+        results: list[IntakeResult | EdgeAgentError] = []
+        for entry in inputs:
+            try:
+                results.append(self.submit(entry.raw, entry.origin, siblings=entry.siblings))
+            except EdgeAgentError as exc:
+                results.append(exc)
+        return results
 
     def state(self, item_id: int) -> ItemState | None:
         return self.states.get(item_id)
@@ -230,3 +241,30 @@ def test_delete_after_upload_waits_for_the_upload(
     assert (inbox / "a.txt").exists()  # parsed is not enough: only once it is in S3
     fake.states[1] = ItemState.UPLOADED
     assert wait_for(lambda: not (inbox / "a.txt").exists())
+
+
+def test_a_pass_lists_the_folder_once_however_many_files_it_takes(inbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Siblings come from one listing per folder per pass (listing it for every file taken made intake
+    cost grow with the square of the folder's size), and are still every other file name, sorted."""
+    names = [f"exam_{n:03d}.xml" for n in range(60)] + ["exam_007.tif"]
+    for name in names:
+        (inbox / name).write_bytes(name.encode())
+    now = [0.0]
+    fake = FakeIntake()
+    source = FolderSource(FolderSourceConfig(name="inbox", path=inbox, settle_seconds=1), fake, clock=lambda: now[0])
+    source.rescan()
+    source.check()  # first look at each candidate: its settle clock starts
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: Any) -> Any:
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr("edge_agent.sources.folder.os.scandir", counting_scandir)
+    now[0] = 5.0
+    source.check()  # every file settled: all taken in this pass
+    assert len(fake.calls) == len(names)
+    assert listed == [str(inbox)]
+    for call in fake.calls:
+        assert call["siblings"] == tuple(sorted(n for n in names if n != call["name"]))
