@@ -249,6 +249,20 @@ class StreamReader:
         log.error("outbox stream records failed %d times: their position went to the DLQ", STREAM_RETRIES)
 
 
+OUTBOX_RETRY_SECONDS = 60
+
+
+def _outbox(settings: Settings) -> StreamReader | None:
+    """The events stream's reader, or None (logged) where the endpoint has no such table or stream (LocalStack run
+    offline has no DynamoDB): the queues keep flowing, only web push waits."""
+    try:
+        return StreamReader(settings)
+    except (BotoCoreError, ClientError, KeyError) as exc:
+        log.warning("no events stream (%s): web push waits; trying again in %d s", type(exc).__name__,
+                    OUTBOX_RETRY_SECONDS)  # fmt: skip
+        return None
+
+
 def run(stop: threading.Event, settings: Settings | None = None, retry_after_seconds: int | None = 5) -> None:
     """Delivers queue messages to the ingest handler until `stop` is set. Survives the local AWS being briefly down."""
     if settings is not None:
@@ -256,6 +270,7 @@ def run(stop: threading.Event, settings: Settings | None = None, retry_after_sec
     settings = get_settings()
     routers: list[Router] = []
     outbox: StreamReader | None = None
+    outbox_due = time.monotonic()
     queues = (settings.names.queue, settings.names.thumbnails_queue, settings.names.notifications_queue)
     log.info("event router polling %s at %s", ", ".join(queues), settings.endpoint_url or "AWS")
     fleet_every = float(os.environ.get("MEDFLOW_FLEET_SECONDS", FLEET_SECONDS))
@@ -268,10 +283,13 @@ def run(stop: threading.Event, settings: Settings | None = None, retry_after_sec
                 # Web push jobs: the handler sets each failed job's delay itself (doubling backoff), as in AWS.
                 Router(settings, notify_handler(), None, queue=settings.names.notifications_queue),
             ]
-            outbox = outbox or StreamReader(settings)
-            outbox.poll_once()
             for router in routers:
                 router.poll_once(wait_seconds=1)
+            if outbox is None and time.monotonic() >= outbox_due:
+                outbox_due = time.monotonic() + OUTBOX_RETRY_SECONDS
+                outbox = _outbox(settings)
+            if outbox is not None:
+                outbox.poll_once()
             if time.monotonic() >= fleet_due:
                 # What the scheduled `fleet` Lambda does in AWS (EventBridge, every 5 minutes).
                 fleet_due = time.monotonic() + fleet_every

@@ -7,6 +7,7 @@ a job that never succeeds ends in the DLQ. Nothing is mocked: pywebpush really s
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,7 +25,7 @@ from chalicelib.services.roles import Role
 from chalicelib.settings import Settings, get_settings, use_settings
 from chalicelib.vapid import b64url_decode
 from localdev.bootstrap import ensure_resources
-from localdev.router import Router, StreamReader, notify_handler
+from localdev.router import Router, StreamReader, notify_handler, run
 from tests.cloud.api.portal_helpers import new_patient, send
 from tests.cloud.builders import JWT_SECRET, REGION, VAPID_PRIVATE_KEY, VAPID_PUBLIC_KEY, VAPID_SUBJECT, bearer
 from tests.cloud.events.push_service import Browser, PushService, push_service
@@ -215,3 +216,27 @@ def test_a_push_that_never_succeeds_ends_in_the_dlq_not_dropped(
     [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
     job = json.loads(message["Body"])
     assert job["subscription_id"] == sub_id and job["type"] == "scan.reviewed"  # ids only: enough to redrive
+
+
+def test_the_router_make_run_starts_delivers_pushes(api: Client, stack: ResourceNames, service: PushService) -> None:
+    """`localdev.router.run`, as `make run` runs it: the stream reader starts at LATEST a moment after the
+    thread, so scans are reviewed until one is delivered (the first may precede the reader)."""
+    browser = Browser()
+    subscribe(api, "P-PUSH-5", service.endpoint("router"), browser)
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop, get_settings()), daemon=True)
+    thread.start()
+    try:
+        reviewed: list[str] = []
+        deadline = time.monotonic() + 60
+        while not service.received:
+            assert time.monotonic() < deadline, "the router delivered nothing"
+            reviewed.append(reviewed_scan(api, "P-PUSH-5"))
+            wait_until = time.monotonic() + 4
+            while not service.received and time.monotonic() < wait_until:
+                time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    payload = json.loads(browser.decrypt(service.received[0].body))
+    assert payload["title"] == "Scan reviewed" and payload["session_id"] in reviewed
