@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # 2-core CI machine. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin bench bench-parse bench-mllp bench-api bench-thumbnails bench-ingest lock clean layers infra package soak
+.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin vapid bench bench-parse bench-mllp bench-api bench-thumbnails bench-ingest lock clean layers infra package soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ schema: $(STAMP) ## Export the envelope JSON Schema to docs/schema/
 
 roles-doc: $(STAMP) ## Write docs/roles.md (who may do what, and each route's permission) from the code
 	cd cloud && ../$(BIN)/python -m chalicelib.roles_doc ../docs/roles.md
+
+vapid: $(STAMP) ## Print a new web push VAPID key pair (MEDFLOW_VAPID_PRIVATE_KEY / _PUBLIC_KEY); VAPID_OUT=FILE writes a PEM
+	cd cloud && ../$(BIN)/python -m chalicelib.cli vapid-keys $(if $(VAPID_OUT),--out $(abspath $(VAPID_OUT)))
 
 admin: $(STAMP) ## Create or reset a staff admin on the running local stack (MEDFLOW_ADMIN_EMAIL, _PASSWORD, MEDFLOW_CLINIC)
 	$(BIN)/python -m localdev admin

@@ -1,5 +1,5 @@
-"""MedFlow cloud app: wiring only — the registered domains' blueprints, the `ingest` Lambda and the scheduled
-`fleet` Lambda (logic: chalicelib/)."""
+"""MedFlow cloud app: wiring only — the registered domains' blueprints, the `ingest`, `thumbnails` and `notify`
+Lambdas and the scheduled `fleet` Lambda (logic: chalicelib/)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ def thumbnails(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.events import thumbnails as thumbnail_events
 
     return thumbnail_events.lambda_handler(event, context)
+
+
+# Web push: the events table's stream and the notifications queue both feed it (ReportBatchItemFailures on
+# each mapping, in infra); locally the event router reads the same stream and queue and calls it.
+@app.lambda_function(name="notify")
+def notify(event: dict[str, Any], context: Any) -> Any:
+    from chalicelib.events import notify as notify_events
+
+    return notify_events.lambda_handler(event, context)
 
 
 # Every 5 minutes: silent agents and devices raise alerts (docs/edge_agent.md "Fleet health"); locally

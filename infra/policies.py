@@ -37,18 +37,34 @@ READ_ONLY: dict[str, tuple[str, ...]] = {}
 # device readings, as ingest stores them and as staff assign unmatched captures.
 BATCH_WRITES: dict[str, tuple[str, ...]] = {"ingest": ("clinical",), "api": ("clinical",)}
 # Tables a function deletes items of (never audit): the API replaces search and look-up entries and takes
-# back an assignment of device readings the same day.
-DELETES: dict[str, tuple[str, ...]] = {"api": ("clinical", "directory")}
+# back an assignment of device readings the same day; the API and notify delete web push subscriptions (a patient
+# unsubscribes; a push service answers 404/410).
+DELETES: dict[str, tuple[str, ...]] = {"api": ("clinical", "directory"), "notify": ("clinical", "directory")}
 AUDIT_TABLE = "audit"
 # The attributes of an audit entry, read from its model so a new one cannot be forgotten here:
 # a PutItem on the audit table may write these only.
 AUDIT_ATTRIBUTES = tuple(sorted(attribute.attr_name for attribute in AuditItem.get_attributes().values()))
 
 # Chalice's names: the function's key in config.json's `lambda_functions` and its logical id in the template.
-CHALICE_NAMES = {"api": "api_handler", "ingest": "ingest", "thumbnails": "thumbnails", "fleet": "fleet"}
-LOGICAL_IDS = {"api": "APIHandler", "ingest": "Ingest", "thumbnails": "Thumbnails", "fleet": "Fleet"}
+CHALICE_NAMES = {
+    "api": "api_handler",
+    "ingest": "ingest",
+    "thumbnails": "thumbnails",
+    "fleet": "fleet",
+    "notify": "notify",
+}
+LOGICAL_IDS = {
+    "api": "APIHandler",
+    "ingest": "Ingest",
+    "thumbnails": "Thumbnails",
+    "fleet": "Fleet",
+    "notify": "Notify",
+}
 # The template parameter naming the SSM SecureString that holds the JWT signing key.
 JWT_SECRET_PARAMETER = "JwtSecretParameter"  # noqa: S105 - a parameter name, not a secret
+# The template parameter naming the SSM SecureString that holds the VAPID private key (read by notify alone).
+VAPID_KEY_PARAMETER = "VapidPrivateKeyParameter"
+STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 
 READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
@@ -131,13 +147,13 @@ def _table_statements(function: str, tables: Sequence[str]) -> list[dict[str, An
     return statements
 
 
-def _secret_statements(parameter: str) -> list[dict[str, Any]]:
+def _secret_statements(parameter: str, name: str = "JwtSecret") -> list[dict[str, Any]]:
     """Read the one SSM parameter named by template parameter `parameter`, and decrypt it only through SSM."""
     arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{parameter}}}"}
     return [
-        _statement("ReadJwtSecret", ["ssm:GetParameter"], [arn]),
+        _statement(f"Read{name}", ["ssm:GetParameter"], [arn]),
         _statement(
-            "DecryptJwtSecretThroughSsm",
+            f"Decrypt{name}ThroughSsm",
             ["kms:Decrypt"],
             [{"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}],
             Condition={
@@ -206,10 +222,34 @@ def policies(
             # The presigned POST policies and GET URLs it hands out act with these rights (uploads and views
             # of scans/ only); confirm reads the upload back.
             statements.append(_statement("ScanObjects", ["s3:GetObject", "s3:PutObject"], scans_objects))
+        if function == "notify":
+            statements += _notify_statements()
         if function == secret_reader:
             statements += _secret_statements(secret_parameter)
         documents[function] = {"Version": "2012-10-17", "Statement": statements}
     return documents
+
+
+def _notify_statements() -> list[dict[str, Any]]:
+    """Web push: read the outbox's stream, put jobs on and consume its own queue, hand stream records it could
+    not process to the DLQ (the stream mapping's on-failure destination acts with the function's role), and
+    read the VAPID private key."""
+    queue = [{"Fn::GetAtt": ["NotificationsQueue", "Arn"]}]
+    return [
+        _statement("ReadEventsStream", STREAM_ACTIONS, [{"Fn::GetAtt": [table_logical_id("events"), "StreamArn"]}]),
+        _statement(
+            "ListEventsStreams",
+            ["dynamodb:ListStreams"],
+            [{"Fn::Sub": f"${{{table_logical_id('events')}.Arn}}/stream/*"}],
+        ),
+        _statement("ConsumeNotificationsQueue", [*INGEST_QUEUE_ACTIONS, "sqs:SendMessage", "sqs:GetQueueUrl"], queue),
+        _statement(
+            "FailedStreamRecordsToDlq",
+            ["sqs:SendMessage"],
+            [{"Fn::GetAtt": ["NotificationsDeadLetterQueue", "Arn"]}],
+        ),
+        *_secret_statements(VAPID_KEY_PARAMETER, "VapidKey"),
+    ]
 
 
 def policy_file(function: str) -> str:

@@ -26,7 +26,11 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
     DLQ_MAX_RECEIVE_COUNT,
     DLQ_RETENTION_SECONDS,
     INGEST_VISIBILITY_TIMEOUT_SECONDS,
+    NOTIFICATIONS_MAX_RECEIVE_COUNT,
+    NOTIFICATIONS_VISIBILITY_TIMEOUT_SECONDS,
+    NOTIFY_LAMBDA_TIMEOUT_SECONDS,
     NOTIFY_PREFIXES,
+    PUSH_EVENT_TYPES,
     QUEUE_RETENTION_SECONDS,
     RAW_PREFIX,
     SCANS_PREFIX,
@@ -47,6 +51,7 @@ from infra.policies import (  # noqa: E402
     FUNCTION_TABLES,
     JWT_SECRET_PARAMETER,
     LOGICAL_IDS,
+    VAPID_KEY_PARAMETER,
     agent_policy,
     log_group_logical_id,
     policies,
@@ -58,6 +63,11 @@ INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.la
 API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
 THUMBNAILS_FUNCTION = LOGICAL_IDS["thumbnails"]
 PORTAL_ORIGIN_PARAMETER = "PortalOrigin"
+NOTIFY_FUNCTION = LOGICAL_IDS["notify"]
+VAPID_PUBLIC_KEY_PARAMETER = "VapidPublicKey"
+VAPID_SUBJECT_PARAMETER = "VapidSubject"
+NOTIFY_STREAM_BATCH_SIZE = 100
+NOTIFY_STREAM_RETRIES = 5
 FLEET_FUNCTION = LOGICAL_IDS["fleet"]  # `@app.schedule(..., name="fleet")`: Chalice adds its EventBridge rule
 LOG_RETENTION_DAYS = 365  # the logs carry ids, never PHI (see docs/cloud.md)
 CHALICE_DIR = REPO / "cloud" / ".chalice"
@@ -88,6 +98,8 @@ def _table(spec: TableSpec, name: str) -> dict[str, Any]:
     }
     if spec.ttl_attribute:
         props["TimeToLiveSpecification"] = {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    if spec.stream:
+        props["StreamSpecification"] = {"StreamViewType": spec.stream}  # CloudFormation's form: no StreamEnabled
     # Retain: a stack deleted by mistake must not take the clinics' records with it.
     return {
         "Type": "AWS::DynamoDB::Table",
@@ -224,6 +236,7 @@ def build_template(
     for spec in TABLES:
         resources[table_logical_id(spec.key)] = _table(spec, names.table(spec.key))
     resources.update(scans_resources(names))
+    resources.update(notifications_resources(names))
     if ingest_function:
         # shared_models reaches both functions as a layer (Chalice packages only app.py and chalicelib/);
         # Chalice's --merge-template merges these partial functions into the ones it generates.
@@ -244,14 +257,27 @@ def build_template(
             ("api", API_FUNCTION),
             ("thumbnails", THUMBNAILS_FUNCTION),
             ("fleet", FLEET_FUNCTION),
+            ("notify", NOTIFY_FUNCTION),
         )
         for function, logical_id in functions:
             resources[logical_id] = {
                 "Properties": {"FunctionName": function_name(stage, function), "Layers": [{"Ref": LAYER}]}
             }
             if function == "api":
-                variables = {"MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER}}
+                variables = {
+                    "MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER},
+                    "MEDFLOW_VAPID_PUBLIC_KEY": {"Ref": VAPID_PUBLIC_KEY_PARAMETER},
+                }
                 resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
+            if function == "notify":
+                # Only notify signs pushes: it alone is told where the VAPID private key is (SSM, cold start).
+                variables = {
+                    "MEDFLOW_VAPID_PRIVATE_KEY_PARAM": {"Ref": VAPID_KEY_PARAMETER},
+                    "MEDFLOW_VAPID_PUBLIC_KEY": {"Ref": VAPID_PUBLIC_KEY_PARAMETER},
+                    "MEDFLOW_VAPID_SUBJECT": {"Ref": VAPID_SUBJECT_PARAMETER},
+                }
+                resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
+                resources[logical_id]["Properties"]["Timeout"] = NOTIFY_LAMBDA_TIMEOUT_SECONDS
             if function == "thumbnails":
                 resources[logical_id]["Properties"]["Timeout"] = THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
             # Created here, so the role may write to this one group and need not create any.
@@ -286,7 +312,9 @@ def build_template(
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
+        resources.update(notify_mappings())
     parameters = {
+        **vapid_parameters(stage),
         PORTAL_ORIGIN_PARAMETER: {
             "Type": "CommaDelimitedList",
             "Default": "https://portal.medflow.example",
@@ -309,6 +337,109 @@ def build_template(
             "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},
             "IngestQueueUrl": {"Value": {"Ref": "IngestQueue"}},
             "ScansBucketName": {"Value": {"Ref": "ScansBucket"}},
+        },
+    }
+
+
+def vapid_parameters(stage: str) -> dict[str, Any]:
+    return {
+        VAPID_KEY_PARAMETER: {
+            "Type": "String",
+            "Default": f"/medflow/{stage}/vapid-private-key",
+            "AllowedPattern": r"^/[A-Za-z0-9_.\-/]+$",
+            "Description": "name of the SSM SecureString holding the VAPID private key of web push (raw base64url; "
+            "`make vapid` makes a pair); read by the notify function alone",
+        },
+        VAPID_PUBLIC_KEY_PARAMETER: {
+            "Type": "String",
+            "AllowedPattern": r"^[A-Za-z0-9_-]{87}$",
+            "Description": "the VAPID public key (base64url) the portal subscribes with",
+        },
+        VAPID_SUBJECT_PARAMETER: {
+            "Type": "String",
+            "AllowedPattern": r"^(mailto:|https://)\S+$",
+            "Description": "the contact push services may use about this sender (mailto: or https:)",
+        },
+    }
+
+
+def notify_mappings() -> dict[str, Any]:
+    """The notify function's two sources: new outbox events (the stream, filtered to the types that notify) and
+    its own queue of deliveries. A stream batch that keeps failing is split, retried, and then its position
+    (shard, sequence numbers) goes to the DLQ; the events themselves stay in the outbox table for 30 days."""
+    pattern = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": list(PUSH_EVENT_TYPES)}}}}
+    return {
+        "NotifyStreamEventSourceMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": [table_logical_id("events"), "StreamArn"]},
+                "FunctionName": {"Ref": NOTIFY_FUNCTION},
+                # Not TRIM_HORIZON: a first deployment must not notify a day of old events.
+                "StartingPosition": "LATEST",
+                "BatchSize": NOTIFY_STREAM_BATCH_SIZE,
+                "FilterCriteria": {"Filters": [{"Pattern": json.dumps(pattern)}]},
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "BisectBatchOnFunctionError": True,
+                "MaximumRetryAttempts": NOTIFY_STREAM_RETRIES,
+                "DestinationConfig": {
+                    "OnFailure": {"Destination": {"Fn::GetAtt": ["NotificationsDeadLetterQueue", "Arn"]}}
+                },
+            },
+        },
+        "NotifyQueueEventSourceMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["NotificationsQueue", "Arn"]},
+                "FunctionName": {"Ref": NOTIFY_FUNCTION},
+                "BatchSize": INGEST_BATCH_SIZE,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        },
+    }
+
+
+def notifications_resources(names: ResourceNames) -> dict[str, Any]:
+    """The web push jobs queue (one per event and subscription, written by notify only) and its DLQ with an alarm."""
+    return {
+        "NotificationsDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.notifications_dlq,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "NotificationsQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.notifications_queue,
+                "VisibilityTimeout": NOTIFICATIONS_VISIBILITY_TIMEOUT_SECONDS,
+                "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["NotificationsDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": NOTIFICATIONS_MAX_RECEIVE_COUNT,
+                },
+            },
+        },
+        "NotificationsDeadLetterAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": f"{names.notifications_dlq}-not-empty",
+                "AlarmDescription": "Web pushes that failed every try, or outbox stream batches notify could not "
+                "read: read the DLQ (ids only), fix, redrive.",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [
+                    {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotificationsDeadLetterQueue", "QueueName"]}}
+                ],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
         },
     }
 

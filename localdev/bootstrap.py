@@ -18,6 +18,8 @@ from chalicelib.resources import (
     DLQ_MAX_RECEIVE_COUNT,
     DLQ_RETENTION_SECONDS,
     INGEST_VISIBILITY_TIMEOUT_SECONDS,
+    NOTIFICATIONS_MAX_RECEIVE_COUNT,
+    NOTIFICATIONS_VISIBILITY_TIMEOUT_SECONDS,
     QUEUE_RETENTION_SECONDS,
     THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS,
     ResourceNames,
@@ -73,6 +75,7 @@ def ensure_resources(
         Bucket=names.bucket, NotificationConfiguration=notification_configuration(queue_arn, thumbnails_arn)
     )
     _ensure_scans(s3, names, region, thumbnails_arn, portal_origins or ["http://localhost:5173"])
+    _ensure_notifications_queue(sqs, names)
     for spec in domains.tables() if include_tables else ():
         _ensure_table(dynamodb, spec, names.table(spec.key))
     return names
@@ -94,6 +97,21 @@ def _ensure_thumbnails_queue(sqs: Any, names: ResourceNames) -> str:
     policy = thumbnails_queue_policy(queue_arn, [names.scans_bucket, names.bucket], queue_arn.split(":")[4])
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
     return queue_arn
+
+
+def _ensure_notifications_queue(sqs: Any, names: ResourceNames) -> str:
+    """The notifications queue (+ DLQ): one web push job per (event, subscription); only `notify` sends to it."""
+    dlq_arn = _ensure_queue(sqs, names.notifications_dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": NOTIFICATIONS_MAX_RECEIVE_COUNT}
+    return _ensure_queue(
+        sqs,
+        names.notifications_queue,
+        {
+            "VisibilityTimeout": str(NOTIFICATIONS_VISIBILITY_TIMEOUT_SECONDS),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )
 
 
 def _ensure_scans(s3: Any, names: ResourceNames, region: str, queue_arn: str, origins: list[str]) -> None:
@@ -184,6 +202,11 @@ def _ensure_table(dynamodb: Any, spec: TableSpec, name: str) -> None:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    if spec.stream and not dynamodb.describe_table(TableName=name)["Table"].get("StreamSpecification"):
+        # A table created before it had a stream (an older local recording): turn it on.
+        dynamodb.update_table(
+            TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": spec.stream}
+        )
     dynamodb.update_continuous_backups(
         TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )

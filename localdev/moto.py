@@ -50,6 +50,10 @@ _NOT_REPLAYED = {
     "DynamoDB_20120810.DescribeTable",
     "DynamoDB_20120810.ListTables",
     "DynamoDB_20120810.TransactGetItems",
+    "DynamoDBStreams_20120810.DescribeStream",
+    "DynamoDBStreams_20120810.GetShardIterator",
+    "DynamoDBStreams_20120810.GetRecords",
+    "DynamoDBStreams_20120810.ListStreams",
 }
 
 

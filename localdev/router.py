@@ -1,6 +1,6 @@
-"""Local event router: long-polls the local SQS queues (ingest; thumbnails of the scans bucket) and hands
-Lambda-shaped batches to the same handlers Lambda runs, and runs the scheduled `fleet` handler every minute
-(MEDFLOW_FLEET_SECONDS).
+"""Local event router: long-polls the local SQS queues (ingest; thumbnails of the scans bucket; web push jobs)
+and reads the events table's stream (web push), handing Lambda-shaped batches to the same handlers Lambda runs,
+and runs the scheduled `fleet` handler every minute (MEDFLOW_FLEET_SECONDS).
 
 Stands in for Lambda's SQS event source mapping when running on moto's server (`make run`):
 successes are deleted, failures stay on the queue and come back after a delay (so the queue's
@@ -13,6 +13,7 @@ redrive policy moves poison messages to the DLQ, as in AWS).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,6 +59,16 @@ class FakeLambdaContext:
 def thumbnails_handler() -> Handler:
     # The function Lambda runs behind app.thumbnails.
     from chalicelib.events.thumbnails import lambda_handler
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(lambda_handler(event, context))
+
+    return handler
+
+
+def notify_handler() -> Handler:
+    # The function Lambda runs behind app.notify (both its sources: the events stream and the notifications queue).
+    from chalicelib.events.notify import lambda_handler
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(lambda_handler(event, context))
@@ -151,13 +163,115 @@ class Router:
         return len(done), len(failed)
 
 
+STREAM_BATCH = 100  # infra's NOTIFY_STREAM_BATCH_SIZE
+STREAM_RETRIES = 5  # infra's NOTIFY_STREAM_RETRIES: then the records' position goes to the DLQ
+
+
+def stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A GetRecords record → the record Lambda's DynamoDB stream mapping delivers (the same keys; times as epochs)."""
+    body = dict(record["dynamodb"])
+    created = body.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        body["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "dynamodb": body, "awsRegion": region, "eventSourceARN": stream_arn}
+
+
+class StreamReader:
+    """Stands in for Lambda's DynamoDB stream event source mapping on the events table (the outbox): reads each
+    shard from where the reader started (LATEST, as infra's mapping) and hands batches to `handler`. A batch
+    whose records fail is delivered again from the first failure, up to `STREAM_RETRIES` times; then the
+    records' position goes to the notifications DLQ, as the mapping's on-failure destination does."""
+
+    def __init__(self, settings: Settings, handler: Handler | None = None) -> None:
+        self.settings = settings
+        self.handler = handler or notify_handler()
+        self.streams = aws.client("dynamodbstreams", settings)
+        table = aws.client("dynamodb", settings).describe_table(TableName=settings.names.table("events"))["Table"]
+        self.stream_arn: str = table["LatestStreamArn"]
+        self.iterators: dict[str, str] = {}
+        self.pending: dict[str, tuple[list[dict[str, Any]], int]] = {}  # shard → (records to retry, tries so far)
+        self._discover()
+
+    def _discover(self) -> None:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self.iterators:
+                self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+                )["ShardIterator"]
+
+    def poll_once(self) -> tuple[int, int]:
+        """Reads each shard once and delivers what it holds. Returns (succeeded, failed) records."""
+        done = failed = 0
+        for shard in list(self.iterators):
+            records, tries = self.pending.pop(shard, ([], 0))
+            if not records:
+                answer = self.streams.get_records(ShardIterator=self.iterators[shard], Limit=STREAM_BATCH)
+                records = [stream_record(r, self.stream_arn, self.settings.region) for r in answer["Records"]]
+                if answer.get("NextShardIterator"):
+                    self.iterators[shard] = answer["NextShardIterator"]
+                else:
+                    del self.iterators[shard]  # closed: its children come with the next discovery
+                    self._discover()
+            if not records:
+                continue
+            ok, retry = self._deliver(records)
+            done += ok
+            if retry:
+                failed += len(retry)
+                if tries + 1 >= STREAM_RETRIES:
+                    self._to_dlq(shard, retry)
+                else:
+                    self.pending[shard] = (retry, tries + 1)
+        return done, failed
+
+    def _deliver(self, records: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+        try:
+            response = self.handler({"Records": records}, FakeLambdaContext(function_name="notify"))
+            failures = [item["itemIdentifier"] for item in response.get("batchItemFailures", [])]
+        except Exception:
+            log.exception("notify handler raised; the whole stream batch will be retried")
+            failures = [records[0]["dynamodb"]["SequenceNumber"]]
+        if not failures:
+            return len(records), []
+        # Lambda resumes from the lowest failed sequence number: everything from there is delivered again.
+        failed_at = (i for i, record in enumerate(records) if record["dynamodb"]["SequenceNumber"] in failures)
+        first = next(failed_at, 0)
+        return first, records[first:]
+
+    def _to_dlq(self, shard: str, records: list[dict[str, Any]]) -> None:
+        sqs = aws.client("sqs", self.settings)
+        url = sqs.get_queue_url(QueueName=self.settings.names.notifications_dlq)["QueueUrl"]
+        numbers = [record["dynamodb"]["SequenceNumber"] for record in records]
+        detail = {"streamArn": self.stream_arn, "shardId": shard, "startSequenceNumber": numbers[0],
+                  "endSequenceNumber": numbers[-1], "batchSize": len(records)}  # fmt: skip
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"DDBStreamBatchInfo": detail}))
+        log.error("outbox stream records failed %d times: their position went to the DLQ", STREAM_RETRIES)
+
+
+OUTBOX_RETRY_SECONDS = 60
+
+
+def _outbox(settings: Settings) -> StreamReader | None:
+    """The events stream's reader, or None (logged) where the endpoint has no such table or stream (LocalStack run
+    offline has no DynamoDB): the queues keep flowing, only web push waits."""
+    try:
+        return StreamReader(settings)
+    except (BotoCoreError, ClientError, KeyError) as exc:
+        log.warning("no events stream (%s): web push waits; trying again in %d s", type(exc).__name__,
+                    OUTBOX_RETRY_SECONDS)  # fmt: skip
+        return None
+
+
 def run(stop: threading.Event, settings: Settings | None = None, retry_after_seconds: int | None = 5) -> None:
     """Delivers queue messages to the ingest handler until `stop` is set. Survives the local AWS being briefly down."""
     if settings is not None:
         use_settings(settings)  # the handler reads the process's settings
     settings = get_settings()
     routers: list[Router] = []
-    queues = (settings.names.queue, settings.names.thumbnails_queue)
+    outbox: StreamReader | None = None
+    outbox_due = time.monotonic()
+    queues = (settings.names.queue, settings.names.thumbnails_queue, settings.names.notifications_queue)
     log.info("event router polling %s at %s", ", ".join(queues), settings.endpoint_url or "AWS")
     fleet_every = float(os.environ.get("MEDFLOW_FLEET_SECONDS", FLEET_SECONDS))
     fleet_due = time.monotonic() + fleet_every
@@ -166,9 +280,16 @@ def run(stop: threading.Event, settings: Settings | None = None, retry_after_sec
             routers = routers or [
                 Router(settings, retry_after_seconds=retry_after_seconds),
                 Router(settings, thumbnails_handler(), retry_after_seconds, queue=settings.names.thumbnails_queue),
+                # Web push jobs: the handler sets each failed job's delay itself (doubling backoff), as in AWS.
+                Router(settings, notify_handler(), None, queue=settings.names.notifications_queue),
             ]
             for router in routers:
                 router.poll_once(wait_seconds=1)
+            if outbox is None and time.monotonic() >= outbox_due:
+                outbox_due = time.monotonic() + OUTBOX_RETRY_SECONDS
+                outbox = _outbox(settings)
+            if outbox is not None:
+                outbox.poll_once()
             if time.monotonic() >= fleet_due:
                 # What the scheduled `fleet` Lambda does in AWS (EventBridge, every 5 minutes).
                 fleet_due = time.monotonic() + fleet_every

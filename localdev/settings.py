@@ -39,6 +39,11 @@ class LocalSettings(BaseModel):
         return self.var_dir / "inbox"
 
     @property
+    def vapid_key_file(self) -> Path:
+        """Web push's VAPID private key (PEM), made at the first `make run` and kept: subscriptions depend on it."""
+        return self.var_dir / "vapid" / "private_key.pem"
+
+    @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
@@ -69,8 +74,11 @@ class LocalSettings(BaseModel):
         )
 
     def cloud_env(self) -> dict[str, str]:
-        """Environment for the API, the event router and in-process bootstrap calls."""
+        """Environment for the API, the event router and in-process bootstrap calls (web push's key once it exists)."""
+        push = {"MEDFLOW_VAPID_KEY_FILE": str(self.vapid_key_file)} if self.vapid_key_file.exists() else {}
         return {
+            **push,
+            "MEDFLOW_VAPID_SUBJECT": f"mailto:{self.admin_email}",
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,

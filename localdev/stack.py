@@ -39,6 +39,21 @@ def bootstrap(settings: LocalSettings) -> str:
     return str(names.bucket)
 
 
+def ensure_vapid_key(settings: LocalSettings) -> Path:
+    """The local VAPID private key (var/vapid/private_key.pem, mode 0600): made on the first start, kept after,
+    since browsers' subscriptions are bound to its public key. The API and the router read it (cloud_env)."""
+    path = settings.vapid_key_file
+    if not path.exists():
+        _import_cloud(settings)
+        from chalicelib import vapid
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(vapid.to_pem(vapid.generate()[0]))
+    return path
+
+
 def agent_config(settings: LocalSettings, bucket: str) -> Path:
     """Writes the demo agent's TOML (regenerated at each start; edit the template here, not the file)."""
     path = settings.var_dir / "agent" / "agent.toml"
@@ -127,6 +142,7 @@ class Stack:
         record = s.var_dir / "aws" / "recording.jsonl" if s.persist else None
         self.moto = MotoServer(port=s.aws_port, record_to=record, log_path=self.logs / "moto.log").start()
         self.moto.replay()
+        ensure_vapid_key(s)  # before anything reads cloud_env(): it names the key file once it exists
         bucket = bootstrap(s)
         config = agent_config(s, bucket)
         self.smb = start_demo_share(s.var_dir, config)  # adds the agent's smb source when smbd runs here
@@ -197,6 +213,8 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   agent spool    past max_spool_bytes / max_spool_items (agent.toml) new items wait; /healthz: spool_full
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
   scans bucket   medflow-{s.stage}-scans  (patient photos: presigned POST uploads; thumbnails beside them)
+  web push       VAPID key {s.vapid_key_file} (portal: GET /patient/push/vapid-public-key); the router
+                 delivers scan.reviewed / message.new pushes; on stage local a push service may be http://127.0.0.1
 
 Try it:
   1. TOKEN=$(curl -s -X POST {s.api_url}/auth/login -H 'content-type: application/json' \\

@@ -32,6 +32,7 @@ from chalicelib.api import patients as patients_api
 from chalicelib.api import payments as payments_api
 from chalicelib.api import prescriptions as prescriptions_api
 from chalicelib.api import programs as programs_api
+from chalicelib.api import push as push_api
 from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
 from chalicelib.api import scans as scans_api
@@ -69,6 +70,7 @@ from chalicelib.db import patient_auth as patient_auth_db
 from chalicelib.db import payments as payments_db
 from chalicelib.db import prescriptions as prescriptions_db
 from chalicelib.db import programs as programs_db
+from chalicelib.db import push as push_db
 from chalicelib.db import sha_invoices as sha_invoices_db
 from chalicelib.db import visits as visits_db
 from chalicelib.resources import TABLES, TableSpec
@@ -114,6 +116,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("patient_auth", patient_auth_api, (patient_auth_db,)),
     Domain("messaging", messaging_api, (messaging_db,)),
     Domain("scans", scans_api, (scans,), functions=("thumbnails",)),
+    Domain("push", push_api, (push_db,), functions=("notify",)),
 )
 
 

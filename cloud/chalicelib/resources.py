@@ -35,6 +35,17 @@ PREVIEWS_PREFIX = "previews/"
 THUMBNAILS_LAMBDA_TIMEOUT_SECONDS = 60
 THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS = 6 * THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
 
+# Web push (docs/portal.md "Web push"): the events table's stream (the outbox, written in each change's
+# transaction) feeds the `notify` function, which puts one job per subscription of the patient on the
+# notifications queue; the same function consumes that queue and delivers. These event types notify.
+PUSH_EVENT_TYPES = ("scan.reviewed", "message.new")
+NOTIFY_LAMBDA_TIMEOUT_SECONDS = 30
+NOTIFICATIONS_VISIBILITY_TIMEOUT_SECONDS = 6 * NOTIFY_LAMBDA_TIMEOUT_SECONDS
+# A push service may be down for a while: more tries than ingest (with the handler's doubling delays,
+# 30 s ... 15 min, about an hour) before a job rests in the DLQ.
+NOTIFICATIONS_MAX_RECEIVE_COUNT = 8
+EVENTS_STREAM_VIEW = "NEW_IMAGE"
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -55,6 +66,7 @@ class TableSpec:
     range_key: str = "sk"
     indexes: tuple[IndexSpec, ...] = ()
     ttl_attribute: str | None = None
+    stream: str | None = None  # a DynamoDB stream of this view type (the outbox's: new events feed `notify`)
 
     def attributes(self) -> list[str]:
         names = [self.hash_key, self.range_key]
@@ -86,8 +98,10 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "events",
-        "domain events outbox, ids only: CLINIC#c#EVENTS / {time}-{random}, expired by TTL",
+        "domain events outbox, ids only: CLINIC#c#EVENTS / {time}-{random}, expired by TTL; its stream feeds"
+        " web push (notify)",
         ttl_attribute="expires_at",
+        stream=EVENTS_STREAM_VIEW,
     ),
     TableSpec("ingest_ledger", "idempotency, one item per ingested envelope: CLINIC#c#ENVELOPE#id / INGESTED"),
     TableSpec(
@@ -125,6 +139,8 @@ class ResourceNames:
     scans_bucket: str = ""
     thumbnails_queue: str = ""
     thumbnails_dlq: str = ""
+    notifications_queue: str = ""
+    notifications_dlq: str = ""
 
     @classmethod
     def for_stage(cls, stage: str, bucket: str | None = None, scans_bucket: str | None = None) -> ResourceNames:
@@ -139,6 +155,8 @@ class ResourceNames:
             scans_bucket=scans_bucket or f"{prefix}-scans",
             thumbnails_queue=f"{prefix}-thumbnails",
             thumbnails_dlq=f"{prefix}-thumbnails-dlq",
+            notifications_queue=f"{prefix}-notifications",
+            notifications_dlq=f"{prefix}-notifications-dlq",
         )
 
     def table(self, key: str) -> str:
@@ -286,6 +304,8 @@ def table_definition(spec: TableSpec, name: str) -> dict[str, Any]:
             {"AttributeName": spec.range_key, "KeyType": "RANGE"},
         ],
     }
+    if spec.stream:
+        definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
     for kind, request_key in (("global", "GlobalSecondaryIndexes"), ("local", "LocalSecondaryIndexes")):
         indexes = [index for index in spec.indexes if index.kind == kind]
         if indexes:

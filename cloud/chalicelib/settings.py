@@ -23,6 +23,12 @@
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
 | MEDFLOW_SCANS_BUCKET | medflow-{stage}-scans | the scans bucket's name override (patient photos) |
 | MEDFLOW_PORTAL_ORIGIN | http://localhost:5173 | the patient portal's origin(s), comma-separated (scans bucket CORS) |
+| MEDFLOW_VAPID_PRIVATE_KEY | (unset) | web push: the VAPID private key, raw P-256 scalar, base64url (or one below) |
+| MEDFLOW_VAPID_KEY_FILE | (unset) | ... or a PEM file holding it (`make run` writes var/vapid/private_key.pem) |
+| MEDFLOW_VAPID_PRIVATE_KEY_PARAM | (unset) | ... or an SSM SecureString holding it (deployed: `notify` alone) |
+| MEDFLOW_VAPID_PUBLIC_KEY | from the private key | the public key the portal subscribes with (all the API needs) |
+| MEDFLOW_VAPID_SUBJECT | (unset) | `mailto:` or `https:` contact the push services may use (required to send) |
+| MEDFLOW_PUSH_RETRY_SECONDS | 30 | first delay before a failed push is tried again (doubled each time, ≤ 15 min) |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
 given neither key (the ingest function: it never signs or checks a token) starts without
@@ -36,6 +42,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,6 +110,10 @@ class Settings(BaseModel):
     invite_ip_attempts: int = Field(default=30, ge=1, le=1_000_000)
     scans_bucket: str | None = None
     portal_origin: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$")
+    vapid_private_key: SecretStr | None = None
+    vapid_public_key: str | None = None
+    vapid_subject: str | None = Field(default=None, pattern=r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s]+)$")
+    push_retry_seconds: int = Field(default=30, ge=0, le=3600)
 
     @property
     def local_emulator(self) -> bool:
@@ -122,6 +133,30 @@ class Settings(BaseModel):
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"MEDFLOW_JWT_SECRET must be a random value of at least {MIN_SECRET_LENGTH} characters")
         return self
+
+    @model_validator(mode="after")
+    def _vapid_pair(self) -> Settings:
+        from chalicelib import vapid  # cryptography: only when push is configured
+
+        if self.vapid_private_key is not None:
+            try:
+                derived = vapid.public_key_of(self.vapid_private_key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"MEDFLOW_VAPID_PRIVATE_KEY: {exc}") from None
+            if self.vapid_public_key is not None and self.vapid_public_key.rstrip("=") != derived:
+                raise ValueError("MEDFLOW_VAPID_PUBLIC_KEY does not belong to the VAPID private key")
+            object.__setattr__(self, "vapid_public_key", derived)  # frozen model: set once, while validating
+        elif self.vapid_public_key is not None:
+            try:
+                vapid.p256_point(self.vapid_public_key)
+            except ValueError as exc:
+                raise ValueError(f"MEDFLOW_VAPID_PUBLIC_KEY: {exc}") from None
+        return self
+
+    @property
+    def push_sender(self) -> bool:
+        """Everything a push sender needs: the private key and a contact subject."""
+        return self.vapid_private_key is not None and self.vapid_subject is not None
 
     @property
     def names(self) -> ResourceNames:
@@ -166,6 +201,7 @@ class Settings(BaseModel):
         for field_name, variable in _ENV_NAMES.items():
             if field_name in _OPTIONAL_NUMBERS and env.get(variable):
                 values[field_name] = env[variable]
+        values.update(_vapid_from_env(env, values, ssm))
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
@@ -193,6 +229,10 @@ _ENV_NAMES = {
     "invite_ip_attempts": "MEDFLOW_INVITE_IP_ATTEMPTS",
     "scans_bucket": "MEDFLOW_SCANS_BUCKET",
     "portal_origin": "MEDFLOW_PORTAL_ORIGIN",
+    "vapid_private_key": "MEDFLOW_VAPID_PRIVATE_KEY",
+    "vapid_public_key": "MEDFLOW_VAPID_PUBLIC_KEY",
+    "vapid_subject": "MEDFLOW_VAPID_SUBJECT",
+    "push_retry_seconds": "MEDFLOW_PUSH_RETRY_SECONDS",
 }
 # Read from the environment only when set (else the field's default).
 _OPTIONAL_NUMBERS = (
@@ -210,19 +250,43 @@ _OPTIONAL_NUMBERS = (
     "portal_url",
     "invite_ip_attempts",
     "portal_origin",
+    "vapid_public_key",
+    "vapid_subject",
+    "push_retry_seconds",
 )
+_VAPID_SOURCES = ("MEDFLOW_VAPID_PRIVATE_KEY", "MEDFLOW_VAPID_KEY_FILE", "MEDFLOW_VAPID_PRIVATE_KEY_PARAM")
 
 
-def _read_secure_parameter(name: str, ssm: Any) -> str:
+def _vapid_from_env(env: Mapping[str, str], values: Mapping[str, object], ssm: Any) -> dict[str, object]:
+    """The VAPID private key from the one source the environment names (value, PEM file, SSM parameter)."""
+    given = [name for name in _VAPID_SOURCES if env.get(name)]
+    if len(given) > 1:
+        raise SettingsError(f"invalid cloud settings: set one of {', '.join(given)}, not several")
+    if not given:
+        return {}
+    source, value = given[0], env[given[0]]
+    if source == "MEDFLOW_VAPID_PRIVATE_KEY":
+        return {"vapid_private_key": value}
+    if source == "MEDFLOW_VAPID_KEY_FILE":
+        from chalicelib import vapid
+
+        try:
+            return {"vapid_private_key": vapid.read_key_file(Path(value))}
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"invalid cloud settings: MEDFLOW_VAPID_KEY_FILE {value!r}: {exc}") from None
+    region, endpoint = str(values["region"]), values["endpoint_url"]
+    client = ssm or boto3.client("ssm", region, endpoint_url=endpoint)
+    return {"vapid_private_key": _read_secure_parameter(value, client, variable=source)}
+
+
+def _read_secure_parameter(name: str, ssm: Any, *, variable: str = "MEDFLOW_JWT_SECRET_PARAM") -> str:
     """The decrypted value of SSM SecureString `name`; `SettingsError` naming it (never its value) otherwise."""
     try:
         parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
     except (ClientError, BotoCoreError) as exc:
-        raise SettingsError(
-            f"invalid cloud settings: MEDFLOW_JWT_SECRET_PARAM {name!r} cannot be read ({exc})"
-        ) from None
+        raise SettingsError(f"invalid cloud settings: {variable} {name!r} cannot be read ({exc})") from None
     if parameter.get("Type") != "SecureString":
-        raise SettingsError(f"invalid cloud settings: MEDFLOW_JWT_SECRET_PARAM {name!r} must be a SecureString")
+        raise SettingsError(f"invalid cloud settings: {variable} {name!r} must be a SecureString")
     return str(parameter["Value"])
 
 

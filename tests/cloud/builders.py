@@ -10,6 +10,7 @@ from urllib.parse import quote_plus
 
 import boto3
 
+from chalicelib import vapid
 from chalicelib.resources import ResourceNames
 from chalicelib.services import tokens
 from chalicelib.services.roles import Role
@@ -34,6 +35,9 @@ STAGE = "test"
 REGION = "us-east-1"
 JWT_SECRET = "tests-only-hs256-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
+# Web push: a VAPID pair for the tests' settings (the portal reads the public key; `notify` signs with the private).
+VAPID_PRIVATE_KEY, VAPID_PUBLIC_KEY = vapid.generate()
+VAPID_SUBJECT = "mailto:push-tests@medflow.example"
 RECEIVED = datetime(2026, 11, 3, 9, 15, 0, tzinfo=UTC)
 
 

@@ -12,11 +12,20 @@ from chalicelib import aws
 from chalicelib.resources import ResourceNames
 from chalicelib.settings import Settings, use_settings
 from localdev.bootstrap import ensure_resources
-from tests.cloud.builders import JWT_SECRET, REGION, STAGE
+from tests.cloud.builders import JWT_SECRET, REGION, STAGE, VAPID_PRIVATE_KEY, VAPID_SUBJECT
 
 
 def _activate(endpoint_url: str | None) -> ResourceNames:
-    use_settings(Settings(stage=STAGE, region=REGION, endpoint_url=endpoint_url, jwt_secret=JWT_SECRET))
+    use_settings(
+        Settings(
+            stage=STAGE,
+            region=REGION,
+            endpoint_url=endpoint_url,
+            jwt_secret=JWT_SECRET,
+            vapid_private_key=VAPID_PRIVATE_KEY,
+            vapid_subject=VAPID_SUBJECT,
+        )
+    )
     aws.reset_clients()
     return ensure_resources(endpoint_url, STAGE, REGION)
 

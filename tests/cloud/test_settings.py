@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib import vapid
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings, SettingsError, is_loopback
 
 SECRET = "x" * 40
@@ -152,3 +153,46 @@ def test_bad_values_name_the_variable() -> None:
         Settings.from_env(LOCAL | {"MEDFLOW_LOGIN_MAX_ATTEMPTS": "0"})
     with pytest.raises(SettingsError, match="MEDFLOW_LOGIN_WINDOW_MINUTES"):
         Settings.from_env(LOCAL | {"MEDFLOW_LOGIN_WINDOW_MINUTES": "soon"})
+
+
+def test_vapid_keys_from_a_value_a_pem_file_or_ssm_and_the_public_key_derived(tmp_path: Any) -> None:
+    private, public = vapid.generate()
+    from_value = Settings.from_env(
+        LOCAL | {"MEDFLOW_VAPID_PRIVATE_KEY": private, "MEDFLOW_VAPID_SUBJECT": "mailto:a@b.c"}
+    )
+    assert from_value.vapid_public_key == public and from_value.push_sender
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(vapid.to_pem(private))
+    assert Settings.from_env(LOCAL | {"MEDFLOW_VAPID_KEY_FILE": str(pem)}).vapid_public_key == public
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name="/medflow/prod/vapid", Value=private, Type="SecureString")
+        env = {
+            "MEDFLOW_STAGE": "prod",
+            "MEDFLOW_JWT_SECRET": SECRET,
+            "MEDFLOW_VAPID_PRIVATE_KEY_PARAM": "/medflow/prod/vapid",
+        }
+        assert Settings.from_env(env, ssm=ssm).vapid_public_key == public
+    only_public = Settings.from_env(LOCAL | {"MEDFLOW_VAPID_PUBLIC_KEY": public})  # the API: no private key
+    assert only_public.vapid_public_key == public and not only_public.push_sender
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"MEDFLOW_VAPID_PRIVATE_KEY": "AAAA"}, "MEDFLOW_VAPID_PRIVATE_KEY"),
+        ({"MEDFLOW_VAPID_PUBLIC_KEY": "BAAA"}, "MEDFLOW_VAPID_PUBLIC_KEY"),
+        (
+            {"MEDFLOW_VAPID_PRIVATE_KEY": vapid.generate()[0], "MEDFLOW_VAPID_PUBLIC_KEY": vapid.generate()[1]},
+            "does not belong",
+        ),
+        ({"MEDFLOW_VAPID_PRIVATE_KEY": vapid.generate()[0], "MEDFLOW_VAPID_KEY_FILE": "/x.pem"}, "not several"),
+        ({"MEDFLOW_VAPID_KEY_FILE": "/nonexistent/key.pem"}, "MEDFLOW_VAPID_KEY_FILE"),
+        ({"MEDFLOW_VAPID_SUBJECT": "admin@clinic"}, "MEDFLOW_VAPID_SUBJECT"),
+    ],
+)
+def test_bad_vapid_settings_name_the_variable_and_never_echo_the_key(extra: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named) as raised:
+        Settings.from_env(LOCAL | extra)
+    private = extra.get("MEDFLOW_VAPID_PRIVATE_KEY")
+    assert not private or private not in str(raised.value)

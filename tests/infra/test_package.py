@@ -33,7 +33,7 @@ def _functions(template: dict) -> dict[str, dict]:
 def test_every_function_gets_the_shared_models_layer_and_only_the_api_the_jwt_key_s_name(package: Path) -> None:
     template = json.loads((package / "sam.json").read_text(encoding="utf-8"))
     functions = _functions(template)
-    assert set(functions) == {"APIHandler", "Ingest", "Thumbnails", "Fleet"}
+    assert set(functions) == {"APIHandler", "Ingest", "Thumbnails", "Fleet", "Notify"}
     assert all(f["Properties"]["Layers"] == [{"Ref": "SharedModelsLayer"}] for f in functions.values())
     api, ingest = (functions[name]["Properties"]["Environment"]["Variables"] for name in ("APIHandler", "Ingest"))
     assert api["MEDFLOW_STAGE"] == ingest["MEDFLOW_STAGE"] == "prod"  # Chalice's variables kept

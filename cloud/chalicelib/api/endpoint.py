@@ -53,6 +53,7 @@ class RouteSpec:
     status: int = 200
     path_params: tuple[str, ...] = field(default=())
     token_scopes: frozenset[str] = frozenset()
+    body_required: bool = True
 
 
 ROUTES: list[RouteSpec] = []
@@ -133,8 +134,10 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:
     return False
 
 
-def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+def _parse_body(request: Request, model: type[BaseModel], *, required: bool = True) -> BaseModel | None:
     raw = request.raw_body or b""
+    if not raw and not required:
+        return None
     data = parse_json(raw.encode() if isinstance(raw, str) else raw)
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object", code="invalid_request")
@@ -204,9 +207,11 @@ def endpoint(
     response: type[BaseModel] | None = None,
     status: int = 200,
     token_scopes: frozenset[str] = frozenset(),
+    body_required: bool = True,
 ) -> Callable[[View], View]:
     """Registers `view(call, **path_params)` and records the route in `ROUTES`. `token_scopes`: restricted
-    tokens the route accepts besides full access tokens (e.g. TOTP enrolment)."""
+    tokens the route accepts besides full access tokens (e.g. TOTP enrolment). `body_required=False`: an empty
+    body is `call.body = None` (a DELETE that may name its target in the body or the query)."""
 
     def register(view: View) -> View:
         @functools.wraps(view)
@@ -216,7 +221,7 @@ def endpoint(
             try:
                 principal = None if permission is None else authenticate(request, permission, origin, token_scopes)
                 parsed_query = _parse_query(request, query)
-                parsed_body = _parse_body(request, body) if body is not None else None
+                parsed_body = _parse_body(request, body, required=body_required) if body is not None else None
                 call = Call(request, principal, origin, parsed_body, parsed_query)
                 result = view(call, **path_params)
             except MedflowError as exc:
@@ -242,6 +247,7 @@ def endpoint(
                 status=status,
                 path_params=tuple(re.findall(r"{(\w+)}", path)),
                 token_scopes=token_scopes,
+                body_required=body_required,
             )
         )
         return view

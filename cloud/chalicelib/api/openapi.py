@@ -74,7 +74,7 @@ def _operation(route: RouteSpec, ref: Refs) -> dict[str, Any]:
         operation["x-permission"] = route.permission.value
     if route.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": route.body_required,
             "content": {"application/json": {"schema": ref[(route.body, "validation")]}},
         }
     return operation
