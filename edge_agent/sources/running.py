@@ -96,7 +96,8 @@ class RunningSources:
     def _roll_back(self, started: list[Source], stopped: list[str]) -> None:
         for source in started:
             source.stop()
-        for name in stopped:  # a stopped source cannot start again: the previous configuration, built anew
+        # The previous sources, in their configured order, built anew (a stopped source cannot start again).
+        for name in [n for n in self._configs if n in stopped]:
             try:
                 source = self._build(self._configs[name])
                 source.start()
