@@ -8,7 +8,7 @@ the reason `future_timestamp` (visible in GET /quarantine, raw bytes kept under 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.db import quarantine as quarantine_repo
 from chalicelib.models import QuarantineItem
@@ -23,6 +23,10 @@ def future_dated(envelope: Envelope, *, now: datetime) -> str | None:
     """Why the envelope's times cannot be true, or None."""
     limit = now + FUTURE_TOLERANCE
     for name, value in (("captured_at", envelope.captured_at), ("source.received_at", envelope.source.received_at)):
+        # A device that prints local time without an offset gives a naive time (kept as written): compared as if
+        # UTC, which the 24 h tolerance absorbs, rather than failing the whole message on the comparison.
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
         if value is not None and value > limit:
             return f"{name} {value.isoformat()} is more than {FUTURE_TOLERANCE} ahead of the cloud's clock"
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from chalice.test import Client
 
 from chalicelib.db import events as events_repo
@@ -19,6 +20,13 @@ from shared_models import AgentHeartbeat, DeviceActivity
 from tests.cloud.builders import bearer, heartbeat_object_key, put_object, s3_notification, sqs_event
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's own "now": set at import, it grew stale when a long parallel run reached this module late."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def beat(sent_at: datetime, *devices: DeviceActivity, started_at: datetime | None = None, **extra: Any) -> None:

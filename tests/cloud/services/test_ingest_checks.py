@@ -41,3 +41,11 @@ def test_a_receive_time_far_ahead_is_refused_too(cloud: ResourceNames) -> None:
         update={"source": envelope.source.model_copy(update={"received_at": NOW + timedelta(days=3)})}
     )
     assert ingest_envelope("envelopes/demo/k6.json", envelope, now=NOW) is Outcome.QUARANTINED
+
+
+def test_a_device_time_without_an_offset_is_compared_not_a_crash(cloud: ResourceNames) -> None:
+    """Analyzers often print local time without an offset (kept naive, as written): it must not fail the message."""
+    naive = make_envelope(seed="naive", captured_at=(NOW - timedelta(hours=2)).replace(tzinfo=None))
+    assert ingest_envelope("envelopes/demo/k7.json", naive, now=NOW) is Outcome.MATCHED
+    ahead = make_envelope(seed="naive-far", captured_at=(NOW + timedelta(days=3)).replace(tzinfo=None))
+    assert ingest_envelope("envelopes/demo/k8.json", ahead, now=NOW) is Outcome.QUARANTINED
