@@ -170,6 +170,7 @@ def build_agent(config: AgentConfig) -> Agent:
     last = _last_good(config, ident)
     if last is not None:  # started as it ran before, also without the network
         config = effective(local, last.config)
+        logging.getLogger().setLevel(config.agent.log_level)
         log.info("starting with the last remote configuration", extra={"version": last.version})
     spool = Spool(config.agent.data_dir, keep_quarantined_seconds=config.agent.keep_quarantined_days * 86400)
     pool = build_parse_pool(config, Describer(ident, ALL_ADAPTERS))

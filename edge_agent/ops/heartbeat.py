@@ -66,17 +66,19 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self._beat_listeners: list[Callable[[], object]] = []
         self._turn = interval  # the loop turns this often; a heartbeat goes out every `interval`
+        self._every: list[float] = []  # what listeners asked the loop to turn at least this often
 
     def on_beat(self, listener: Callable[[], object], *, every: float | None = None) -> None:
         """`listener()` after every turn of the loop (the systemd watchdog: the loop is alive); with
         `every`, the loop turns at least that often, still sending heartbeats only every `interval`."""
         self._beat_listeners.append(listener)
         if every is not None:
+            self._every.append(every)
             self._turn = min(self._turn, every)
 
     def reconfigure(self, *, interval: float, sources: list[str]) -> None:
         """A new configuration applied live: the beat's interval and the sources it names."""
-        self._turn = interval if self._turn == self.interval else min(self._turn, interval)
+        self._turn = min([interval, *self._every])
         self.interval = interval
         self.sources = list(sources)
         self.beat_soon()

@@ -5,17 +5,22 @@ published to S3 where the agent polls, audited and announced; the agent's heartb
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from chalice.test import Client
 
 from chalicelib.db import events as events_repo
+from chalicelib.errors import Conflict
 from chalicelib.events.ingest import lambda_handler
 from chalicelib.resources import ResourceNames
+from chalicelib.services import agent_config
 from chalicelib.services.roles import Role
+from chalicelib.services.scope import Scope
 from localdev.router import FakeLambdaContext
 from shared_models import ConfigRejection, PublishedAgentConfig, RemoteConfig
 from shared_models.s3keys import agent_config_key
@@ -126,6 +131,52 @@ def test_a_stale_version_is_a_409_and_the_winner_stays_published(cloud: Resource
     ahead = put(api, {"expected_version": 5, "config": {"sources": [LAB]}})
     assert ahead.status_code == 409
     assert get(api).json_body["version"] == 1 and published(cloud).config["sources"][0]["name"] == "inbox"  # type: ignore[union-attr]
+
+
+def race(scope: Scope, expected: int, *sources: dict[str, Any]) -> list[str]:
+    """Each source's PUT from its own thread, all reading `expected`, released at once: winners' names, or 409."""
+    start, outcomes = threading.Barrier(len(sources)), []
+
+    def publish(source: dict[str, Any]) -> None:
+        start.wait()
+        try:
+            agent_config.put(scope, AGENT, expected_version=expected, config={"sources": [source]})
+            outcomes.append(source["name"])
+        except Conflict:
+            outcomes.append("409")
+
+    racers = [threading.Thread(target=publish, args=(source,)) for source in sources]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    return outcomes
+
+
+@pytest.mark.integration
+def test_two_admins_racing_one_wins_the_other_gets_409(
+    cloud_server: ResourceNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two PUTs read the same version and publish at once, ten times over, against the moto server. moto does not
+    apply one TransactWriteItems atomically between concurrent requests (DynamoDB does): the lock gives each HTTP
+    request that atomicity and nothing more (as in test_api_lab_concurrency.py)."""
+    one_request_at_a_time = threading.Lock()
+    send = botocore.endpoint.Endpoint._send
+
+    def atomic_send(self: Any, request: Any) -> Any:
+        with one_request_at_a_time:
+            return send(self, request)
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", atomic_send)
+    beat(cloud_server)
+    scope = Scope.system(CLINIC, "user:racer")
+    for expected in range(10):
+        outcomes = race(scope, expected, INBOX, LAB)
+        [winner] = [outcome for outcome in outcomes if outcome != "409"]
+        assert len(outcomes) == 2
+        stored = agent_config.get(scope, AGENT)
+        assert stored.version == expected + 1 and stored.config == {"sources": [INBOX if winner == "inbox" else LAB]}
+        assert published(cloud_server).version == expected + 1  # type: ignore[union-attr]
 
 
 def test_unknown_and_other_clinics_agents_are_404(cloud: ResourceNames, api: Client) -> None:
