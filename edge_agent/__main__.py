@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -44,8 +44,13 @@ from edge_agent.ops.health import Counters, HealthServer
 from edge_agent.ops.heartbeat import Heartbeat
 from edge_agent.ops.logs import setup_logging
 from edge_agent.ops.sd_notify import SdNotifier
+from edge_agent.remote_config.document import Published, effective
+from edge_agent.remote_config.fetch import ConfigFetcher
+from edge_agent.remote_config.last_good import LastGood
+from edge_agent.remote_config.poller import ConfigStatus, RemoteConfigPoller
 from edge_agent.sources import Source
 from edge_agent.sources.folder import FolderSource
+from edge_agent.sources.running import RunningSources
 from edge_agent.sources.seen import SeenFiles
 from edge_agent.spool import DB_NAME, BlobStore, Ledger, Spool
 from edge_agent.spool.uploader import ObjectWriter, Uploader, make_s3_client
@@ -95,9 +100,11 @@ class Agent:
     uploader: Uploader
     heartbeat: Heartbeat
     flow: FlowLog
-    sources: list[Source] = field(default_factory=list)
+    sources: RunningSources
+    activity: Activity
     health: HealthServer | None = None
     parse_pool: ParsePool | None = None
+    remote: RemoteConfigPoller | None = None  # `remote_config = true`: polls what the cloud publishes
 
     def start(self) -> None:
         self.spool.tidy()
@@ -108,12 +115,14 @@ class Agent:
             self.health.start()
         if self.parse_pool is not None:
             self.parse_pool.start()
-        for source in self.sources:
-            source.start()
+        self.sources.start()
+        if self.remote is not None:
+            self.remote.start()
 
     def stop(self) -> None:
-        for source in reversed(self.sources):
-            source.stop()  # nothing new comes in
+        if self.remote is not None:
+            self.remote.stop()  # no change of sources while they stop (one being applied finishes first)
+        self.sources.stop()  # nothing new comes in
         if self.parse_pool is not None:
             self.parse_pool.close()
         self.flow.close()  # the last "items parsed" counts, while logging still writes
@@ -122,6 +131,21 @@ class Agent:
         self.uploader.stop()
         self.heartbeat.stop()
         self.spool.close()
+
+    def apply(self, config: AgentConfig) -> None:
+        """Runs on `config` from now on (a published configuration, laid over the TOML): sources added, removed
+        or changed live (nothing taken is lost: edge_agent/sources/running.py), the heartbeat's interval and
+        source list, the log level. Raises ConfigError / SourceStartFailed with the previous sources running."""
+        change = self.sources.replace(config.sources)
+        self.activity.configure(_expected(config))
+        self.heartbeat.reconfigure(interval=config.agent.heartbeat_seconds, sources=[s.name for s in config.sources])
+        logging.getLogger().setLevel(config.agent.log_level)
+        log.info("sources changed", extra={"added": change.added, "removed": change.removed,
+                                           "restarted": change.restarted})  # fmt: skip
+
+
+def _expected(config: AgentConfig) -> list[Expected]:
+    return [Expected(s.name, s.kind, s.expect_every_minutes) for s in config.sources]
 
 
 def build_parse_pool(config: AgentConfig, describer: Describer) -> ParsePool | None:
@@ -133,9 +157,22 @@ def build_parse_pool(config: AgentConfig, describer: Describer) -> ParsePool | N
     return ParsePool(busiest.parse_workers, describer, name=busiest.name)
 
 
+def _last_good(config: AgentConfig, ident: Identity) -> Published | None:
+    """The published configuration applied before the last stop, when remote configuration is on."""
+    if not config.agent.remote_config:
+        return None
+    return LastGood(config.agent.data_dir).load(ident)
+
+
 def build_agent(config: AgentConfig) -> Agent:
-    spool = Spool(config.agent.data_dir, keep_quarantined_seconds=config.agent.keep_quarantined_days * 86400)
+    local = config  # the TOML: what a published configuration is laid over
     ident = Identity(config.agent.clinic_id, config.agent.agent_id, config.cloud.prefix)
+    last = _last_good(config, ident)
+    if last is not None:  # started as it ran before, also without the network
+        config = effective(local, last.config)
+        logging.getLogger().setLevel(config.agent.log_level)
+        log.info("starting with the last remote configuration", extra={"version": last.version})
+    spool = Spool(config.agent.data_dir, keep_quarantined_seconds=config.agent.keep_quarantined_days * 86400)
     pool = build_parse_pool(config, Describer(ident, ALL_ADAPTERS))
     a = config.agent
     intake = Intake(
@@ -155,15 +192,17 @@ def build_agent(config: AgentConfig) -> Agent:
     flow = FlowLog(logging.getLogger("edge_agent.intake"))
     intake.on_taken(flow.taken)
     names = [s.name for s in config.sources]
-    activity = Activity([Expected(s.name, s.kind, s.expect_every_minutes) for s in config.sources])
+    activity = Activity(_expected(config))
     intake.on_taken(activity.taken)
+    status = ConfigStatus(last.version if last is not None else None) if config.agent.remote_config else None
     heartbeat = Heartbeat(
-        spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names, activity=activity
-    )
+        spool, writer, ident, interval=config.agent.heartbeat_seconds, sources=names, activity=activity,
+        config_status=status.report if status is not None else None,
+    )  # fmt: skip
     health = None
     try:
         seen = SeenFiles(config.agent.data_dir / "sources.db")
-        sources = [build_source(s, intake, seen) for s in config.sources]
+        sources = RunningSources(lambda source: build_source(source, intake, seen), config.sources)
         if config.agent.health_port:  # metrics are counted only when served
             counters = Counters()
             intake.on_taken(counters.inputs_taken)
@@ -176,7 +215,15 @@ def build_agent(config: AgentConfig) -> Agent:
     except ConfigError:
         spool.close()
         raise
-    return Agent(spool, intake, uploader, heartbeat, flow, sources, health, pool)
+    agent = Agent(spool, intake, uploader, heartbeat, flow, sources, activity, health, pool)
+    if status is not None:
+        fetcher = ConfigFetcher(make_s3_client(config.cloud), config.cloud.bucket, ident)
+        agent.remote = RemoteConfigPoller(
+            fetcher, LastGood(config.agent.data_dir), local, ident, agent.apply,
+            interval=config.agent.remote_config_seconds, status=status,
+        )  # fmt: skip
+        agent.remote.on_change(heartbeat.beat_soon)  # the cloud hears of an applied or refused version at once
+    return agent
 
 
 def _load(path: str | None) -> AgentConfig:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cloud"))
 
 from chalicelib import domains
 from chalicelib.db.audit import AuditItem
-from chalicelib.resources import NOTIFY_PREFIXES, PREVIEWS_PREFIX, RAW_PREFIX, SCANS_PREFIX, TABLE_KEYS
+from chalicelib.resources import CONFIG_PREFIX, NOTIFY_PREFIXES, PREVIEWS_PREFIX, RAW_PREFIX, SCANS_PREFIX, TABLE_KEYS
 
 # Which tables each function uses: read from the domain registry, so a new domain needs no edit here.
 FUNCTION_TABLES: dict[str, tuple[str, ...]] = domains.function_tables()
@@ -222,6 +222,12 @@ def policies(
             # The presigned POST policies and GET URLs it hands out act with these rights (uploads and views
             # of scans/ only); confirm reads the upload back.
             statements.append(_statement("ScanObjects", ["s3:GetObject", "s3:PutObject"], scans_objects))
+            # PUT /agents/{agent}/config publishes the agent's configuration where the agent polls it.
+            statements.append(
+                _statement(
+                    "PublishAgentConfigs", ["s3:PutObject"], [{"Fn::Sub": f"${{IngestBucket.Arn}}/{CONFIG_PREFIX}*"}]
+                )
+            )
         if function == "notify":
             statements += _notify_statements()
         if function == secret_reader:
@@ -257,11 +263,13 @@ def policy_file(function: str) -> str:
     return f"policy-{function}.json"
 
 
-# What an edge agent may write: its clinic's objects and its own agent folder, PutObject only (no Get,
-# no Delete, no List). The clinic and agent come from the caller's IAM tags (`clinic`, `agent` on the
+# What an edge agent may write: its clinic's objects and its own agent folder, PutObject only (no Delete,
+# no List). The clinic and agent come from the caller's IAM tags (`clinic`, `agent` on the
 # agent's IAM user, or session tags on the agent role), so one clinic's agent cannot write under another
 # clinic's prefix; ingest then checks the body names the clinic of the key. assignments/ carries the
 # patient ids the edge learns (edge_agent/intake/assignment.py); probes/ is `medflow-edge doctor`'s probe.
+# The one object it may read is its own published configuration (docs/edge_agent.md "Remote configuration"),
+# which it may not write: the cloud publishes it.
 AGENT_CLINIC_PREFIXES = ("raw", "envelopes", "quarantine", "assignments")
 AGENT_OWN_PREFIXES = ("agents", "probes")
 
@@ -270,7 +278,11 @@ def agent_policy() -> dict[str, Any]:
     clinic, agent = "${!aws:PrincipalTag/clinic}", "${!aws:PrincipalTag/agent}"
     resources = [{"Fn::Sub": f"${{IngestBucket.Arn}}/{p}/{clinic}/*"} for p in AGENT_CLINIC_PREFIXES]
     resources += [{"Fn::Sub": f"${{IngestBucket.Arn}}/{p}/{clinic}/{agent}/*"} for p in AGENT_OWN_PREFIXES]
+    own_config = {"Fn::Sub": f"${{IngestBucket.Arn}}/{CONFIG_PREFIX}{clinic}/{agent}.json"}
     return {
         "Version": "2012-10-17",
-        "Statement": [_statement("AgentPutsItsClinicsObjects", ["s3:PutObject"], resources)],
+        "Statement": [
+            _statement("AgentPutsItsClinicsObjects", ["s3:PutObject"], resources),
+            _statement("AgentReadsItsConfiguration", ["s3:GetObject"], [own_config]),
+        ],
     }

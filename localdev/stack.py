@@ -66,6 +66,8 @@ agent_id = "{settings.agent_id}"
 data_dir = "{(settings.var_dir / "agent" / "data").as_posix()}"
 heartbeat_seconds = 10
 health_port = {settings.health_port}
+remote_config = true       # PUT /agents/{settings.agent_id}/config replaces the sources below, live
+remote_config_seconds = 10
 max_spool_items = 100000   # with max_spool_bytes: past either, new items are refused (/healthz: spool_full)
 
 [cloud]
@@ -230,6 +232,16 @@ Try it:
      then: curl -s -H "Authorization: Bearer $TOKEN" {s.api_url}/patients/14/readings
   5. A modality pushing DICOM: .venv/bin/python -m pynetdicom storescu 127.0.0.1 {s.dicom_port} \\
         ../shared/corpus/ophthalmic/pontikos-lab__process-dcm__fundus.dcm -aec MEDFLOW -cx
+
+Remote configuration (docs/edge_agent.md "Remote configuration"; admin or manager): the demo agent polls
+  {s.api_url}/agents/{s.agent_id}/config every 10 s. Read it (version 0: the agent runs on agent.toml), then
+  PUT the next version with every source the agent should run (the list replaces agent.toml's):
+  curl -s -X PUT {s.api_url}/agents/{s.agent_id}/config -H "Authorization: Bearer $TOKEN" \\
+       -H 'content-type: application/json' -d '{{"expected_version": 0, "config": {{"sources": [
+         {{"kind": "folder", "name": "inbox", "path": "{s.inbox}", "patient_id_patterns": ["{{patient_id}}/*"]}},
+         {{"kind": "folder", "name": "oct", "path": "{s.var_dir / "oct"}"}}]}}}}'
+  then GET {s.api_url}/agents shows config_version (what it runs on) or config_error (what it refused);
+  the last applied one is kept in {s.var_dir}/agent/data/remote_config.json and used at the next start.
 
 The agent's operator commands against this stack (its S3 takes the local test credentials):
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\

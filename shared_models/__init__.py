@@ -1,5 +1,6 @@
 """Schemas shared by the edge agent and the cloud: the envelope, its readings, quarantine records."""
 
+from shared_models.agent_config import PublishedAgentConfig, RemoteConfig
 from shared_models.assignment import PatientAssignment
 from shared_models.envelope import (
     ENVELOPE_SCHEMA,
@@ -13,7 +14,7 @@ from shared_models.envelope import (
     RawObject,
     SourceInfo,
 )
-from shared_models.heartbeat import AgentHeartbeat, DeviceActivity
+from shared_models.heartbeat import AgentHeartbeat, ConfigRejection, DeviceActivity
 from shared_models.quarantine import QuarantineReason, QuarantineRecord
 from shared_models.readings import (
     Biometry,
@@ -35,6 +36,7 @@ __all__ = [
     "AdapterInfo",
     "AgentHeartbeat",
     "Biometry",
+    "ConfigRejection",
     "Demographics",
     "DeviceActivity",
     "DeviceInfo",
@@ -48,12 +50,14 @@ __all__ = [
     "Pachymetry",
     "PatientAssignment",
     "PatientRef",
+    "PublishedAgentConfig",
     "PupillaryDistance",
     "QuarantineReason",
     "QuarantineRecord",
     "RawObject",
     "Reading",
     "Refraction",
+    "RemoteConfig",
     "SourceInfo",
     "Tonometry",
     "VisualAcuity",

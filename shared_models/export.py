@@ -8,12 +8,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from shared_models import AgentHeartbeat, Envelope, QuarantineRecord
+from shared_models import AgentHeartbeat, Envelope, PublishedAgentConfig, QuarantineRecord, RemoteConfig
 
 MODELS: dict[str, type[BaseModel]] = {
     "envelope.schema.json": Envelope,
     "quarantine.schema.json": QuarantineRecord,
     "heartbeat.schema.json": AgentHeartbeat,
+    "agent_config.schema.json": RemoteConfig,  # the body's `config` of PUT /agents/{agent_id}/config
+    "published_agent_config.schema.json": PublishedAgentConfig,  # config/{clinic}/{agent}.json
 }
 
 

@@ -26,6 +26,17 @@ class DeviceActivity(BaseModel):
     expect_every_minutes: int | None = None  # configured; None: the cloud learns it from the history
 
 
+class ConfigRejection(BaseModel):
+    """A published configuration the agent refused (docs/edge_agent.md "Remote configuration"): it keeps
+    running on the one it had. Gone once a later version is applied."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: int | None = None  # the refused version (None: the document was unreadable, its version unknown)
+    error: str  # key paths and what is wrong with them; never a file name or patient id
+    at: datetime
+
+
 class AgentHeartbeat(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -43,3 +54,7 @@ class AgentHeartbeat(BaseModel):
     devices: list[DeviceActivity] = Field(default_factory=list)
     oldest_pending_at: datetime | None = None  # received_at of the oldest item not yet uploaded
     errors_by_kind: dict[str, int] = Field(default_factory=dict)  # quarantined items per reason code
+    # Remote configuration: the published version the agent runs on (None: its local TOML only), and the
+    # last version it refused, if any since then.
+    config_version: int | None = None
+    config_error: ConfigRejection | None = None

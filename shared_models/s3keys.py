@@ -46,6 +46,12 @@ def probe_key(clinic_id: str, agent_id: str) -> str:
     return f"probes/{_check(clinic_id, 'clinic_id')}/{_check(agent_id, 'agent_id')}/doctor.json"
 
 
+def agent_config_key(clinic_id: str, agent_id: str) -> str:
+    """`config/{clinic}/{agent}.json`: the configuration the cloud publishes for one agent (PUT
+    /agents/{agent}/config), read by that agent only. Not announced to any queue."""
+    return f"config/{_check(clinic_id, 'clinic_id')}/{_check(agent_id, 'agent_id')}.json"
+
+
 def assignment_key(clinic_id: str, sha256: str, assignment_id: str) -> str:
     """`assignments/{clinic}/{sha256}/{assignment_id}.json`: a patient id the edge learned for an item."""
     clinic, item = _check(clinic_id, "clinic_id"), _check(sha256, "sha256")
@@ -55,6 +61,6 @@ def assignment_key(clinic_id: str, sha256: str, assignment_id: str) -> str:
 def clinic_of(key: str) -> str | None:
     """The clinic id a key belongs to, or None for keys outside the layout."""
     parts = key.split("/")
-    if len(parts) >= 3 and parts[0] in {"raw", "envelopes", "quarantine", "agents", "assignments"}:
+    if len(parts) >= 3 and parts[0] in {"raw", "envelopes", "quarantine", "agents", "assignments", "config"}:
         return parts[1]
     return None

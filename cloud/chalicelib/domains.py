@@ -42,6 +42,7 @@ from chalicelib.api import user_sessions as user_sessions_api
 from chalicelib.api import users as users_api
 from chalicelib.api import visits as visits_api
 from chalicelib.db import (
+    agent_config,
     agents,
     alerts,
     audit,
@@ -98,7 +99,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("events", events_api, (events,), ingest=True),
     Domain("patients", patients_api, (patients, patient_index), ingest=True),
     Domain("readings", readings_api, (readings, unmatched), ingest=True),
-    Domain("agents", agents_api, (agents,), ingest=True, functions=("fleet",)),
+    Domain("agents", agents_api, (agents, agent_config), ingest=True, functions=("fleet",)),
     Domain("alerts", alerts_api, (alerts,), ingest=True, functions=("fleet",)),
     Domain("quarantine", quarantine_api, (quarantine,), ingest=True),
     Domain("ingest", None, (ledger,), ingest=True),

@@ -147,6 +147,11 @@ class AgentStatus(_Record):
     uptime_seconds: int | None = None  # as of the last heartbeat
     oldest_pending_age_seconds: int | None = None  # as of the last heartbeat
     silent: bool = False  # no heartbeat for longer than its silence threshold, as of this answer
+    # Remote configuration (docs/edge_agent.md): the version the agent reports it runs on (None: its local
+    # TOML), the last version published to it (0: none), and the last version it refused, with why.
+    config_version: int | None = None
+    config_published_version: int = 0
+    config_error: dict[str, Any] | None = None
 
 
 class StaffUser(_Record):

@@ -32,6 +32,9 @@ THUMBNAIL_SUFFIX = ".thumb.webp"
 # handler sniffs the first bytes: DICOM, JPEG, PNG get a preview under `previews/`, which is announced nowhere).
 RAW_PREFIX = "raw/"
 PREVIEWS_PREFIX = "previews/"
+# Per-agent configurations the API publishes (PUT /agents/{agent}/config) for the agent to poll: announced
+# nowhere (nothing to ingest); the API may put them, each agent may get its own (infra/policies.py).
+CONFIG_PREFIX = "config/"
 THUMBNAILS_LAMBDA_TIMEOUT_SECONDS = 60
 THUMBNAILS_VISIBILITY_TIMEOUT_SECONDS = 6 * THUMBNAILS_LAMBDA_TIMEOUT_SECONDS
 

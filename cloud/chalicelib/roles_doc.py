@@ -29,6 +29,7 @@ MEANING: dict[Permission, str] = {
     Permission.UNMATCHED_READ: "list device readings awaiting a patient match",
     Permission.UNMATCHED_ASSIGN: "attach unmatched readings to a patient (or undo it the same day)",
     Permission.AGENTS_READ: "see the clinic's edge agents (heartbeats, counters)",
+    Permission.AGENTS_CONFIGURE: "read and publish an edge agent's remote configuration (its sources, live settings)",
     Permission.QUARANTINE_READ: "see files the edge could not read",
     Permission.AUDIT_READ: "read the clinic's audit trail",
     Permission.EVENTS_READ: "read the clinic's domain events",

@@ -300,10 +300,20 @@ def check_clock(server: datetime | None, now: datetime) -> Check:
 
 def run_doctor(config: AgentConfig, config_path: str, s3_client: Any) -> DoctorReport:
     checks = [Check("config", "ok", f"{config_path} is valid ({len(config.sources)} source(s))")]
+    running, applied = config, None
+    if config.agent.remote_config:  # the sources checked are those `run` would start: a published version's
+        from edge_agent.commands.doctor_remote import check_remote_config, running_config
+
+        running, applied = running_config(config)
+        if applied is not None:
+            checks[0] = Check("config", "ok", f"{config_path} is valid; the agent runs published version {applied} "
+                              f"({len(running.sources)} source(s))")  # fmt: skip
     checks += check_data_dir(config.agent)
     checks.append(check_spool(config.agent.data_dir))
-    checks += check_sources(config)
+    checks += check_sources(running)
     s3_checks, server_time = check_s3(config, s3_client)
     checks += s3_checks
+    if config.agent.remote_config:
+        checks.append(check_remote_config(config, s3_client, applied))
     checks.append(check_clock(server_time, datetime.now(UTC)))
     return DoctorReport(checks)

@@ -39,6 +39,14 @@ class Activity:
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], tuple[datetime, int]] = {}  # (source, device or "") → (last, items)
 
+    def configure(self, sources: Sequence[Expected]) -> None:
+        """The configured sources changed (a published configuration): report these from now on, and forget what
+        was heard from a source removed, so the cloud does not take a retired device for a silent one."""
+        with self._lock:
+            removed = set(self._sources) - {source.name for source in sources}
+            self._sources = {source.name: source for source in sources}
+            self._seen = {key: value for key, value in self._seen.items() if key[0] not in removed}
+
     def taken(self, events: Sequence[Taken]) -> None:
         at = self._clock()
         with self._lock:
@@ -73,10 +81,10 @@ class Activity:
     def report(self) -> list[DeviceActivity]:
         """Every configured source (heard from or not) and every device heard from, in name order."""
         with self._lock:
-            seen = dict(self._seen)
+            seen, configured = dict(self._seen), dict(self._sources)
         rows: list[DeviceActivity] = []
-        for name in sorted(set(self._sources) | {source for source, _ in seen}):
-            expected = self._sources.get(name)
+        for name in sorted(set(configured) | {source for source, _ in seen}):
+            expected = configured.get(name)
             kind = expected.kind if expected else "unknown"
             every = expected.expect_every_minutes if expected else None
             devices = sorted(device for source, device in seen if source == name)

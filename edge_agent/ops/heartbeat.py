@@ -2,7 +2,9 @@
 
 Besides the model's fields it carries `last_error_at` (when `last_error` happened; both are gone
 once no waiting item fails), `quarantined_total` (quarantined items, uploaded or not),
-`pending_items`, and `refusing` (`"spool_full"` while new items are refused, else absent).
+`pending_items`, and `refusing` (`"spool_full"` while new items are refused, else absent). With remote
+configuration it says which published version the agent runs on and the last one it refused
+(`config_version`, `config_error`); a change of either is sent at once, not at the next interval.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from edge_agent.ops.activity import META_KEY, Activity
 from edge_agent.ops.status import refusing_reason
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, describe_error
-from shared_models import AgentHeartbeat
+from shared_models import AgentHeartbeat, ConfigRejection
 from shared_models.s3keys import heartbeat_key
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Heartbeat:
         interval: float,
         sources: list[str] | None = None,
         activity: Activity | None = None,
+        config_status: Callable[[], tuple[int | None, ConfigRejection | None]] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.spool = spool
@@ -55,19 +58,34 @@ class Heartbeat:
         self.activity = activity
         if activity is not None:
             activity.restore(spool.ledger.meta.read().get(META_KEY))
+        self.config_status = config_status
         self._clock = clock
         self.started_at = clock()
         self._stop = threading.Event()
+        self._soon = threading.Event()  # beat now, not at the next interval
         self._thread: threading.Thread | None = None
         self._beat_listeners: list[Callable[[], object]] = []
         self._turn = interval  # the loop turns this often; a heartbeat goes out every `interval`
+        self._every: list[float] = []  # what listeners asked the loop to turn at least this often
 
     def on_beat(self, listener: Callable[[], object], *, every: float | None = None) -> None:
         """`listener()` after every turn of the loop (the systemd watchdog: the loop is alive); with
         `every`, the loop turns at least that often, still sending heartbeats only every `interval`."""
         self._beat_listeners.append(listener)
         if every is not None:
+            self._every.append(every)
             self._turn = min(self._turn, every)
+
+    def reconfigure(self, *, interval: float, sources: list[str]) -> None:
+        """A new configuration applied live: the beat's interval and the sources it names."""
+        self._turn = min([interval, *self._every])
+        self.interval = interval
+        self.sources = list(sources)
+        self.beat_soon()
+
+    def beat_soon(self) -> None:
+        """Send a heartbeat now (something the cloud should know at once changed)."""
+        self._soon.set()
 
     def build(self) -> AgentHeartbeat:
         """Counts and times only: ids, never a file name, patient id or result."""
@@ -77,6 +95,7 @@ class Heartbeat:
         meta = ledger.meta.read()
         pending_bytes, pending_items = ledger.items.pending()
         alarm = self.spool.refusing or meta.get("alarm")  # in memory too: a full disk may keep it out of meta
+        config_version, config_error = self.config_status() if self.config_status is not None else (None, None)
         return AgentHeartbeat(
             clinic_id=self.ident.clinic_id,
             agent_id=self.ident.agent_id,
@@ -98,6 +117,8 @@ class Heartbeat:
             devices=self.activity.report() if self.activity is not None else [],
             oldest_pending_at=ledger.items.oldest_pending_at(),
             errors_by_kind=ledger.quarantine.by_reason(),
+            config_version=config_version,
+            config_error=config_error,
         )
 
     def send_once(self) -> bool:
@@ -118,6 +139,7 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+        self._soon.set()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
@@ -125,7 +147,8 @@ class Heartbeat:
     def _run(self) -> None:
         due = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= due:
+            if time.monotonic() >= due or self._soon.is_set():
+                self._soon.clear()
                 due = time.monotonic() + self.interval
                 try:
                     self.send_once()
@@ -133,4 +156,4 @@ class Heartbeat:
                     log.exception("heartbeat step failed")
             for listener in self._beat_listeners:
                 listener()
-            self._stop.wait(min(self._turn, max(due - time.monotonic(), 0.01)))
+            self._soon.wait(min(self._turn, max(due - time.monotonic(), 0.01)))

@@ -16,7 +16,17 @@ from chalicelib.resources import ResourceNames
 from chalicelib.services.roles import Role
 from chalicelib.services.scope import Scope
 from localdev.router import FakeLambdaContext
-from tests.cloud.builders import make_envelope, make_patient_update, make_user, put_envelope, s3_notification, sqs_event
+from tests.cloud.builders import (
+    heartbeat_object_key,
+    make_envelope,
+    make_heartbeat,
+    make_patient_update,
+    make_user,
+    put_envelope,
+    put_object,
+    s3_notification,
+    sqs_event,
+)
 
 CLINIC_A, ORG_A = "clinic-alpha", "org-alpha"
 CLINIC_B, ORG_B = "clinic-bravo", "org-bravo"
@@ -251,6 +261,13 @@ def scan_session(world: World) -> str:
     return session_id
 
 
+def agent(world: World) -> str:
+    """An edge agent of clinic A, known from its heartbeat (its configuration is published by admins)."""
+    heartbeat = make_heartbeat(clinic_id=CLINIC_A, agent_id="agent-alpha-1")
+    _ingest(world.names, put_object(world.names, heartbeat_object_key(heartbeat), heartbeat.model_dump_json().encode()))
+    return heartbeat.agent_id
+
+
 EXAMPLES: dict[str, Callable[[World], str]] = {
     "patient_id": patient_with_readings,
     "envelope_id": unmatched_envelope,
@@ -265,6 +282,7 @@ EXAMPLES: dict[str, Callable[[World], str]] = {
     "ref": message_ref,
     "token": invite_token,
     "scan_session_id": scan_session,
+    "agent_id": agent,
 }
 
 

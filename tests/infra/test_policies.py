@@ -75,6 +75,13 @@ def test_only_ingest_reads_the_announced_objects_and_nothing_else_of_the_bucket(
     assert not any(allowed(f, "s3:PutObject", "IngestBucket/envelopes/x") for f in POLICIES)
 
 
+def test_only_the_api_publishes_agent_configurations_and_nothing_reads_them_back() -> None:
+    assert allowed("api", "s3:PutObject", "IngestBucket/config/c/a.json")
+    assert not any(allowed(f, "s3:PutObject", "IngestBucket/config/c/a.json") for f in POLICIES if f != "api")
+    assert not any(allowed(f, "s3:GetObject", "IngestBucket/config/c/a.json") for f in POLICIES)
+    assert not allowed("api", "s3:PutObject", "IngestBucket/agents/c/a/heartbeat.json")
+
+
 @pytest.mark.parametrize("function", sorted(FUNCTION_TABLES))
 @pytest.mark.parametrize("action", [*AUDIT_DENIED, "dynamodb:Query", "dynamodb:GetItem"])
 def test_the_audit_log_is_append_only_for_every_role(function: str, action: str) -> None:

@@ -45,6 +45,11 @@ class AgentItem(store.DirectoryItem):
     history = JSONAttribute(null=True)  # per device subject: last seen and the gaps between inputs (learned)
     open_alerts = JSONAttribute(null=True)  # subject → alert id (db/alerts.py)
     alerts_version = NumberAttribute(null=True)  # guards `open_alerts` (evaluator and heartbeat may race)
+    # Remote configuration: the last version published to the agent (db/agent_config.py; the guard of every
+    # PUT /agents/{agent}/config) and, from its heartbeat, the version it runs on and the last one it refused.
+    config_published_version = NumberAttribute(null=True)
+    config_version = NumberAttribute(null=True)
+    config_error = JSONAttribute(null=True)
 
 
 ITEMS = (AgentItem,)
@@ -160,4 +165,7 @@ def _from_item(row: AgentItem) -> AgentStatus:
         errors_by_kind=row.errors_by_kind or {},
         pending_bytes=int(row.pending_bytes) if row.pending_bytes is not None else None,
         open_alerts=len(row.open_alerts or {}),
+        config_version=int(row.config_version) if row.config_version is not None else None,
+        config_published_version=int(row.config_published_version or 0),
+        config_error=row.config_error,
     )

@@ -119,6 +119,9 @@ def heartbeat_attributes(heartbeat: AgentHeartbeat, previous: agents_repo.AgentI
         "errors_by_kind": dict(heartbeat.errors_by_kind),
         "pending_bytes": int(pending) if isinstance(pending, int) else None,
         "history": learn(previous.history if previous is not None else None, heartbeat.devices),
+        # Remote configuration: what the agent runs on and what it refused (absent clears an older report).
+        "config_version": heartbeat.config_version,
+        "config_error": heartbeat.config_error.model_dump(mode="json") if heartbeat.config_error else None,
     }
 
 

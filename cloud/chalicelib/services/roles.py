@@ -52,6 +52,7 @@ class Permission(StrEnum):
     UNMATCHED_ASSIGN = "unmatched:assign"  # attach them to a patient (or undo it the same day)
     # Operations (no PHI).
     AGENTS_READ = "agents:read"
+    AGENTS_CONFIGURE = "agents:configure"  # read and publish an edge agent's remote configuration
     QUARANTINE_READ = "quarantine:read"
     AUDIT_READ = "audit:read"
     EVENTS_READ = "events:read"
@@ -194,6 +195,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.USERS_READ,
         Permission.AUDIT_READ,
         Permission.AGENTS_READ,
+        Permission.AGENTS_CONFIGURE,
         Permission.QUARANTINE_READ,
         Permission.DASHBOARD_READ,
         Permission.APPOINTMENTS_READ,

@@ -99,3 +99,23 @@ def test_heartbeat_reports_each_source_and_device_with_its_last_input_and_keeps_
     again = {(d["source"], d["device_id"]): d["last_seen_at"] for d in later.build().model_dump(mode="json")["devices"]}
     assert again[("lab", "sysmex-2")] == "2026-02-01T12:00:00Z" and again[("quiet", None)] is None
     spool.close()
+
+
+def test_a_configuration_applied_live_changes_the_beat_and_is_reported(spool: Spool, writer: RecordingWriter) -> None:
+    from shared_models import ConfigRejection
+
+    status: tuple[int | None, ConfigRejection | None] = (None, None)
+    beat = Heartbeat(spool, writer, IDENT, interval=60, sources=["inbox"], config_status=lambda: status)
+    beat.on_beat(lambda: None, every=20)  # the systemd watchdog's turn
+    built = beat.build()
+    assert built.config_version is None and built.config_error is None  # on the TOML
+
+    refused = ConfigRejection(version=4, error="sources[0].port: Input should be less than or equal to 65535", at=AT)
+    status = (3, refused)
+    beat.reconfigure(interval=120, sources=["inbox", "oct"])
+    built = beat.build()
+    assert (built.config_version, built.config_error, built.interval_seconds) == (3, refused, 120)
+    assert (built.model_extra or {})["sources"] == ["inbox", "oct"]
+    assert beat._turn == 20 and beat._soon.is_set()  # the watchdog's turn kept; the change is sent at once
+    beat.reconfigure(interval=5, sources=[])
+    assert beat._turn == 5
