@@ -197,6 +197,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   agent spool    past max_spool_bytes / max_spool_items (agent.toml) new items wait; /healthz: spool_full
   logs           {s.var_dir / "logs"}/{{moto,api,router,agent}}.log
   scans bucket   medflow-{s.stage}-scans  (patient photos: presigned POST uploads; thumbnails beside them)
+  AI suggest     {s.ai_summary}  (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, MEDFLOW_AI_MODEL)
 
 Try it:
   1. TOKEN=$(curl -s -X POST {s.api_url}/auth/login -H 'content-type: application/json' \\

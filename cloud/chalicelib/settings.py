@@ -23,6 +23,10 @@
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
 | MEDFLOW_SCANS_BUCKET | medflow-{stage}-scans | the scans bucket's name override (patient photos) |
 | MEDFLOW_PORTAL_ORIGIN | http://localhost:5173 | the patient portal's origin(s), comma-separated (scans bucket CORS) |
+| ANTHROPIC_API_KEY | (unset) | Claude API key for AI tag suggestions; unset: suggest answers 503 `ai_unavailable` |
+| ANTHROPIC_BASE_URL | https://api.anthropic.com | the Messages API's base URL (tests: a local stand-in) |
+| MEDFLOW_AI_MODEL | claude-sonnet-5-5 | the vision model asked for tag suggestions |
+| MEDFLOW_AI_TIMEOUT_SECONDS | 12 | one suggestion's whole budget (under the API function's 15 s); no retries |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
 given neither key (the ingest function: it never signs or checks a token) starts without
@@ -103,6 +107,10 @@ class Settings(BaseModel):
     invite_ip_attempts: int = Field(default=30, ge=1, le=1_000_000)
     scans_bucket: str | None = None
     portal_origin: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$")
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = Field(default="https://api.anthropic.com", pattern=r"^https?://[^\s?#]+$")
+    ai_model: str = Field(default="claude-sonnet-5-5", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$")
+    ai_timeout_seconds: float = Field(default=12.0, gt=0, le=300)
 
     @property
     def local_emulator(self) -> bool:
@@ -193,6 +201,10 @@ _ENV_NAMES = {
     "invite_ip_attempts": "MEDFLOW_INVITE_IP_ATTEMPTS",
     "scans_bucket": "MEDFLOW_SCANS_BUCKET",
     "portal_origin": "MEDFLOW_PORTAL_ORIGIN",
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "ai_model": "MEDFLOW_AI_MODEL",
+    "ai_timeout_seconds": "MEDFLOW_AI_TIMEOUT_SECONDS",
 }
 # Read from the environment only when set (else the field's default).
 _OPTIONAL_NUMBERS = (
@@ -210,6 +222,10 @@ _OPTIONAL_NUMBERS = (
     "portal_url",
     "invite_ip_attempts",
     "portal_origin",
+    "anthropic_api_key",
+    "anthropic_base_url",
+    "ai_model",
+    "ai_timeout_seconds",
 )
 
 
