@@ -8,6 +8,7 @@ Pillow, numpy and pydicom are imported when first used, so the API's cold start 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from dataclasses import dataclass
@@ -170,7 +171,12 @@ def for_model(data: bytes) -> tuple[bytes, tuple[int, int]]:
     box = (MODEL_LONG_SIDE, MODEL_LONG_SIDE)
     try:
         if image.format == "JPEG":
-            image.draft("RGB", box)  # decode at the smallest DCT scale still >= the target
+            # Decode at the smallest DCT scale still >= the target. draft() wants both sides at least as
+            # large as asked, so ask for the fitted size itself (a 4032x3024 photo decodes at 1/2, 2016x1512):
+            # asking for 1568x1568 would need a full 12 MP decode, ~4x slower. The long-side bound does not
+            # depend on orientation, so the stored (pre-EXIF) size serves.
+            scale = min(1.0, MODEL_LONG_SIDE / max(image.size))
+            image.draft("RGB", (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale))))
         with warnings.catch_warnings():
             warnings.simplefilter("error", image_module.DecompressionBombWarning)
             image = ImageOps.exif_transpose(image)
@@ -180,7 +186,7 @@ def for_model(data: bytes) -> tuple[bytes, tuple[int, int]]:
     if image.mode != "RGB":
         image = image.convert("RGB")
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=MODEL_QUALITY, optimize=True)
+    image.save(out, "JPEG", quality=MODEL_QUALITY)
     return out.getvalue(), image.size
 
 

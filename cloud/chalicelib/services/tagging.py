@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -144,24 +145,27 @@ def _store_suggestion(scope: Scope, item: tagging_db.SuggestionItem, counts: dic
 
 
 def _photos(scope: Scope, patient_id: str, session_id: str) -> list[Photo]:
-    """The session's confirmed photos, in image-type order, each downscaled to a JPEG the model needs."""
+    """The session's confirmed photos, in image-type order, each downscaled to a JPEG the model needs. The
+    five are fetched and scaled side by side: S3 reads and Pillow's decode and resize release the GIL."""
     _, found, _ = tagging_db.session_view(scope.clinic_id, patient_id, session_id)
     if not found:
         raise Conflict("the scan session has no confirmed photos yet", code="no_images")
     settings = get_settings()
     s3, bucket = aws.client("s3", settings), settings.names.scans_bucket
     order = list(ImageType)
-    photos = []
-    for image in sorted(found, key=lambda item: order.index(ImageType(item.image_type))):
+
+    def load(image: scans_db.ScanImageItem) -> Photo:
         data = s3.get_object(Bucket=bucket, Key=image.key)["Body"].read()
         try:
             jpeg, _ = images.for_model(data)
         except images.ImageRejected as exc:  # confirmed images decode; a replaced object may not
-            raise Conflict(
-                f"the {image.image_type} photo cannot be read ({exc.code}); ask for it again", code="image_unreadable"
-            ) from None
-        photos.append(Photo(label=image.image_type, jpeg=jpeg))
-    return photos
+            raise Conflict(f"the {image.image_type} photo cannot be read ({exc.code}); ask for it again",
+                           code="image_unreadable") from None  # fmt: skip
+        return Photo(label=image.image_type, jpeg=jpeg)
+
+    ordered = sorted(found, key=lambda item: order.index(ImageType(item.image_type)))
+    with ThreadPoolExecutor(max_workers=len(ordered)) as pool:
+        return list(pool.map(load, ordered))
 
 
 def _suggestion(item: tagging_db.SuggestionItem) -> AiTagSuggestion:
