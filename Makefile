@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # 2-core CI machine. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin vapid bench bench-parse bench-mllp bench-api bench-thumbnails bench-ingest lock clean layers infra package soak
+.PHONY: help install system-deps run test test-fast lint typecheck check schema roles-doc admin vapid bench bench-parse bench-mllp bench-api bench-thumbnails bench-ingest bench-ai lock clean layers infra package soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,7 +60,7 @@ vapid: $(STAMP) ## Print a new web push VAPID key pair (MEDFLOW_VAPID_PRIVATE_KE
 admin: $(STAMP) ## Create or reset a staff admin on the running local stack (MEDFLOW_ADMIN_EMAIL, _PASSWORD, MEDFLOW_CLINIC)
 	$(BIN)/python -m localdev admin
 
-bench: bench-parse bench-mllp bench-api bench-thumbnails bench-ingest ## Run every benchmark in bench/ (figures and ratios against baselines)
+bench: bench-parse bench-mllp bench-api bench-thumbnails bench-ingest bench-ai ## Run every benchmark in bench/ (figures and ratios against baselines)
 
 bench-parse: $(STAMP) ## Adapter throughput per device family; DICOM header reads vs bare pydicom
 	$(BIN)/python bench/parse_corpus.py
@@ -73,6 +73,9 @@ bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,0
 	$(BIN)/python bench/api_scaling.py $(BENCH_API_ARGS)
 
 BENCH_THUMBNAILS_ARGS ?=
+bench-ai: $(STAMP) ## AI suggest route against the local Messages API stand-in vs a bare SDK call; SDK import time
+	$(BIN)/python bench/ai_suggest.py $(BENCH_AI_ARGS)
+
 bench-thumbnails: $(STAMP) ## 12 MP JPEG → 300×300 WebP: ours vs plain Pillow vs Sharp (npm, into var/); Lambda import time
 	$(BIN)/python bench/thumbnails.py $(BENCH_THUMBNAILS_ARGS)
 

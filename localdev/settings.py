@@ -33,6 +33,10 @@ class LocalSettings(BaseModel):
     jwt_secret: str = "local-dev-only-jwt-secret-change-me"  # noqa: S105 - local default
     settle_seconds: float = 1.0
     persist: bool = True  # record AWS calls under var/ and replay them at the next start
+    # AI tag suggestions (Claude vision): passed to the API when set; without a key suggest answers 503.
+    ai_model: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
 
     @property
     def inbox(self) -> Path:
@@ -71,6 +75,9 @@ class LocalSettings(BaseModel):
             settle_seconds=float(env.get("MEDFLOW_SETTLE_SECONDS", "1.0")),
             persist=env.get("MEDFLOW_PERSIST", "1") not in {"0", "false", "no"},
             dicom_port=int(env.get("MEDFLOW_DICOM_PORT", "11112")),
+            ai_model=env.get("MEDFLOW_AI_MODEL") or None,
+            anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+            anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
         )
 
     def cloud_env(self) -> dict[str, str]:
@@ -86,4 +93,22 @@ class LocalSettings(BaseModel):
             "AWS_SECRET_ACCESS_KEY": "testing",
             "MEDFLOW_STAGE": self.stage,
             "MEDFLOW_JWT_SECRET": self.jwt_secret,
+            **self.ai_env(),
         }
+
+    def ai_env(self) -> dict[str, str]:
+        """The AI suggestion settings given to this stack (only those set: the API's defaults apply otherwise)."""
+        given = {
+            "MEDFLOW_AI_MODEL": self.ai_model,
+            "ANTHROPIC_API_KEY": self.anthropic_api_key,
+            "ANTHROPIC_BASE_URL": self.anthropic_base_url,
+        }
+        return {name: value for name, value in given.items() if value}
+
+    @property
+    def ai_summary(self) -> str:
+        """One banner line: whether suggestions work here, and with what (never the key)."""
+        if not self.anthropic_api_key:
+            return "off: no ANTHROPIC_API_KEY (POST /tagging/sessions/{id}/suggest answers 503)"
+        model = self.ai_model or "the API's default model"
+        return f"on: {model} at {self.anthropic_base_url or 'https://api.anthropic.com'}"

@@ -37,6 +37,7 @@ from chalicelib.api import quarantine as quarantine_api
 from chalicelib.api import readings as readings_api
 from chalicelib.api import scans as scans_api
 from chalicelib.api import sha_invoices as sha_invoices_api
+from chalicelib.api import tagging as tagging_api
 from chalicelib.api import totp as totp_api
 from chalicelib.api import user_sessions as user_sessions_api
 from chalicelib.api import users as users_api
@@ -73,6 +74,7 @@ from chalicelib.db import prescriptions as prescriptions_db
 from chalicelib.db import programs as programs_db
 from chalicelib.db import push as push_db
 from chalicelib.db import sha_invoices as sha_invoices_db
+from chalicelib.db import tagging as tagging_db
 from chalicelib.db import visits as visits_db
 from chalicelib.resources import TABLES, TableSpec
 
@@ -118,6 +120,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("messaging", messaging_api, (messaging_db,)),
     Domain("scans", scans_api, (scans,), functions=("thumbnails",)),
     Domain("push", push_api, (push_db,), functions=("notify",)),
+    Domain("tagging", tagging_api, (tagging_db,)),
 )
 
 

@@ -29,6 +29,10 @@
 | MEDFLOW_VAPID_PUBLIC_KEY | from the private key | the public key the portal subscribes with (all the API needs) |
 | MEDFLOW_VAPID_SUBJECT | (unset) | `mailto:` or `https:` contact the push services may use (required to send) |
 | MEDFLOW_PUSH_RETRY_SECONDS | 30 | first delay before a failed push is tried again (doubled each time, ≤ 15 min) |
+| ANTHROPIC_API_KEY | (unset) | Claude API key for AI tag suggestions; unset: suggest answers 503 `ai_unavailable` |
+| ANTHROPIC_BASE_URL | https://api.anthropic.com | the Messages API's base URL (tests: a local stand-in) |
+| MEDFLOW_AI_MODEL | claude-sonnet-5-5 | the vision model asked for tag suggestions |
+| MEDFLOW_AI_TIMEOUT_SECONDS | 12 | one suggestion's whole budget (under the API function's 15 s); no retries |
 
 A deployment that forgot its stage must not become `local`: there is no default stage. A function
 given neither key (the ingest function: it never signs or checks a token) starts without
@@ -114,6 +118,10 @@ class Settings(BaseModel):
     vapid_public_key: str | None = None
     vapid_subject: str | None = Field(default=None, pattern=r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s]+)$")
     push_retry_seconds: int = Field(default=30, ge=0, le=3600)
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = Field(default="https://api.anthropic.com", pattern=r"^https?://[^\s?#]+$")
+    ai_model: str = Field(default="claude-sonnet-5-5", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$")
+    ai_timeout_seconds: float = Field(default=12.0, gt=0, le=300)
 
     @property
     def local_emulator(self) -> bool:
@@ -233,6 +241,10 @@ _ENV_NAMES = {
     "vapid_public_key": "MEDFLOW_VAPID_PUBLIC_KEY",
     "vapid_subject": "MEDFLOW_VAPID_SUBJECT",
     "push_retry_seconds": "MEDFLOW_PUSH_RETRY_SECONDS",
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "ai_model": "MEDFLOW_AI_MODEL",
+    "ai_timeout_seconds": "MEDFLOW_AI_TIMEOUT_SECONDS",
 }
 # Read from the environment only when set (else the field's default).
 _OPTIONAL_NUMBERS = (
@@ -253,6 +265,10 @@ _OPTIONAL_NUMBERS = (
     "vapid_public_key",
     "vapid_subject",
     "push_retry_seconds",
+    "anthropic_api_key",
+    "anthropic_base_url",
+    "ai_model",
+    "ai_timeout_seconds",
 )
 _VAPID_SOURCES = ("MEDFLOW_VAPID_PRIVATE_KEY", "MEDFLOW_VAPID_KEY_FILE", "MEDFLOW_VAPID_PRIVATE_KEY_PARAM")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+from pydantic import SecretStr
 
 from app import app
 from chalicelib.api.endpoint import ROUTES, RouteSpec
@@ -26,6 +27,7 @@ from chalicelib.services.roles import ORGANISATION_ONLY, ROLE_PERMISSIONS, Role,
 from chalicelib.services.users import ensure_user
 from chalicelib.settings import get_settings, use_settings
 from tests.cloud.builders import PASSWORD, bearer
+from tests.cloud.claude_stand_in import StandIn, running
 from tests.cloud.dynamo_calls import recorded, tables_written
 from tests.cloud.matrix_examples import CLINIC_A, CLINIC_B, ORG_A, ORG_B, World, patient_accounts, patient_headers
 
@@ -61,7 +63,19 @@ def _route_id(route: RouteSpec) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(module_cloud: ResourceNames) -> World:
+def claude(module_cloud: ResourceNames) -> Iterator[StandIn]:
+    """AI suggestions configured, against the local stand-in of the Messages API: the suggest route runs for
+    real (a 503 `ai_unavailable` would hide what the route does for each role)."""
+    with running() as stand_in:
+        base = get_settings()
+        use_settings(base.model_copy(update={"anthropic_api_key": SecretStr("sk-ant-matrix"),
+                                             "anthropic_base_url": stand_in.url}))  # fmt: skip
+        yield stand_in
+        use_settings(base)
+
+
+@pytest.fixture(scope="module")
+def world(module_cloud: ResourceNames, claude: StandIn) -> World:
     """Clinic A's data, one example per path parameter any route uses (seeded once for the module), and a
     real account for every principal in clinic A (organisation A) and clinic B (organisation B): routes
     about the caller's own account (TOTP, password, sessions) need the caller to exist."""

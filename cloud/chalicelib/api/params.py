@@ -18,6 +18,7 @@ SCHEMAS: dict[str, dict[str, object]] = {
         "maxLength": MAX_PATIENT_ID,
         "pattern": "^[!-~]([ -~]*[!-~])?$",
     },
+    "scan_session_id": {"type": "string", "minLength": 32, "maxLength": 32, "pattern": "^[0-9a-f]{32}$"},
 }
 DEFAULT_SCHEMA: dict[str, object] = {"type": "string", "minLength": 1}
 
@@ -27,4 +28,12 @@ def patient_id(raw: str) -> str:
     value = unquote(raw).strip()
     if not value or len(value) > MAX_PATIENT_ID or not value.isprintable():
         raise InvalidInput(f"patient_id must be 1-{MAX_PATIENT_ID} printable characters", code="invalid_patient_id")
+    return value
+
+
+def scan_session_id(raw: str) -> str:
+    """The `{scan_session_id}` of a path: 32 lowercase hex characters (as sessions are minted)."""
+    value = unquote(raw).strip()
+    if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
+        raise InvalidInput("scan_session_id must be 32 lowercase hex characters", code="invalid_session_id")
     return value

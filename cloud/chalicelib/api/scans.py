@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.api import params
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.models import RequestModel
 from chalicelib.api.paging import PageQuery
-from chalicelib.errors import InvalidInput
 from chalicelib.models import Page
 from chalicelib.services import scans
 from chalicelib.services.roles import Permission
@@ -49,13 +47,6 @@ class StatusQuery(PageQuery):
 
 class StatusBody(RequestModel):
     status: ScanStatus
-
-
-def _session_id(raw: str) -> str:
-    value = unquote(raw).strip()
-    if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
-        raise InvalidInput("scan_session_id must be 32 lowercase hex characters", code="invalid_session_id")
-    return value
 
 
 @endpoint(bp, "POST", "/patient/scans/sessions", permission=Permission.PORTAL_USE, response=ScanSession, status=201)
@@ -99,7 +90,7 @@ def clinic_sessions(call: Call) -> Page[ScanSession]:
           response=StaffScanSession)  # fmt: skip
 def session(call: Call, scan_session_id: str) -> StaffScanSession:
     """One scan session with its images and short-lived GET URLs for each image and thumbnail."""
-    return scans.staff_session(call.scope, _session_id(scan_session_id))
+    return scans.staff_session(call.scope, params.scan_session_id(scan_session_id))
 
 
 @endpoint(bp, "PATCH", "/scans/sessions/{scan_session_id}/status", permission=Permission.SCANS_REVIEW,
@@ -107,4 +98,4 @@ def session(call: Call, scan_session_id: str) -> StaffScanSession:
 def set_status(call: Call, scan_session_id: str) -> ScanSession:
     """Marks a session REVIEWED (raising `scan.reviewed`) or reopens it (PENDING)."""
     body: StatusBody = call.body
-    return scans.set_status(call.scope, _session_id(scan_session_id), body.status)
+    return scans.set_status(call.scope, params.scan_session_id(scan_session_id), body.status)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.db import keys, store
@@ -33,6 +33,10 @@ class Clinic(BaseModel):
     require_totp_roles: tuple[str, ...] = ()
     created_at: datetime
     updated_at: datetime
+    # Seed 000's practice discount: the tier the last-30-days tagging rate earned, kept by GET /tagging/analytics.
+    discount_tier: int | None = None
+    tagging_rate: float | None = None
+    discount_tier_at: datetime | None = None
 
 
 class ClinicItem(store.DirectoryItem):
@@ -48,6 +52,9 @@ class ClinicItem(store.DirectoryItem):
     require_totp_roles = ListAttribute(of=UnicodeAttribute, null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    discount_tier = NumberAttribute(null=True)
+    tagging_rate = NumberAttribute(null=True)
+    discount_tier_at = UTCDateTimeAttribute(null=True)
 
 
 ITEMS = (ClinicItem,)
@@ -73,11 +80,19 @@ def items(clinic: Clinic) -> tuple[ClinicItem, ClinicItem]:
         "require_totp_roles": list(clinic.require_totp_roles) or None,
         "created_at": clinic.created_at,
         "updated_at": clinic.updated_at,
+        "discount_tier": clinic.discount_tier,
+        "tagging_rate": clinic.tagging_rate,
+        "discount_tier_at": clinic.discount_tier_at,
     }
     return (
         ClinicItem(keys.clinic_pk(clinic.id), CLINIC_SK, **values),
         ClinicItem(org_pk(clinic.org_id), _org_sk(clinic.id), **values),
     )
+
+
+def keys_of(clinic: Clinic) -> tuple[ClinicItem, ClinicItem]:
+    """Items naming only the clinic's two keys (for updates of a few attributes)."""
+    return ClinicItem(keys.clinic_pk(clinic.id), CLINIC_SK), ClinicItem(org_pk(clinic.org_id), _org_sk(clinic.id))
 
 
 def is_new() -> Condition:
@@ -99,6 +114,9 @@ def _from_item(row: ClinicItem) -> Clinic:
         require_totp_roles=tuple(row.require_totp_roles or ()),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        discount_tier=None if row.discount_tier is None else int(row.discount_tier),
+        tagging_rate=None if row.tagging_rate is None else float(row.tagging_rate),
+        discount_tier_at=row.discount_tier_at,
     )
 
 

@@ -12,7 +12,6 @@ pointer from a session id to its patient (directory table), so staff open a sess
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
@@ -169,33 +168,6 @@ def get_image(clinic_id: str, patient_id: str, session_id: str, image_type: str)
 def patient_of(clinic_id: str, session_id: str) -> str | None:
     pointer = store.get(ScanSessionPointer, keys.clinic_pk(clinic_id), pointer_sk(session_id))
     return pointer.patient_id if pointer else None
-
-
-def session_with_images(
-    clinic_id: str, patient_id: str, session_id: str
-) -> tuple[ScanSessionItem | None, list[ScanImageItem]]:
-    """The session and its images: one Query (the images' keys extend the session's)."""
-    store.bound()
-    pk = keys.patient_pk(clinic_id, patient_id)
-    session: ScanSessionItem | None = None
-    images: list[ScanImageItem] = []
-    for raw in _query_raw(pk, session_sk(session_id)):
-        sk = raw["sk"]["S"]
-        if sk == session_sk(session_id):
-            session = ScanSessionItem.from_raw_data(raw)
-        elif sk.startswith(session_sk(session_id) + "#IMAGE#"):
-            images.append(ScanImageItem.from_raw_data(raw))
-    return session, images
-
-
-def _query_raw(pk: str, prefix: str) -> list[dict[str, Any]]:
-    connection: Any = store.connection()
-    table = ScanSessionItem.Meta.table_name
-    answer = connection.query(
-        table, pk, range_key_condition=ScanSessionItem.sk.startswith(prefix), consistent_read=True
-    )
-    items: list[dict[str, Any]] = answer.get("Items", [])
-    return items
 
 
 def patient_sessions(

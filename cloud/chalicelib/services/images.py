@@ -8,6 +8,7 @@ Pillow, numpy and pydicom are imported when first used, so the API's cold start 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_PIXELS = 64_000_000
 THUMBNAIL_SIZE = (300, 300)
 THUMBNAIL_QUALITY = 80
+# What a vision model needs: Claude scales any image whose long side exceeds 1568 px down to it anyway (and
+# bills the tokens of what it keeps), so larger pixels only cost upload time.
+MODEL_LONG_SIDE = 1568
+MODEL_QUALITY = 85
 # What a decoder raises on bad bytes (Pillow: OSError incl. UnidentifiedImageError, SyntaxError, ValueError ...;
 # pydicom: InvalidDicomError is a ValueError-free Exception, added where DICOM is read).
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
@@ -154,6 +159,35 @@ def thumbnail(data: bytes) -> tuple[bytes, tuple[int, int]]:
     except _DECODE_ERRORS as exc:
         raise ImageRejected("undecodable_image", f"the image cannot be decoded ({exc})") from None
     return _encode(image)
+
+
+def for_model(data: bytes) -> tuple[bytes, tuple[int, int]]:
+    """A JPEG for a vision model: long side at most 1568 px (never enlarged), EXIF orientation applied, RGB,
+    no metadata. Raises ImageRejected."""
+    image_module = _pillow()
+    from PIL import ImageOps
+
+    image = _open(data)
+    box = (MODEL_LONG_SIDE, MODEL_LONG_SIDE)
+    try:
+        if image.format == "JPEG":
+            # Decode at the smallest DCT scale still >= the target. draft() wants both sides at least as
+            # large as asked, so ask for the fitted size itself (a 4032x3024 photo decodes at 1/2, 2016x1512):
+            # asking for 1568x1568 would need a full 12 MP decode, ~4x slower. The long-side bound does not
+            # depend on orientation, so the stored (pre-EXIF) size serves.
+            scale = min(1.0, MODEL_LONG_SIDE / max(image.size))
+            image.draft("RGB", (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale))))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", image_module.DecompressionBombWarning)
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail(box, image_module.Resampling.LANCZOS, reducing_gap=2.0)
+    except _DECODE_ERRORS as exc:
+        raise ImageRejected("undecodable_image", f"the image cannot be decoded ({exc})") from None
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=MODEL_QUALITY)
+    return out.getvalue(), image.size
 
 
 def _encode(image: Any) -> tuple[bytes, tuple[int, int]]:

@@ -17,10 +17,12 @@ from pydantic import BaseModel
 from chalicelib import aws
 from chalicelib.db import scans as scans_db
 from chalicelib.db import store
+from chalicelib.db import tagging as tagging_db
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.models import Page
 from chalicelib.services import audit, images
 from chalicelib.services.scope import Scope
+from chalicelib.services.tag_set import TagSet, tag_set_of
 from chalicelib.settings import get_settings
 
 
@@ -75,7 +77,7 @@ class StaffScanImage(ScanImage):
 
 class StaffScanSession(ScanSession):
     images: list[StaffScanImage]
-    tag_set: dict[str, Any] | None = None
+    tag_set: TagSet | None = None  # null until the session is tagged (POST /tagging/sessions/{id}/tags)
 
 
 class UploadTarget(BaseModel):
@@ -144,10 +146,19 @@ def open_session(scope: Scope) -> ScanSession:
     patient_id = _own_patient(scope)
     session_id, at = uuid.uuid4().hex, datetime.now(UTC)
     item = scans_db.new_session(scope.clinic_id, patient_id, session_id, at)
-    with audit.change(scope, "scan.session_opened", resource="scan_session", resource_id=session_id, at=at) as c:
-        c.save(item, condition=scans_db.ScanSessionItem.pk.does_not_exist())
-        c.save(scans_db.new_pointer(scope.clinic_id, patient_id, session_id))
-        c.emit("scan.session_opened", session_id=session_id, patient_id=patient_id)
+    for attempt in range(3):  # the day's tagging counter is shared by the clinic's writes of that day
+        try:
+            with audit.change(scope, "scan.session_opened", resource="scan_session", resource_id=session_id,
+                              at=at) as c:  # fmt: skip
+                c.save(item, condition=scans_db.ScanSessionItem.pk.does_not_exist())
+                c.save(scans_db.new_pointer(scope.clinic_id, patient_id, session_id))
+                # Tagging analytics count sessions from this counter, never by reading sessions.
+                tagging_db.count(c, scope.clinic_id, at.date(), {"sessions": 1})
+                c.emit("scan.session_opened", session_id=session_id, patient_id=patient_id)
+            break
+        except store.Contention:
+            if attempt == 2:
+                raise
     return _session(item)
 
 
@@ -305,7 +316,7 @@ def _locate(scope: Scope, session_id: str) -> str:
 
 def staff_session(scope: Scope, session_id: str) -> StaffScanSession:
     patient_id = _locate(scope, session_id)
-    session, found = scans_db.session_with_images(scope.clinic_id, patient_id, session_id)
+    session, found, tags = tagging_db.session_view(scope.clinic_id, patient_id, session_id)
     if session is None:
         raise NotFound("no scan session with this id in your clinic", code="not_found")
     settings = get_settings()
@@ -331,7 +342,8 @@ def staff_session(scope: Scope, session_id: str) -> StaffScanSession:
         for item in sorted(found, key=lambda image: order.index(ImageType(image.image_type)))
     ]
     audit.read(scope, "scan_session", [session_id])
-    return StaffScanSession(**_session(session).model_dump(), images=staff_images, tag_set=None)
+    tag_set = tag_set_of(tags) if tags else None
+    return StaffScanSession(**_session(session).model_dump(), images=staff_images, tag_set=tag_set)
 
 
 def set_status(scope: Scope, session_id: str, status: ScanStatus) -> ScanSession:
