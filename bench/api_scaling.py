@@ -55,6 +55,7 @@ from localdev.moto import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
 os.environ.update(LOCAL_CREDENTIALS)
 
 import boto3  # noqa: E402
+import journey_history as history  # noqa: E402  (bench/, beside this script)
 from botocore.config import Config  # noqa: E402
 from chalice.test import Client  # noqa: E402
 
@@ -63,10 +64,11 @@ from chalicelib.db import agents as agents_repo  # noqa: E402
 from chalicelib.db import audit as audit_repo  # noqa: E402
 from chalicelib.db import events as events_repo  # noqa: E402
 from chalicelib.db import keys, patient_index, store, unmatched  # noqa: E402  # noqa: E402
+from chalicelib.db import lab as lab_repo  # noqa: E402
 from chalicelib.db import patients as patients_repo  # noqa: E402
 from chalicelib.db import readings as readings_repo  # noqa: E402
 from chalicelib.models import AgentStatus, DomainEvent, StoredReading, UnmatchedEnvelope  # noqa: E402
-from chalicelib.services import audit, auth, patients, tokens  # noqa: E402
+from chalicelib.services import audit, auth, patients, tokens, visits  # noqa: E402
 from chalicelib.services.roles import Role  # noqa: E402
 from chalicelib.services.scope import Scope  # noqa: E402
 from chalicelib.services.users import ensure_user  # noqa: E402
@@ -137,9 +139,20 @@ class Clinic:
     captures: int = 0
     unmatched: int = 0
     spare_envelopes: list[str] = field(default_factory=list)
+    # The outpatient journey: ids the routes are called with (the probes' history, written through the API).
+    journey: dict[str, str] = field(default_factory=dict)
+    seeded: history.Seeded = field(default_factory=history.Seeded)
+    idle: list[str] = field(default_factory=list)  # service-registered patients without an open visit
+    spare_patients: list[str] = field(default_factory=list)  # POST /visits of this size opens theirs
+    queue: int = 0  # today's open visits seeded
+    sample: dict[str, str] = field(default_factory=dict)  # a seeded patient of each history shape
 
     def scope(self, user_id: str) -> Scope:
         return Scope.system(CLINIC, audit.user_actor(user_id))
+
+    def providers(self) -> list[str]:
+        """Who seeded appointments are booked with (every active member of the clinic)."""
+        return [self.admin_id, *self.staff, self.nurse]
 
 
 class Loader:
@@ -262,22 +275,26 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
     """Adds patients (and their captures, audit, events) until the clinic has `size`; returns seconds."""
     started = time.perf_counter()
     scope = clinic.scope(clinic.staff[0])
-    while clinic.patients < min(size, REGISTERED_BY_SERVICE):
-        at = now()
-        made = patients.register(scope, fields_of(clinic.patients), at=at)
-        clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
-        clinic.patients += 1
+    year = timedelta(days=365)
     pending: list[store.Item] = []
+    while clinic.patients < min(size, REGISTERED_BY_SERVICE):
+        i = clinic.patients
+        made = patients.register(scope, fields_of(i), at=now())
+        clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
+        clinic.idle.append(made.id)
+        pending += journey_items(clinic, i, made.id, now() - year * (1 - i / max(size, 1)))
+        clinic.patients += 1
     if not clinic.captures:  # the probes' captures (GET /patients/{id}/readings reads the first)
         for n, probe in enumerate(clinic.probes):
             pending += capture_items(probe, f"probe-{n}", now())
             clinic.captures += 1
-    year = timedelta(days=365)
     while clinic.patients < size:
         i = clinic.patients
         # Spread over the past year, the newest last (a clinic of this size has a history).
         at = now() - year * (1 - i / max(size, 1))
-        pending += registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at)
+        registered = list(registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at))
+        pending += registered
+        pending += journey_items(clinic, i, registered[0].patient_id, at)
         clinic.patients += 1
         if len(pending) >= 20_000:
             loader.write(pending)
@@ -285,6 +302,8 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
     loader.write(pending)
     if clinic.sequence:
         patients_repo.CounterItem(keys.clinic_pk(CLINIC), patients_repo.COUNTER_OP_SK, value=clinic.sequence).save()
+    lab_repo.LabCounterItem(keys.clinic_pk(CLINIC), lab_repo.COUNTER_SK, value=clinic.seeded.specimens).save()
+    clinic.spare_patients = [clinic.idle.pop() for _ in range(min(reserve, len(clinic.idle)))]
     wanted = max(5, size // 100)
     while clinic.unmatched < wanted:
         unmatched.put(capture(f"orphan-{clinic.unmatched}", now()))
@@ -295,6 +314,126 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
         unmatched.put(envelope)
         clinic.spare_envelopes.append(envelope.envelope_id)
     return time.perf_counter() - started
+
+
+# --- the outpatient journey ----------------------------------------------------------------------------------
+
+QUEUE = 50  # today's open visits (seeded once: a day's queue does not grow with the clinic)
+
+
+def journey_items(clinic: Clinic, i: int, patient_id: str, at: datetime) -> list[store.Item]:
+    """Patient `i`'s journey history: a COMPLETED visit (charges, a payment); every tenth an encounter, a
+    diagnosis, a dispensed prescription and a completed lab request in it; every twentieth an allergy; every
+    tenth (others) an appointment in the coming month; the first QUEUE written directly an open visit today."""
+    seeded = clinic.seeded
+    actor = audit.user_actor(clinic.staff[i % len(clinic.staff)])
+    scope = Scope.system(CLINIC, actor)
+    zone = visits.clinic_zone(CLINIC)
+    items = history.past_visit(seeded, scope, patient_id, at, at.astimezone(zone).date().isoformat(),
+                               clinical=i % 10 == 0)  # fmt: skip
+    if i % 20 == 0:
+        items += history.allergy(seeded, scope, patient_id, at)
+    if i % 10 == 5:
+        tomorrow = datetime.now(zone).date() + timedelta(days=1)
+        booked = history.appointment(seeded, scope, patient_id, clinic.providers(), tomorrow, at)
+        items += booked
+        clinic.sample.setdefault("appointment", booked[0].appointment_id)
+    if i % 20 == 0 and i >= REGISTERED_BY_SERVICE:
+        clinic.sample.setdefault("patient", patient_id)
+    if clinic.queue < QUEUE and i >= REGISTERED_BY_SERVICE:
+        opened = now() - timedelta(minutes=QUEUE - clinic.queue)
+        items += history.open_visit(scope, patient_id, opened, opened.astimezone(zone).date().isoformat(),
+                                    triaged=clinic.queue % 3 == 0)  # fmt: skip
+        clinic.sample.setdefault("queue", patient_id)
+        clinic.queue += 1
+    return items
+
+
+def api(client: Client, headers: dict[str, str], method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One set-up call through the app (the services write it); its JSON answer, or SystemExit on 4xx/5xx."""
+    answer = call(client, headers, Request(method, path, body))
+    if answer.status_code >= 400:
+        raise SystemExit(f"set-up {method} {path} answered {answer.status_code}: {answer.body[:500]!r}")
+    return json.loads(answer.body) if answer.body else None
+
+
+def journey_set_up(clinic: Clinic, client: Client, headers: dict[str, str]) -> None:
+    """The clinic's prices and the probes' journeys through the API: probe A a completed visit (triage,
+    consultation, diagnosis, dispensed prescription, completed lab request, payment, discharge), an allergy and
+    an open visit of today (TRIAGE and CONSULTATION encounters, a PRESCRIBED prescription, a PENDING lab
+    request), an appointment; probe B an open visit (the write routes' target); probe C a SHA visit invoiced."""
+    prices = [{"kind": kind, "code": code, "name": code.title(), "price": f"{minor / 100:.2f}"}
+              for (kind, code), minor in history.PRICES.items()]  # fmt: skip
+    api(client, headers, "PUT", "/prices", {"items": prices})
+    p0 = clinic.probes[0]
+
+    def visit(patient: str, payment_type: str = "CASH", **extra: str) -> str:
+        body = {"patient_id": patient, "chief_complaint": "Fever and headache", "triage_category": "NORMAL",
+                "payment_type": payment_type, **extra}  # fmt: skip
+        return str(api(client, headers, "POST", "/visits", body)["id"])
+
+    def encounter(visit_id: str, kind: str) -> str:
+        body: dict[str, Any] = {"patient_id": p0, "visit_id": visit_id, "encounter_type": kind}
+        if kind == "TRIAGE":
+            body["vital_signs"] = {"blood_pressure": "120/80", "temperature": 37.9, "pulse": 88}
+        else:
+            body.update(notes="History of fever for three days", findings="Febrile, no neck stiffness",
+                        recommendations="Malaria test; antipyretics")  # fmt: skip
+        return str(api(client, headers, "POST", "/patient-encounters", body)["id"])
+
+    def prescribe(encounter_id: str) -> str:
+        body = {"patient_id": p0, "encounter_id": encounter_id, "medication_name": history.MEDICATION,
+                "dosage": "500 mg", "frequency": "three times a day", "duration": "5 days", "route": "oral",
+                "instructions": "After meals", "quantity": 15}  # fmt: skip
+        return str(api(client, headers, "POST", "/prescriptions", body)["id"])
+
+    def lab(visit_id: str) -> str:
+        body = {"patient_id": p0, "visit_id": visit_id, "tests": history.TESTS}
+        return str(api(client, headers, "POST", "/lab-requests", body)["id"])
+
+    past = visit(p0)
+    api(client, headers, "PUT", f"/visits/{past}", {"status": "TRIAGED"})
+    api(client, headers, "PUT", f"/visits/{past}", {"status": "IN_CONSULTATION"})
+    consulted = encounter(past, "CONSULTATION")
+    api(client, headers, "POST", "/diagnoses", {"patient_id": p0, "encounter_id": consulted,
+                                                "diagnosis_code": history.DIAGNOSIS_CODE})  # fmt: skip
+    api(client, headers, "PUT", f"/prescriptions/{prescribe(consulted)}", {"status": "DISPENSED"})
+    results = [{"code": "HB", "value": "12.5"}, {"code": "MPS", "value": "negative"}]
+    api(client, headers, "PUT", f"/lab-requests/{lab(past)}", {"results": results, "status": "COMPLETED"})
+    balance = api(client, headers, "GET", f"/visits/{past}")["balance"]
+    api(client, headers, "POST", "/payments", {"visit_id": past, "amount": balance, "payment_type": "CASH"})
+    api(client, headers, "PUT", f"/visits/{past}", {"status": "COMPLETED", "discharge_notes": "Reviewed; home care"})
+    api(client, headers, "POST", f"/patients/{p0}/allergies",
+        {"substance": "Sulfonamides", "reaction": "Rash", "severity": "MODERATE"})  # fmt: skip
+    today = visit(p0)
+    encounter(today, "TRIAGE")
+    consulting = encounter(today, "CONSULTATION")
+    prescription = prescribe(consulting)
+    request = lab(today)
+    sha = visit(clinic.probes[2], "SHA", payment_reference="SHA-BENCH-1")
+    invoice = api(client, headers, "POST", "/sha-invoices", {"visit_id": sha, "sha_number": "SHA-0000001"})["id"]
+    tomorrow = datetime.now(visits.clinic_zone(CLINIC)).date() + timedelta(days=1)
+    booked = api(client, headers, "POST", "/appointments", {"patient_id": p0, "provider_id": clinic.nurse,
+                                                            "date": tomorrow.isoformat(), "time": "07:00",
+                                                            "reason": "Review"})  # fmt: skip
+    clinic.journey = {
+        "past_visit": past, "visit": today, "encounter": consulting, "prescription": prescription,
+        "lab_request": request, "invoice": invoice, "appointment": booked["id"], "day": tomorrow.isoformat(),
+        "writes_visit": visit(clinic.probes[1]),
+    }  # fmt: skip
+    clinic.seeded.specimens = lab_repo.counter_value(CLINIC)
+
+
+def check_seeded(clinic: Clinic, loader: Loader) -> list[str]:
+    """Where a seeded journey item's attribute names differ from a service-written one's of the same kind."""
+    client = loader._client()
+    served = history.stored_kinds(client, CLINIC, clinic.probes[0], clinic.journey["appointment"])
+    seeded = history.stored_kinds(client, CLINIC, clinic.sample["patient"], clinic.sample["appointment"])
+    queue = history.stored_kinds(client, CLINIC, clinic.sample["queue"], clinic.sample["appointment"])
+    seeded = {**queue, **seeded}
+    compared = ", ".join(sorted(seeded.keys() & served.keys()))
+    print(f"  seeded vs service-written journey items, attribute names compared for: {compared}")
+    return history.differences(seeded, served)
 
 
 # --- measuring ----------------------------------------------------------------------------------------------
@@ -318,6 +457,11 @@ class Route:
     kind: str = "read"  # "read" | "write" (timed `--write-requests` times) | "probe" (once: it only shows the calls)
 
 
+def past_day() -> str:
+    """A day three months back: the visits the seeded history opened that day (more at a bigger clinic)."""
+    return (datetime.now(visits.clinic_zone(CLINIC)).date() - timedelta(days=90)).isoformat()
+
+
 def journey() -> list[Route]:
 
     def get(path: Callable[[Clinic], str]) -> Callable[[Clinic, int, int], Request]:
@@ -338,6 +482,56 @@ def journey() -> list[Route]:
         return Request("POST", f"/readings/unmatched/{clinic.spare_envelopes[k]}/assign",
                        {"patient_id": clinic.probes[2]})  # fmt: skip
 
+    def open_visit(clinic: Clinic, size: int, k: int) -> Request:
+        return Request("POST", "/visits", {"patient_id": clinic.spare_patients[k], "chief_complaint": "Cough",
+                                           "triage_category": "NORMAL", "payment_type": "CASH"})  # fmt: skip
+
+    def triage(clinic: Clinic, size: int, k: int) -> Request:
+        return Request("POST", "/patient-encounters", {
+            "patient_id": clinic.probes[1], "visit_id": clinic.journey["writes_visit"], "encounter_type": "TRIAGE",
+            "vital_signs": {"blood_pressure": "118/76", "temperature": 36.8, "pulse": 72},
+        })  # fmt: skip
+
+    def pay(clinic: Clinic, size: int, k: int) -> Request:
+        body = {"visit_id": clinic.journey["writes_visit"], "amount": "1.00", "payment_type": "MOBILE_MONEY",
+                "reference": f"MPESA{size}{k}"}  # fmt: skip
+        return Request("POST", "/payments", body)
+
+    def outpatient_journey() -> list[Route]:
+        """The outpatient journey's domains (docs/journey.md): every list route and a few writes."""
+        return [
+            Route("GET /visits (today's queue)", get(lambda c: "/visits")),
+            Route("GET /visits?status=TRIAGED", get(lambda c: "/visits?status=TRIAGED")),
+            Route("GET /visits?date= (a past day)", get(lambda c: f"/visits?date={past_day()}")),
+            Route("GET /visits/{id}", get(lambda c: f"/visits/{c.journey['visit']}")),
+            Route("GET /visits/{id}/bill", get(lambda c: f"/visits/{c.journey['past_visit']}/bill")),
+            Route("GET /patients/{id}/visits", get(lambda c: f"/patients/{c.probes[0]}/visits")),
+            Route("GET /patient-encounters/{id}", get(lambda c: f"/patient-encounters/{c.journey['encounter']}")),
+            Route("GET /patients/{id}/encounters", get(lambda c: f"/patients/{c.probes[0]}/encounters")),
+            Route("GET /patients/{id}/diagnoses", get(lambda c: f"/patients/{c.probes[0]}/diagnoses")),
+            Route("GET /patients/{id}/allergies", get(lambda c: f"/patients/{c.probes[0]}/allergies")),
+            Route("GET /prescriptions?status=PRESCRIBED", get(lambda c: "/prescriptions?status=PRESCRIBED")),
+            Route("GET /prescriptions?status=DISPENSED", get(lambda c: "/prescriptions?status=DISPENSED")),
+            Route("GET /prescriptions/patient/{id}", get(lambda c: f"/prescriptions/patient/{c.probes[0]}")),
+            Route("GET /prescriptions/{id}", get(lambda c: f"/prescriptions/{c.journey['prescription']}")),
+            Route("GET /lab-requests?status=PENDING", get(lambda c: "/lab-requests?status=PENDING")),
+            Route("GET /lab-requests?status=COMPLETED", get(lambda c: "/lab-requests?status=COMPLETED")),
+            Route("GET /lab-requests/{id}", get(lambda c: f"/lab-requests/{c.journey['lab_request']}")),
+            Route("GET /patients/{id}/lab-requests", get(lambda c: f"/patients/{c.probes[0]}/lab-requests")),
+            Route("GET /appointments?date=", get(lambda c: f"/appointments?date={c.journey['day']}")),
+            Route(
+                "GET /appointments?date=&provider=",
+                get(lambda c: f"/appointments?date={c.journey['day']}&provider={c.staff[1]}"),
+            ),
+            Route("GET /prices", get(lambda c: "/prices")),
+            Route("GET /sha-invoices", get(lambda c: "/sha-invoices")),
+            Route("GET /sha-invoices?status=PENDING", get(lambda c: "/sha-invoices?status=PENDING")),
+            Route("GET /sha-invoices/{id}", get(lambda c: f"/sha-invoices/{c.journey['invoice']}")),
+            Route("POST /visits", open_visit, warm=False, kind="write"),
+            Route("POST /patient-encounters (TRIAGE)", triage, warm=False, kind="write"),
+            Route("POST /payments", pay, warm=False, kind="write"),
+        ]
+
     return [
         Route("GET /patients/{id}", get(lambda c: f"/patients/{c.probes[0]}")),
         Route("GET /patients?q= (name prefix)", get(lambda c: "/patients?q=achieng")),
@@ -352,6 +546,7 @@ def journey() -> list[Route]:
         Route("GET /events", get(lambda c: "/events")),
         Route("GET /users", get(lambda c: "/users")),
         Route("GET /clinics", get(lambda c: "/clinics")),
+        *outpatient_journey(),
         Route("POST /patients", register, warm=False, kind="write"),
         Route("PATCH /patients/{id}", edit, warm=False, kind="write"),
         Route("POST /readings/unmatched/{id}/assign", assign, warm=False, kind="write"),
@@ -397,7 +592,7 @@ def call(client: Client, headers: dict[str, str], request: Request) -> Any:
     if request.method == "GET":
         return client.http.get(request.path, headers=headers)
     body = json.dumps(request.body)
-    send = client.http.post if request.method == "POST" else client.http.patch
+    send = {"POST": client.http.post, "PATCH": client.http.patch, "PUT": client.http.put}[request.method]
     return send(request.path, headers={**headers, "Content-Type": "application/json"}, body=body)
 
 
@@ -469,8 +664,10 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
                              org_id=settings.org_id, org_admin=True)  # fmt: skip
         return {"Authorization": f"Bearer {token.token}"}
 
+    journey_set_up(clinic, client, minted())
     routes = journey()
     loader = Loader(endpoint, threads)
+    mismatched: list[str] = []
     print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
           "write route, 1 per known-growth probe; "
           f"the first {REGISTERED_BY_SERVICE} patients through services.patients.register, the rest by "
@@ -484,6 +681,13 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
         print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
               f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
               f"{clinic.captures:,} captures with readings, {clinic.unmatched:,} unmatched captures")  # fmt: skip
+        print(f"  journey history: {clinic.seeded.visits:,} completed visits (charges, a payment), "
+              f"{clinic.seeded.clinical:,} with an encounter, diagnosis, dispensed prescription and completed lab "
+              f"request, {clinic.seeded.appointments:,} appointments over 30 days, "
+              f"{clinic.queue} open visits today")  # fmt: skip
+        if size == sizes[0]:
+            mismatched = check_seeded(clinic, loader)
+            print("  " + ("; ".join(mismatched) if mismatched else "same attribute names for every kind"))
         results[size] = {}
         for route in routes:
             if size > {"write": limits[0], "probe": limits[1]}.get(route.kind, size):
@@ -498,7 +702,10 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
             measure(client, counter, minted(), lambda k, r=read: r, requests, True),
             measure(client, counter, with_session, lambda k, r=read: r, requests, True),
         )
-    return report(sizes, routes, results, sessions)
+    failed = report(sizes, routes, results, sessions)
+    if mismatched:
+        print(f"seeded journey items differ from service-written ones: {'; '.join(mismatched)}")
+    return 1 if failed or mismatched else 0
 
 
 def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, Figures]],
