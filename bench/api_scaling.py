@@ -694,7 +694,10 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
                 continue
             make = functools.partial(lambda k, r, n: r.make(clinic, n, k), r=route, n=size)
             count = {"read": requests, "write": write_requests, "probe": 1}[route.kind]
-            results[size][route.label] = measure(client, counter, minted(), make, count, route.warm)
+            measured = results[size][route.label] = measure(client, counter, minted(), make, count, route.warm)
+            # As it goes (a slow size still shows what it measured): calls, p50, operations, statuses.
+            print(f"  {size:,} {route.label}: {measured.per_request} calls, p50 {measured.p50:.1f} ms, "
+                  f"{shown_ops(measured.ops)} (HTTP {','.join(map(str, sorted(measured.statuses)))})")  # fmt: skip
         login = auth.login(ADMIN_EMAIL, PASSWORD, source_ip="127.0.0.1")
         with_session = {"Authorization": f"Bearer {login.access.token}"}
         read = Request("GET", f"/patients/{clinic.probes[0]}")
