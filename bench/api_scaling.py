@@ -31,6 +31,7 @@ items than asked, with a `next` token), so their calls stay the same at every si
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -454,6 +455,7 @@ class Route:
     make: Callable[[Clinic, int, int], Request]
     warm: bool = True  # a GET can be repeated untimed once first; a write would change what it measures
     known_growth: bool = False  # measured, reported, but not part of the exit code
+    group: str = "platform"  # "platform" | "outpatient" (the journey's domains): `--only` picks one
     kind: str = "read"  # "read" | "write" (timed `--write-requests` times) | "probe" (once: it only shows the calls)
 
 
@@ -499,7 +501,7 @@ def journey() -> list[Route]:
 
     def outpatient_journey() -> list[Route]:
         """The outpatient journey's domains (docs/journey.md): every list route and a few writes."""
-        return [
+        routes = [
             Route("GET /visits (today's queue)", get(lambda c: "/visits")),
             Route("GET /visits?status=TRIAGED", get(lambda c: "/visits?status=TRIAGED")),
             Route("GET /visits?date= (a past day)", get(lambda c: f"/visits?date={past_day()}")),
@@ -531,6 +533,7 @@ def journey() -> list[Route]:
             Route("POST /patient-encounters (TRIAGE)", triage, warm=False, kind="write"),
             Route("POST /payments", pay, warm=False, kind="write"),
         ]
+        return [dataclasses.replace(route, group="outpatient") for route in routes]
 
     return [
         Route("GET /patients/{id}", get(lambda c: f"/patients/{c.probes[0]}")),
@@ -631,20 +634,29 @@ def main() -> int:
     parser.add_argument("--probe-max", type=int, default=2_000,
                         help="largest size the known-growth audit probes run at (they read all history)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
+    parser.add_argument("--only", choices=("platform", "outpatient"),
+                        help="measure one group of routes: the platform's (patients, readings, audit ...) or the "
+                        "outpatient journey's (visits, bills, encounters, prescriptions, lab ...)")  # fmt: skip
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows when redirected
     sizes = sorted(int(s) for s in args.sizes.split(","))
     server = MotoServer().start()
     try:
         return run(
-            server.url, sizes, args.requests, args.write_requests, args.threads, (args.write_max, args.probe_max)
+            server.url,
+            sizes,
+            args.requests,
+            args.write_requests,
+            args.threads,
+            (args.write_max, args.probe_max),
+            args.only,
         )
     finally:
         server.stop()
 
 
 def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int,
-        limits: tuple[int, int]) -> int:  # fmt: skip
+        limits: tuple[int, int], only: str | None = None) -> int:  # fmt: skip
     """`limits`: the largest size write routes and the known-growth probes run at."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
@@ -665,7 +677,7 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
         return {"Authorization": f"Bearer {token.token}"}
 
     journey_set_up(clinic, client, minted())
-    routes = journey()
+    routes = [route for route in journey() if only in (None, route.group)]
     loader = Loader(endpoint, threads)
     mismatched: list[str] = []
     print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
