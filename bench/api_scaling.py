@@ -1,14 +1,23 @@
 """API scaling benchmark: DynamoDB calls and latency per request of each journey route, at growing clinic sizes.
 
 Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--write-requests 5]
-     [--probe-max 10000] [--threads 4]   (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
+     [--probe-max 10000] [--threads 4] [--only platform|outpatient]
+     (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
 A moto server (a real HTTP endpoint, as `make run` uses) holds one clinic, grown to each size in
 turn: the first few hundred patients registered through `services.patients.register`, the rest
 written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
 national-id / identity look-ups, its search entries, one audit entry, one outbox event), every tenth
 patient with a tonometry capture (4 readings), one unmatched capture per hundred patients, and
-audit entries spread over the past year (a clinic of that size has history). Each route of the
-journey is then called through `chalice.test.Client` (in process: no HTTP in front of the app).
+audit entries spread over the past year (a clinic of that size has history). The outpatient journey
+(docs/journey.md) is seeded the same way (bench/journey_history.py builds the items with the domain
+repositories' own builders): every patient a COMPLETED visit with its charges and a payment, one in ten
+with a consultation encounter, a diagnosis, a dispensed prescription and a completed lab request in it,
+one in twenty an allergy, one in ten an appointment in the coming month, and 50 open visits in today's
+queue; the probes' journeys (a completed visit, today's open visit with its encounters, a PRESCRIBED
+prescription and a PENDING lab request, a SHA invoice, an appointment) go through the API, and the bench
+fails when a seeded item's attribute names differ from a service-written one's of the same kind. Each
+route is then called through `chalice.test.Client` (in process: no HTTP in front of the app);
+`--only outpatient` (or `platform`) measures one group of routes.
 
 Per route: the DynamoDB calls one request makes (counted with a botocore `before-call` hook on the
 app's one connection) and the latency p50/p95. The baseline is the smallest size: the calls must be
