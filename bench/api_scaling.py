@@ -1,14 +1,23 @@
 """API scaling benchmark: DynamoDB calls and latency per request of each journey route, at growing clinic sizes.
 
 Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--write-requests 5]
-     [--probe-max 10000] [--threads 4]   (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
+     [--probe-max 10000] [--threads 4] [--only platform|outpatient]
+     (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
 A moto server (a real HTTP endpoint, as `make run` uses) holds one clinic, grown to each size in
 turn: the first few hundred patients registered through `services.patients.register`, the rest
 written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
 national-id / identity look-ups, its search entries, one audit entry, one outbox event), every tenth
 patient with a tonometry capture (4 readings), one unmatched capture per hundred patients, and
-audit entries spread over the past year (a clinic of that size has history). Each route of the
-journey is then called through `chalice.test.Client` (in process: no HTTP in front of the app).
+audit entries spread over the past year (a clinic of that size has history). The outpatient journey
+(docs/journey.md) is seeded the same way (bench/journey_history.py builds the items with the domain
+repositories' own builders): every patient a COMPLETED visit with its charges and a payment, one in ten
+with a consultation encounter, a diagnosis, a dispensed prescription and a completed lab request in it,
+one in twenty an allergy, one in ten an appointment in the coming month, and 50 open visits in today's
+queue; the probes' journeys (a completed visit, today's open visit with its encounters, a PRESCRIBED
+prescription and a PENDING lab request, a SHA invoice, an appointment) go through the API, and the bench
+fails when a seeded item's attribute names differ from a service-written one's of the same kind. Each
+route is then called through `chalice.test.Client` (in process: no HTTP in front of the app);
+`--only outpatient` (or `platform`) measures one group of routes.
 
 Per route: the DynamoDB calls one request makes (counted with a botocore `before-call` hook on the
 app's one connection) and the latency p50/p95. The baseline is the smallest size: the calls must be
@@ -31,6 +40,7 @@ items than asked, with a `next` token), so their calls stay the same at every si
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -55,6 +65,7 @@ from localdev.moto import LOCAL_CREDENTIALS, MotoServer  # noqa: E402
 os.environ.update(LOCAL_CREDENTIALS)
 
 import boto3  # noqa: E402
+import journey_history as history  # noqa: E402  (bench/, beside this script)
 from botocore.config import Config  # noqa: E402
 from chalice.test import Client  # noqa: E402
 
@@ -63,10 +74,11 @@ from chalicelib.db import agents as agents_repo  # noqa: E402
 from chalicelib.db import audit as audit_repo  # noqa: E402
 from chalicelib.db import events as events_repo  # noqa: E402
 from chalicelib.db import keys, patient_index, store, unmatched  # noqa: E402  # noqa: E402
+from chalicelib.db import lab as lab_repo  # noqa: E402
 from chalicelib.db import patients as patients_repo  # noqa: E402
 from chalicelib.db import readings as readings_repo  # noqa: E402
 from chalicelib.models import AgentStatus, DomainEvent, StoredReading, UnmatchedEnvelope  # noqa: E402
-from chalicelib.services import audit, auth, patients, tokens  # noqa: E402
+from chalicelib.services import audit, auth, patients, tokens, visits  # noqa: E402
 from chalicelib.services.roles import Role  # noqa: E402
 from chalicelib.services.scope import Scope  # noqa: E402
 from chalicelib.services.users import ensure_user  # noqa: E402
@@ -137,9 +149,20 @@ class Clinic:
     captures: int = 0
     unmatched: int = 0
     spare_envelopes: list[str] = field(default_factory=list)
+    # The outpatient journey: ids the routes are called with (the probes' history, written through the API).
+    journey: dict[str, str] = field(default_factory=dict)
+    seeded: history.Seeded = field(default_factory=history.Seeded)
+    idle: list[str] = field(default_factory=list)  # service-registered patients without an open visit
+    spare_patients: list[str] = field(default_factory=list)  # POST /visits of this size opens theirs
+    queue: int = 0  # today's open visits seeded
+    sample: dict[str, str] = field(default_factory=dict)  # a seeded patient of each history shape
 
     def scope(self, user_id: str) -> Scope:
         return Scope.system(CLINIC, audit.user_actor(user_id))
+
+    def providers(self) -> list[str]:
+        """Who seeded appointments are booked with (every active member of the clinic)."""
+        return [self.admin_id, *self.staff, self.nurse]
 
 
 class Loader:
@@ -262,22 +285,26 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
     """Adds patients (and their captures, audit, events) until the clinic has `size`; returns seconds."""
     started = time.perf_counter()
     scope = clinic.scope(clinic.staff[0])
-    while clinic.patients < min(size, REGISTERED_BY_SERVICE):
-        at = now()
-        made = patients.register(scope, fields_of(clinic.patients), at=at)
-        clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
-        clinic.patients += 1
+    year = timedelta(days=365)
     pending: list[store.Item] = []
+    while clinic.patients < min(size, REGISTERED_BY_SERVICE):
+        i = clinic.patients
+        made = patients.register(scope, fields_of(i), at=now())
+        clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
+        clinic.idle.append(made.id)
+        pending += journey_items(clinic, i, made.id, now() - year * (1 - i / max(size, 1)))
+        clinic.patients += 1
     if not clinic.captures:  # the probes' captures (GET /patients/{id}/readings reads the first)
         for n, probe in enumerate(clinic.probes):
             pending += capture_items(probe, f"probe-{n}", now())
             clinic.captures += 1
-    year = timedelta(days=365)
     while clinic.patients < size:
         i = clinic.patients
         # Spread over the past year, the newest last (a clinic of this size has a history).
         at = now() - year * (1 - i / max(size, 1))
-        pending += registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at)
+        registered = list(registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at))
+        pending += registered
+        pending += journey_items(clinic, i, registered[0].patient_id, at)
         clinic.patients += 1
         if len(pending) >= 20_000:
             loader.write(pending)
@@ -285,6 +312,8 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
     loader.write(pending)
     if clinic.sequence:
         patients_repo.CounterItem(keys.clinic_pk(CLINIC), patients_repo.COUNTER_OP_SK, value=clinic.sequence).save()
+    lab_repo.LabCounterItem(keys.clinic_pk(CLINIC), lab_repo.COUNTER_SK, value=clinic.seeded.specimens).save()
+    clinic.spare_patients = [clinic.idle.pop() for _ in range(min(reserve, len(clinic.idle)))]
     wanted = max(5, size // 100)
     while clinic.unmatched < wanted:
         unmatched.put(capture(f"orphan-{clinic.unmatched}", now()))
@@ -295,6 +324,126 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
         unmatched.put(envelope)
         clinic.spare_envelopes.append(envelope.envelope_id)
     return time.perf_counter() - started
+
+
+# --- the outpatient journey ----------------------------------------------------------------------------------
+
+QUEUE = 50  # today's open visits (seeded once: a day's queue does not grow with the clinic)
+
+
+def journey_items(clinic: Clinic, i: int, patient_id: str, at: datetime) -> list[store.Item]:
+    """Patient `i`'s journey history: a COMPLETED visit (charges, a payment); every tenth an encounter, a
+    diagnosis, a dispensed prescription and a completed lab request in it; every twentieth an allergy; every
+    tenth (others) an appointment in the coming month; the first QUEUE written directly an open visit today."""
+    seeded = clinic.seeded
+    actor = audit.user_actor(clinic.staff[i % len(clinic.staff)])
+    scope = Scope.system(CLINIC, actor)
+    zone = visits.clinic_zone(CLINIC)
+    items = history.past_visit(seeded, scope, patient_id, at, at.astimezone(zone).date().isoformat(),
+                               clinical=i % 10 == 0)  # fmt: skip
+    if i % 20 == 0:
+        items += history.allergy(seeded, scope, patient_id, at)
+    if i % 10 == 5:
+        tomorrow = datetime.now(zone).date() + timedelta(days=1)
+        booked = history.appointment(seeded, scope, patient_id, clinic.providers(), tomorrow, at)
+        items += booked
+        clinic.sample.setdefault("appointment", booked[0].appointment_id)
+    if i % 20 == 0 and i >= REGISTERED_BY_SERVICE:
+        clinic.sample.setdefault("patient", patient_id)
+    if clinic.queue < QUEUE and i >= REGISTERED_BY_SERVICE:
+        opened = now() - timedelta(minutes=QUEUE - clinic.queue)
+        items += history.open_visit(scope, patient_id, opened, opened.astimezone(zone).date().isoformat(),
+                                    triaged=clinic.queue % 3 == 0)  # fmt: skip
+        clinic.sample.setdefault("queue", patient_id)
+        clinic.queue += 1
+    return items
+
+
+def api(client: Client, headers: dict[str, str], method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One set-up call through the app (the services write it); its JSON answer, or SystemExit on 4xx/5xx."""
+    answer = call(client, headers, Request(method, path, body))
+    if answer.status_code >= 400:
+        raise SystemExit(f"set-up {method} {path} answered {answer.status_code}: {answer.body[:500]!r}")
+    return json.loads(answer.body) if answer.body else None
+
+
+def journey_set_up(clinic: Clinic, client: Client, headers: dict[str, str]) -> None:
+    """The clinic's prices and the probes' journeys through the API: probe A a completed visit (triage,
+    consultation, diagnosis, dispensed prescription, completed lab request, payment, discharge), an allergy and
+    an open visit of today (TRIAGE and CONSULTATION encounters, a PRESCRIBED prescription, a PENDING lab
+    request), an appointment; probe B an open visit (the write routes' target); probe C a SHA visit invoiced."""
+    prices = [{"kind": kind, "code": code, "name": code.title(), "price": f"{minor / 100:.2f}"}
+              for (kind, code), minor in history.PRICES.items()]  # fmt: skip
+    api(client, headers, "PUT", "/prices", {"items": prices})
+    p0 = clinic.probes[0]
+
+    def visit(patient: str, payment_type: str = "CASH", **extra: str) -> str:
+        body = {"patient_id": patient, "chief_complaint": "Fever and headache", "triage_category": "NORMAL",
+                "payment_type": payment_type, **extra}  # fmt: skip
+        return str(api(client, headers, "POST", "/visits", body)["id"])
+
+    def encounter(visit_id: str, kind: str) -> str:
+        body: dict[str, Any] = {"patient_id": p0, "visit_id": visit_id, "encounter_type": kind}
+        if kind == "TRIAGE":
+            body["vital_signs"] = {"blood_pressure": "120/80", "temperature": 37.9, "pulse": 88}
+        else:
+            body.update(notes="History of fever for three days", findings="Febrile, no neck stiffness",
+                        recommendations="Malaria test; antipyretics")  # fmt: skip
+        return str(api(client, headers, "POST", "/patient-encounters", body)["id"])
+
+    def prescribe(encounter_id: str) -> str:
+        body = {"patient_id": p0, "encounter_id": encounter_id, "medication_name": history.MEDICATION,
+                "dosage": "500 mg", "frequency": "three times a day", "duration": "5 days", "route": "oral",
+                "instructions": "After meals", "quantity": 15}  # fmt: skip
+        return str(api(client, headers, "POST", "/prescriptions", body)["id"])
+
+    def lab(visit_id: str) -> str:
+        body = {"patient_id": p0, "visit_id": visit_id, "tests": history.TESTS}
+        return str(api(client, headers, "POST", "/lab-requests", body)["id"])
+
+    past = visit(p0)
+    api(client, headers, "PUT", f"/visits/{past}", {"status": "TRIAGED"})
+    api(client, headers, "PUT", f"/visits/{past}", {"status": "IN_CONSULTATION"})
+    consulted = encounter(past, "CONSULTATION")
+    api(client, headers, "POST", "/diagnoses", {"patient_id": p0, "encounter_id": consulted,
+                                                "diagnosis_code": history.DIAGNOSIS_CODE})  # fmt: skip
+    api(client, headers, "PUT", f"/prescriptions/{prescribe(consulted)}", {"status": "DISPENSED"})
+    results = [{"code": "HB", "value": "12.5"}, {"code": "MPS", "value": "negative"}]
+    api(client, headers, "PUT", f"/lab-requests/{lab(past)}", {"results": results, "status": "COMPLETED"})
+    balance = api(client, headers, "GET", f"/visits/{past}")["balance"]
+    api(client, headers, "POST", "/payments", {"visit_id": past, "amount": balance, "payment_type": "CASH"})
+    api(client, headers, "PUT", f"/visits/{past}", {"status": "COMPLETED", "discharge_notes": "Reviewed; home care"})
+    api(client, headers, "POST", f"/patients/{p0}/allergies",
+        {"substance": "Sulfonamides", "reaction": "Rash", "severity": "MODERATE"})  # fmt: skip
+    today = visit(p0)
+    encounter(today, "TRIAGE")
+    consulting = encounter(today, "CONSULTATION")
+    prescription = prescribe(consulting)
+    request = lab(today)
+    sha = visit(clinic.probes[2], "SHA", payment_reference="SHA-BENCH-1")
+    invoice = api(client, headers, "POST", "/sha-invoices", {"visit_id": sha, "sha_number": "SHA-0000001"})["id"]
+    tomorrow = datetime.now(visits.clinic_zone(CLINIC)).date() + timedelta(days=1)
+    booked = api(client, headers, "POST", "/appointments", {"patient_id": p0, "provider_id": clinic.nurse,
+                                                            "date": tomorrow.isoformat(), "time": "07:00",
+                                                            "reason": "Review"})  # fmt: skip
+    clinic.journey = {
+        "past_visit": past, "visit": today, "encounter": consulting, "prescription": prescription,
+        "lab_request": request, "invoice": invoice, "appointment": booked["id"], "day": tomorrow.isoformat(),
+        "writes_visit": visit(clinic.probes[1]),
+    }  # fmt: skip
+    clinic.seeded.specimens = lab_repo.counter_value(CLINIC)
+
+
+def check_seeded(clinic: Clinic, loader: Loader) -> list[str]:
+    """Where a seeded journey item's attribute names differ from a service-written one's of the same kind."""
+    client = loader._client()
+    served = history.stored_kinds(client, CLINIC, clinic.probes[0], clinic.journey["appointment"])
+    seeded = history.stored_kinds(client, CLINIC, clinic.sample["patient"], clinic.sample["appointment"])
+    queue = history.stored_kinds(client, CLINIC, clinic.sample["queue"], clinic.sample["appointment"])
+    seeded = {**queue, **seeded}
+    compared = ", ".join(sorted(seeded.keys() & served.keys()))
+    print(f"  seeded vs service-written journey items, attribute names compared for: {compared}")
+    return history.differences(seeded, served)
 
 
 # --- measuring ----------------------------------------------------------------------------------------------
@@ -315,7 +464,13 @@ class Route:
     make: Callable[[Clinic, int, int], Request]
     warm: bool = True  # a GET can be repeated untimed once first; a write would change what it measures
     known_growth: bool = False  # measured, reported, but not part of the exit code
+    group: str = "platform"  # "platform" | "outpatient" (the journey's domains): `--only` picks one
     kind: str = "read"  # "read" | "write" (timed `--write-requests` times) | "probe" (once: it only shows the calls)
+
+
+def past_day() -> str:
+    """A day three months back: the visits the seeded history opened that day (more at a bigger clinic)."""
+    return (datetime.now(visits.clinic_zone(CLINIC)).date() - timedelta(days=90)).isoformat()
 
 
 def journey() -> list[Route]:
@@ -338,6 +493,57 @@ def journey() -> list[Route]:
         return Request("POST", f"/readings/unmatched/{clinic.spare_envelopes[k]}/assign",
                        {"patient_id": clinic.probes[2]})  # fmt: skip
 
+    def open_visit(clinic: Clinic, size: int, k: int) -> Request:
+        return Request("POST", "/visits", {"patient_id": clinic.spare_patients[k], "chief_complaint": "Cough",
+                                           "triage_category": "NORMAL", "payment_type": "CASH"})  # fmt: skip
+
+    def triage(clinic: Clinic, size: int, k: int) -> Request:
+        return Request("POST", "/patient-encounters", {
+            "patient_id": clinic.probes[1], "visit_id": clinic.journey["writes_visit"], "encounter_type": "TRIAGE",
+            "vital_signs": {"blood_pressure": "118/76", "temperature": 36.8, "pulse": 72},
+        })  # fmt: skip
+
+    def pay(clinic: Clinic, size: int, k: int) -> Request:
+        body = {"visit_id": clinic.journey["writes_visit"], "amount": "1.00", "payment_type": "MOBILE_MONEY",
+                "reference": f"MPESA{size}{k}"}  # fmt: skip
+        return Request("POST", "/payments", body)
+
+    def outpatient_journey() -> list[Route]:
+        """The outpatient journey's domains (docs/journey.md): every list route and a few writes."""
+        routes = [
+            Route("GET /visits (today's queue)", get(lambda c: "/visits")),
+            Route("GET /visits?status=TRIAGED", get(lambda c: "/visits?status=TRIAGED")),
+            Route("GET /visits?date= (a past day)", get(lambda c: f"/visits?date={past_day()}")),
+            Route("GET /visits/{id}", get(lambda c: f"/visits/{c.journey['visit']}")),
+            Route("GET /visits/{id}/bill", get(lambda c: f"/visits/{c.journey['past_visit']}/bill")),
+            Route("GET /patients/{id}/visits", get(lambda c: f"/patients/{c.probes[0]}/visits")),
+            Route("GET /patient-encounters/{id}", get(lambda c: f"/patient-encounters/{c.journey['encounter']}")),
+            Route("GET /patients/{id}/encounters", get(lambda c: f"/patients/{c.probes[0]}/encounters")),
+            Route("GET /patients/{id}/diagnoses", get(lambda c: f"/patients/{c.probes[0]}/diagnoses")),
+            Route("GET /patients/{id}/allergies", get(lambda c: f"/patients/{c.probes[0]}/allergies")),
+            Route("GET /prescriptions?status=PRESCRIBED", get(lambda c: "/prescriptions?status=PRESCRIBED")),
+            Route("GET /prescriptions?status=DISPENSED", get(lambda c: "/prescriptions?status=DISPENSED")),
+            Route("GET /prescriptions/patient/{id}", get(lambda c: f"/prescriptions/patient/{c.probes[0]}")),
+            Route("GET /prescriptions/{id}", get(lambda c: f"/prescriptions/{c.journey['prescription']}")),
+            Route("GET /lab-requests?status=PENDING", get(lambda c: "/lab-requests?status=PENDING")),
+            Route("GET /lab-requests?status=COMPLETED", get(lambda c: "/lab-requests?status=COMPLETED")),
+            Route("GET /lab-requests/{id}", get(lambda c: f"/lab-requests/{c.journey['lab_request']}")),
+            Route("GET /patients/{id}/lab-requests", get(lambda c: f"/patients/{c.probes[0]}/lab-requests")),
+            Route("GET /appointments?date=", get(lambda c: f"/appointments?date={c.journey['day']}")),
+            Route(
+                "GET /appointments?date=&provider=",
+                get(lambda c: f"/appointments?date={c.journey['day']}&provider={c.staff[1]}"),
+            ),
+            Route("GET /prices", get(lambda c: "/prices")),
+            Route("GET /sha-invoices", get(lambda c: "/sha-invoices")),
+            Route("GET /sha-invoices?status=PENDING", get(lambda c: "/sha-invoices?status=PENDING")),
+            Route("GET /sha-invoices/{id}", get(lambda c: f"/sha-invoices/{c.journey['invoice']}")),
+            Route("POST /visits", open_visit, warm=False, kind="write"),
+            Route("POST /patient-encounters (TRIAGE)", triage, warm=False, kind="write"),
+            Route("POST /payments", pay, warm=False, kind="write"),
+        ]
+        return [dataclasses.replace(route, group="outpatient") for route in routes]
+
     return [
         Route("GET /patients/{id}", get(lambda c: f"/patients/{c.probes[0]}")),
         Route("GET /patients?q= (name prefix)", get(lambda c: "/patients?q=achieng")),
@@ -352,6 +558,7 @@ def journey() -> list[Route]:
         Route("GET /events", get(lambda c: "/events")),
         Route("GET /users", get(lambda c: "/users")),
         Route("GET /clinics", get(lambda c: "/clinics")),
+        *outpatient_journey(),
         Route("POST /patients", register, warm=False, kind="write"),
         Route("PATCH /patients/{id}", edit, warm=False, kind="write"),
         Route("POST /readings/unmatched/{id}/assign", assign, warm=False, kind="write"),
@@ -397,7 +604,7 @@ def call(client: Client, headers: dict[str, str], request: Request) -> Any:
     if request.method == "GET":
         return client.http.get(request.path, headers=headers)
     body = json.dumps(request.body)
-    send = client.http.post if request.method == "POST" else client.http.patch
+    send = {"POST": client.http.post, "PATCH": client.http.patch, "PUT": client.http.put}[request.method]
     return send(request.path, headers={**headers, "Content-Type": "application/json"}, body=body)
 
 
@@ -436,20 +643,29 @@ def main() -> int:
     parser.add_argument("--probe-max", type=int, default=2_000,
                         help="largest size the known-growth audit probes run at (they read all history)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
+    parser.add_argument("--only", choices=("platform", "outpatient"),
+                        help="measure one group of routes: the platform's (patients, readings, audit ...) or the "
+                        "outpatient journey's (visits, bills, encounters, prescriptions, lab ...)")  # fmt: skip
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows when redirected
     sizes = sorted(int(s) for s in args.sizes.split(","))
     server = MotoServer().start()
     try:
         return run(
-            server.url, sizes, args.requests, args.write_requests, args.threads, (args.write_max, args.probe_max)
+            server.url,
+            sizes,
+            args.requests,
+            args.write_requests,
+            args.threads,
+            (args.write_max, args.probe_max),
+            args.only,
         )
     finally:
         server.stop()
 
 
 def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int,
-        limits: tuple[int, int]) -> int:  # fmt: skip
+        limits: tuple[int, int], only: str | None = None) -> int:  # fmt: skip
     """`limits`: the largest size write routes and the known-growth probes run at."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
@@ -469,8 +685,10 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
                              org_id=settings.org_id, org_admin=True)  # fmt: skip
         return {"Authorization": f"Bearer {token.token}"}
 
-    routes = journey()
+    journey_set_up(clinic, client, minted())
+    routes = [route for route in journey() if only in (None, route.group)]
     loader = Loader(endpoint, threads)
+    mismatched: list[str] = []
     print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
           "write route, 1 per known-growth probe; "
           f"the first {REGISTERED_BY_SERVICE} patients through services.patients.register, the rest by "
@@ -484,13 +702,23 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
         print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
               f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
               f"{clinic.captures:,} captures with readings, {clinic.unmatched:,} unmatched captures")  # fmt: skip
+        print(f"  journey history: {clinic.seeded.visits:,} completed visits (charges, a payment), "
+              f"{clinic.seeded.clinical:,} with an encounter, diagnosis, dispensed prescription and completed lab "
+              f"request, {clinic.seeded.appointments:,} appointments over 30 days, "
+              f"{clinic.queue} open visits today")  # fmt: skip
+        if size == sizes[0]:
+            mismatched = check_seeded(clinic, loader)
+            print("  " + ("; ".join(mismatched) if mismatched else "same attribute names for every kind"))
         results[size] = {}
         for route in routes:
             if size > {"write": limits[0], "probe": limits[1]}.get(route.kind, size):
                 continue
             make = functools.partial(lambda k, r, n: r.make(clinic, n, k), r=route, n=size)
             count = {"read": requests, "write": write_requests, "probe": 1}[route.kind]
-            results[size][route.label] = measure(client, counter, minted(), make, count, route.warm)
+            measured = results[size][route.label] = measure(client, counter, minted(), make, count, route.warm)
+            # As it goes (a slow size still shows what it measured): calls, p50, operations, statuses.
+            print(f"  {size:,} {route.label}: {measured.per_request} calls, p50 {measured.p50:.1f} ms, "
+                  f"{shown_ops(measured.ops)} (HTTP {','.join(map(str, sorted(measured.statuses)))})")  # fmt: skip
         login = auth.login(ADMIN_EMAIL, PASSWORD, source_ip="127.0.0.1")
         with_session = {"Authorization": f"Bearer {login.access.token}"}
         read = Request("GET", f"/patients/{clinic.probes[0]}")
@@ -498,7 +726,10 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
             measure(client, counter, minted(), lambda k, r=read: r, requests, True),
             measure(client, counter, with_session, lambda k, r=read: r, requests, True),
         )
-    return report(sizes, routes, results, sessions)
+    failed = report(sizes, routes, results, sessions)
+    if mismatched:
+        print(f"seeded journey items differ from service-written ones: {'; '.join(mismatched)}")
+    return 1 if failed or mismatched else 0
 
 
 def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, Figures]],
