@@ -73,10 +73,16 @@ from chalicelib import aws  # noqa: E402
 from chalicelib.db import agents as agents_repo  # noqa: E402
 from chalicelib.db import audit as audit_repo  # noqa: E402
 from chalicelib.db import events as events_repo  # noqa: E402
-from chalicelib.db import keys, patient_index, store, unmatched  # noqa: E402  # noqa: E402
-from chalicelib.db import lab as lab_repo  # noqa: E402
+from chalicelib.db import (  # noqa: E402
+    keys,
+    patient_index,
+    sequences,
+    store,
+    unmatched,
+)
 from chalicelib.db import patients as patients_repo  # noqa: E402
 from chalicelib.db import readings as readings_repo  # noqa: E402
+from chalicelib.db.sequences import Sequence  # noqa: E402
 from chalicelib.models import AgentStatus, DomainEvent, StoredReading, UnmatchedEnvelope  # noqa: E402
 from chalicelib.services import audit, auth, clinics, patients, tokens  # noqa: E402
 from chalicelib.services.roles import Role  # noqa: E402
@@ -311,8 +317,8 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
             pending = []
     loader.write(pending)
     if clinic.sequence:
-        patients_repo.CounterItem(keys.clinic_pk(CLINIC), patients_repo.COUNTER_OP_SK, value=clinic.sequence).save()
-    lab_repo.LabCounterItem(keys.clinic_pk(CLINIC), lab_repo.COUNTER_SK, value=clinic.seeded.specimens).save()
+        sequences.seed(CLINIC, Sequence.OP, clinic.sequence)
+    sequences.seed(CLINIC, Sequence.LAB, clinic.seeded.specimens)
     clinic.spare_patients = [clinic.idle.pop() for _ in range(min(reserve, len(clinic.idle)))]
     wanted = max(5, size // 100)
     while clinic.unmatched < wanted:
@@ -431,7 +437,7 @@ def journey_set_up(clinic: Clinic, client: Client, headers: dict[str, str]) -> N
         "lab_request": request, "invoice": invoice, "appointment": booked["id"], "day": tomorrow.isoformat(),
         "writes_visit": visit(clinic.probes[1]),
     }  # fmt: skip
-    clinic.seeded.specimens = lab_repo.counter_value(CLINIC)
+    clinic.seeded.specimens = sequences.current(CLINIC, Sequence.LAB)
 
 
 def check_seeded(clinic: Clinic, loader: Loader) -> list[str]:

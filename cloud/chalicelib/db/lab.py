@@ -9,7 +9,7 @@ Items:
 - directory `CLINIC#c` / `LABREQ#{id}`: pointer id → patient and sort key (GET /lab-requests/{id}).
 - directory `CLINIC#c` / `SPECIMEN#{specimen}`: pointer specimen id → request (ingest links analyzer results);
   written with a does-not-exist condition, so two requests can never share a specimen id.
-- directory `CLINIC#c` / `COUNTER#LAB`: the clinic's last specimen sequence number (`value`).
+- directory `CLINIC#c` / `COUNTER#LAB`: the clinic's last specimen sequence number (`db/sequences.py`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.db import keys, store
-
-COUNTER_SK = "COUNTER#LAB"
 
 
 class LabRequestItem(store.ClinicalItem):
@@ -62,16 +60,7 @@ class LabPointerItem(store.DirectoryItem):
     request_sk = UnicodeAttribute()
 
 
-class LabCounterItem(store.DirectoryItem):
-    """Directory: `CLINIC#c` / `COUNTER#LAB`."""
-
-    class Meta:
-        table_name = store.UNBOUND
-
-    value = NumberAttribute(null=True)
-
-
-ITEMS = (LabRequestItem, LabPointerItem, LabCounterItem)
+ITEMS = (LabRequestItem, LabPointerItem)
 
 
 def request_sk(requested: str, request_id: str) -> str:
@@ -102,11 +91,6 @@ def load(clinic_id: str, patient_id: str, sk: str) -> LabRequestItem | None:
     return store.get(LabRequestItem, keys.patient_pk(clinic_id, patient_id), sk)
 
 
-def counter_value(clinic_id: str) -> int:
-    row = store.get(LabCounterItem, keys.clinic_pk(clinic_id), COUNTER_SK)
-    return int(row.value) if row is not None and row.value is not None else 0
-
-
 def of_patient(clinic_id: str, patient_id: str, *, limit: int, next_token: str | None) -> store.Page[LabRequestItem]:
     """A patient's requests, newest first (one Query)."""
     return store.query_page(
@@ -123,13 +107,6 @@ def worklist(clinic_id: str, status: str, *, limit: int, next_token: str | None)
 
 
 # --- items for a service's transaction -------------------------------------------------------------------
-
-
-def counter_advance(unit: Any, clinic_id: str, current: int) -> None:
-    """The counter's move from `current` to `current + 1` (fails if another request took that number)."""
-    item = LabCounterItem(keys.clinic_pk(clinic_id), COUNTER_SK)
-    condition = LabCounterItem.value.does_not_exist() if current == 0 else LabCounterItem.value == current
-    unit.update(item, [LabCounterItem.value.set(current + 1)], condition=condition)
 
 
 def create(unit: Any, item: LabRequestItem) -> None:

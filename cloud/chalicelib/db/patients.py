@@ -1,5 +1,5 @@
 """Patients repository: one record per patient under the clinic's partition, plus the items that keep
-registration consistent (the OP-number counter and the uniqueness lookups).
+registration consistent (the uniqueness lookups; OP numbers come from `db/sequences.py`).
 
 Directory items, all under `CLINIC#c`:
 - `PATIENT#{id}`: the patient. Registered (staff-entered) attributes and the last HL7 ADT values live
@@ -7,7 +7,7 @@ Directory items, all under `CLINIC#c`:
   ones); `services/patients.py` merges them for reading. Written by registration/PATCH (in a
   transaction with their audit entry), by the ADT ingest (`upsert_adt`, newest update wins) and by
   readings under an unregistered id (`ensure`, a minimal record).
-- `COUNTER#OP`: the clinic's last issued OP sequence number (`value`).
+- `COUNTER#OP`: the clinic's last issued OP sequence number (`db/sequences.py`).
 - `OP#{op}`, `NID#{national id}`, `IDENTITY#{name}#{dob}#{phone}`: lookups naming a patient id, written
   with a does-not-exist condition in the registering transaction, so two registrations can never
   share an OP number, and two concurrent duplicates cannot both pass.
@@ -25,8 +25,6 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.db import keys, store
 from chalicelib.models import PatientRecord, StoredPatient
-
-COUNTER_OP_SK = "COUNTER#OP"
 
 
 class PatientItem(store.DirectoryItem):
@@ -67,15 +65,6 @@ class PatientItem(store.DirectoryItem):
     version = NumberAttribute(null=True)  # staff writes: optimistic concurrency
 
 
-class CounterItem(store.DirectoryItem):
-    """Directory: `CLINIC#c` / `COUNTER#OP`."""
-
-    class Meta:
-        table_name = store.UNBOUND
-
-    value = NumberAttribute(null=True)
-
-
 class LookupItem(store.DirectoryItem):
     """Directory: `CLINIC#c` / `OP#{op}` | `NID#{nid}` | `IDENTITY#{name}#{dob}#{phone}` → a patient id."""
 
@@ -85,7 +74,7 @@ class LookupItem(store.DirectoryItem):
     patient_id = UnicodeAttribute()
 
 
-ITEMS = (PatientItem, CounterItem, LookupItem)
+ITEMS = (PatientItem, LookupItem)
 
 REGISTERED_FIELDS = (
     "op_number", "first_name", "last_name", "registered_sex", "date_of_birth", "age", "phone", "national_id",
@@ -155,19 +144,7 @@ def lookup(clinic_id: str, sk: str) -> str | None:
     return None if row is None else row.patient_id
 
 
-def counter_value(clinic_id: str) -> int:
-    row = store.get(CounterItem, keys.clinic_pk(clinic_id), COUNTER_OP_SK)
-    return int(row.value) if row is not None and row.value is not None else 0
-
-
 # --- items for a service's transaction -------------------------------------------------------------------
-
-
-def counter_advance(unit: Any, clinic_id: str, current: int) -> None:
-    """Adds to `unit` the counter's move from `current` to `current + 1` (fails if another took it)."""
-    item = CounterItem(keys.clinic_pk(clinic_id), COUNTER_OP_SK)
-    condition = CounterItem.value.does_not_exist() if current == 0 else CounterItem.value == current
-    unit.update(item, [CounterItem.value.set(current + 1)], condition=condition)
 
 
 def lookup_put(unit: Any, clinic_id: str, sk: str, patient_id: str) -> None:

@@ -2,7 +2,7 @@
 
 - `CLINIC#c` / `SHAINV#{invoice}`: the invoice. `gsi1pk` = `CLINIC#c#SHAINV#{status}`, `gsi1sk` =
   `{created}#{invoice}`: the clinic's invoices of one status, oldest first (the key moves with the status).
-- `CLINIC#c` / `COUNTER#SHA`: the clinic's last issued invoice sequence number (never reused).
+- `CLINIC#c` / `COUNTER#SHA`: the clinic's last issued invoice sequence number (`db/sequences.py`; never reused).
 - `CLINIC#c` / `SHANUM#{number}`: the number's claim (does-not-exist condition): no two invoices share one.
 - `CLINIC#c` / `SHAVISIT#{visit}`: the visit's live invoice (one per visit; freed when it is REJECTED).
 """
@@ -17,8 +17,6 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.expressions.update import Action
 
 from chalicelib.db import keys, store
-
-COUNTER_SK = "COUNTER#SHA"
 
 
 class InvoiceItem(store.DirectoryItem):
@@ -43,13 +41,6 @@ class InvoiceItem(store.DirectoryItem):
     updated_by = UnicodeAttribute()
 
 
-class InvoiceCounterItem(store.DirectoryItem):
-    class Meta:
-        table_name = store.UNBOUND
-
-    value = NumberAttribute(null=True)
-
-
 class InvoiceClaimItem(store.DirectoryItem):
     """`SHANUM#{number}` or `SHAVISIT#{visit}` → the invoice holding it."""
 
@@ -59,7 +50,7 @@ class InvoiceClaimItem(store.DirectoryItem):
     invoice_id = UnicodeAttribute()
 
 
-ITEMS = (InvoiceItem, InvoiceCounterItem, InvoiceClaimItem)
+ITEMS = (InvoiceItem, InvoiceClaimItem)
 
 
 @dataclass(frozen=True)
@@ -115,11 +106,6 @@ def load(clinic_id: str, invoice_id: str) -> StoredInvoice | None:
     return None if row is None else _stored(row)
 
 
-def counter_value(clinic_id: str) -> int:
-    row = store.get(InvoiceCounterItem, keys.clinic_pk(clinic_id), COUNTER_SK)
-    return int(row.value) if row is not None and row.value is not None else 0
-
-
 def claim_of(clinic_id: str, sk: str) -> str | None:
     row = store.get(InvoiceClaimItem, keys.clinic_pk(clinic_id), sk)
     return None if row is None else row.invoice_id
@@ -139,16 +125,9 @@ def page(clinic_id: str, *, status: str | None, limit: int, next_token: str | No
 # --- items for a service's transaction -------------------------------------------------------------------
 
 
-def create(unit: Any, clinic_id: str, invoice: StoredInvoice, counter_current: int, sequence: int) -> None:
-    """The invoice, the counter's move `counter_current` → `sequence` and the number's and visit's claims."""
+def create(unit: Any, clinic_id: str, invoice: StoredInvoice) -> None:
+    """The invoice and the number's and visit's claims (the counter moves in the same unit, by the service)."""
     pk = keys.clinic_pk(clinic_id)
-    counter = InvoiceCounterItem(pk, COUNTER_SK)
-    condition = (
-        InvoiceCounterItem.value.does_not_exist()
-        if counter_current == 0
-        else InvoiceCounterItem.value == counter_current
-    )
-    unit.update(counter, [InvoiceCounterItem.value.set(sequence)], condition=condition)
     unit.save(InvoiceClaimItem(pk, number_sk(invoice.invoice_number), invoice_id=invoice.invoice_id),
               condition=InvoiceClaimItem.pk.does_not_exist())  # fmt: skip
     unit.save(InvoiceClaimItem(pk, visit_claim_sk(invoice.visit_id), invoice_id=invoice.invoice_id),

@@ -11,8 +11,6 @@ the test's code (case-insensitive).
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -25,8 +23,9 @@ from chalicelib.db import lab as repo
 from chalicelib.db import patients as patients_repo
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unavailable
 from chalicelib.models import Page
-from chalicelib.services import audit, charges, lab_order, visits
+from chalicelib.services import audit, charges, lab_order, sequences, visits
 from chalicelib.services.scope import Scope
+from chalicelib.services.sequences import Sequence
 from shared_models import Envelope, LabObservation
 
 LAB_TEST = charges.ChargeKind.LAB_TEST
@@ -39,7 +38,6 @@ CLOSED = ("COMPLETED", "CANCELLED")
 # AA (critically abnormal, for non-numeric results). Seen in the corpus: OBX-8 HH (NIST LRI CBC), AA (CDC
 # MERS-CoV), ASTM R-7 HH (Horiba Pentra XLR). HemoScreen's '*' only says abnormal cells may affect the value.
 CRITICAL_FLAGS = frozenset({"HH", "LL", "AA"})
-CREATE_ATTEMPTS = 50  # optimistic specimen counter: attempts under contention before 503
 LINK_ATTEMPTS = 10  # ingest against concurrent manual entries: reload and retry
 
 
@@ -127,8 +125,7 @@ def create(
     visit = visits.require_open_for_patient(scope, visit_id, patient_id)
     request_id = uuid.uuid4().hex
     requested = keys.sortable_time(at)
-    for attempt in range(CREATE_ATTEMPTS):
-        current = repo.counter_value(scope.clinic_id)
+    for current in sequences.attempts(scope.clinic_id, Sequence.LAB):
         values: dict[str, Any] = {
             "visit_id": visit_id, "specimen_id": specimen_id(current + 1), "status": "PENDING",
             "urgency": urgency, "tests": [test.model_dump() for test in tests], "notes": notes,
@@ -138,18 +135,16 @@ def create(
         try:
             with audit.change(scope, "lab_request.created", resource="lab_request", resource_id=request_id,
                               at=at, patient_id=patient_id) as c:  # fmt: skip
-                repo.counter_advance(c, scope.clinic_id, current)
+                sequences.advance(c, scope.clinic_id, Sequence.LAB, current)
                 repo.create(c, item)
                 for test in tests:
                     charges.add(c, scope, visit, kind=LAB_TEST, code=test.code, description=test.name)
                 c.emit("lab.requested", lab_request_id=request_id, patient_id=patient_id, visit_id=visit_id,
                        specimen_id=item.specimen_id)  # fmt: skip
         except (store.ConditionFailed, store.Contention):
-            # Another request took this specimen number: try the next one.
-            _backoff(attempt)
-            continue
+            continue  # another request took this specimen number: try the next one
         return view(item)
-    raise Unavailable("the clinic's specimen counter is busy; try again", code="specimen_counter_busy")
+    raise AssertionError("unreachable: sequences.attempts raises when every try is lost")
 
 
 def _no_duplicate_tests(tests: list[LabTest]) -> None:
@@ -160,11 +155,6 @@ def _no_duplicate_tests(tests: list[LabTest]) -> None:
             raise InvalidInput(f"test {test.code!r} is ordered twice", code="duplicate_test",
                                field=f"tests.{index}.code")  # fmt: skip
         seen.add(code)
-
-
-def _backoff(attempt: int) -> None:
-    """Exponential backoff with full jitter: contenders spread out instead of colliding again."""
-    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
 
 
 # --- reading ---------------------------------------------------------------------------------------------

@@ -8,8 +8,6 @@ birth, sex) and never overwrites staff values; `adt` shows the last ADT values a
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -18,15 +16,15 @@ from pydantic import BaseModel, Field
 
 from chalicelib.db import patient_index, store
 from chalicelib.db import patients as repo
-from chalicelib.errors import Conflict, Duplicate, Forbidden, InvalidInput, NotFound, Unavailable
+from chalicelib.errors import Conflict, Duplicate, Forbidden, InvalidInput, NotFound
 from chalicelib.models import Page, StoredPatient
-from chalicelib.services import audit
+from chalicelib.services import audit, sequences
 from chalicelib.services import patient_search as terms
 from chalicelib.services.scope import Scope
+from chalicelib.services.sequences import Sequence
 
 Sex = Literal["MALE", "FEMALE", "OTHER"]
 Insurance = Literal["CASH", "SHA", "NHIF", "PRIVATE"]
-REGISTRATION_ATTEMPTS = 50  # optimistic counter: attempts under contention before 503
 _HL7_SEX = {"F": "FEMALE", "M": "MALE", "O": "OTHER", "A": "OTHER", "N": "OTHER"}
 
 
@@ -177,15 +175,14 @@ def register(scope: Scope, fields: dict[str, Any], *, force: bool = False, at: d
     at = at or datetime.now(UTC)
     patient_id = uuid.uuid4().hex
     guards = _guards(scope.clinic_id, fields, force=force)
-    for attempt in range(REGISTRATION_ATTEMPTS):
-        current = repo.counter_value(scope.clinic_id)
+    for current in sequences.attempts(scope.clinic_id, Sequence.OP):
         number = op_number(current + 1, at)
         values = {**_registered_values(fields), "op_number": number, "registered_at": at.isoformat(),
                   "registered_by": scope.actor, "id_source": "registration", "first_seen_at": at.isoformat(),
                   "version": 1}  # fmt: skip
         try:
             with audit.change(scope, "patient.registered", resource="patient", resource_id=patient_id, at=at) as c:
-                repo.counter_advance(c, scope.clinic_id, current)
+                sequences.advance(c, scope.clinic_id, Sequence.OP, current)
                 repo.patient_create(c, scope.clinic_id, patient_id, values)
                 repo.lookup_put(c, scope.clinic_id, repo.op_lookup_sk(number), patient_id)
                 for sk in guards:
@@ -200,20 +197,13 @@ def register(scope: Scope, fields: dict[str, Any], *, force: bool = False, at: d
             for sk in guards:
                 if repo.lookup(scope.clinic_id, sk) not in (None, patient_id):
                     _raise_duplicate(scope.clinic_id, sk)
-            _backoff(attempt)
             continue
         except store.Contention:
-            _backoff(attempt)
             continue
         stored = repo.load(scope.clinic_id, patient_id)
         assert stored is not None
         return view(stored)
-    raise Unavailable("the clinic's OP counter is busy; try again", code="op_counter_busy")
-
-
-def _backoff(attempt: int) -> None:
-    """Exponential backoff with full jitter: contenders spread out instead of colliding again."""
-    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+    raise AssertionError("unreachable: sequences.attempts raises when every try is lost")
 
 
 def _registered_values(fields: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,6 @@ PENDING → SUBMITTED → APPROVED | REJECTED, APPROVED → PAID. See docs/journ
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,12 +12,11 @@ from pydantic import BaseModel
 
 from chalicelib.db import sha_invoices as repo
 from chalicelib.db import store
-from chalicelib.errors import Conflict, Duplicate, InvalidInput, NotFound, Unavailable
+from chalicelib.errors import Conflict, Duplicate, InvalidInput, NotFound
 from chalicelib.models import Page
-from chalicelib.services import audit, money, visits
+from chalicelib.services import audit, money, sequences, visits
 from chalicelib.services.scope import Scope
-
-ATTEMPTS = 30
+from chalicelib.services.sequences import Sequence
 
 
 class InvoiceStatus(StrEnum):
@@ -93,8 +90,7 @@ def create(
     )
     _refuse_second(scope, visit_id)
     invoice_id = uuid.uuid4().hex
-    for attempt in range(ATTEMPTS):
-        current = repo.counter_value(scope.clinic_id)
+    for current in sequences.attempts(scope.clinic_id, Sequence.SHA):
         stored = repo.StoredInvoice(
             invoice_id=invoice_id, invoice_number=invoice_number(current + 1, at), visit_id=visit_id,
             patient_id=visit.patient_id, status=InvoiceStatus.PENDING.value, sha_number=sha_number,
@@ -104,14 +100,14 @@ def create(
         try:
             with audit.change(scope, "sha_invoice.created", resource="sha_invoice", resource_id=invoice_id, at=at,
                               visit_id=visit_id) as c:  # fmt: skip
-                repo.create(c, scope.clinic_id, stored, current, current + 1)
+                sequences.advance(c, scope.clinic_id, Sequence.SHA, current)
+                repo.create(c, scope.clinic_id, stored)
                 c.emit("sha_invoice.created", invoice_id=invoice_id, visit_id=visit_id)
         except (store.ConditionFailed, store.Contention):
             _refuse_second(scope, visit_id)  # a concurrent invoice of the same visit won
-            time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # the counter moved: next number
-            continue
+            continue  # the counter moved: next number
         return view(stored)
-    raise Unavailable("the clinic's invoice counter is busy; try again", code="invoice_counter_busy")
+    raise AssertionError("unreachable: sequences.attempts raises when every try is lost")
 
 
 def _refuse_second(scope: Scope, visit_id: str) -> None:
