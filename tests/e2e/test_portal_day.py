@@ -113,13 +113,13 @@ def _refresh_cookie(headers: Any) -> SimpleCookie:
     return jar
 
 
-def _enrol(stack: LocalStack, doctor: Staff, patient_id: str, email: str) -> tuple[Staff, SimpleCookie]:
+def _enrol(stack: LocalStack, doctor: Staff, patient_id: str, email: str, name: str) -> tuple[Staff, SimpleCookie]:
     """The doctor's invite, checked and spent by the patient: her session and refresh cookie."""
     invited = _ok(doctor("POST", f"/patients/{patient_id}/invite", {"email": email}), 201)
     token = invited["token"]
     assert invited["invite_url"].endswith(f"/register/{token}") and invited["expires_at"], invited
     check = _ok(stack.call("GET", f"/patient-auth/validate-invite/{token}"))
-    assert (check["valid"], check["email"]) == (True, email), check
+    assert (check["valid"], check["patient_name"], check["email"]) == (True, name, email), check
     status, registered, headers = _raw(stack, "POST", "/patient-auth/register",
                                        {"token": token, "email": email, "password": PATIENT_PASSWORD})  # fmt: skip
     assert status == 201, registered
@@ -163,7 +163,7 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
 
     # --- The doctor registers the patient and invites her; she registers with the token. ------------------
     patient_id = _ok(doctor("POST", "/patients", PERSON), 201)["id"]
-    patient, jar = _enrol(running, doctor, patient_id, EMAIL)
+    patient, jar = _enrol(running, doctor, patient_id, EMAIL, "Amani Okello")
     # A refresh over real HTTP: a new access token and a rotated cookie.
     cookie = f"patient_refresh={jar['patient_refresh'].value}"
     status, renewed, headers = _raw(running, "POST", "/patient-auth/refresh", headers={"cookie": cookie})
@@ -248,6 +248,8 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     assert _ok(doctor("GET", "/scans/sessions?status=PENDING"))["items"] == []
     status, error = doctor("POST", f"/tagging/sessions/{session_id}/tags", TAGS)
     assert (status, error["code"]) == (409, "already_reviewed"), error
+    [mine] = _ok(patient("GET", "/patient/scans/sessions"))["items"]
+    assert (mine["id"], mine["status"], mine["reviewed_at"]) == (session_id, "REVIEWED", reviewed["reviewed_at"])
 
     # --- Her browser gets the push: encrypted for it, VAPID-signed, ids only. ------------------------------
     assert _eventually(lambda: push.received, seconds=30), "no push within 30 s\n" + running.logs()
@@ -291,7 +293,7 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
 
     # --- Another patient of the clinic: her token finds nothing of Amani's (404). ---------------------------
     other_id = _ok(doctor("POST", "/patients", {**PERSON, "first_name": "Neema", "phone": "+254712345679"}), 201)["id"]
-    neighbour, _ = _enrol(running, doctor, other_id, "neema@example.org")
+    neighbour, _ = _enrol(running, doctor, other_id, "neema@example.org", "Neema Okello")
     for method, path, body in (
         ("POST", "/patient/scans/upload-url", {"session_id": session_id, "image_type": "FRONT",
                                                "content_type": "image/jpeg"}),
@@ -337,6 +339,20 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     # The patient's own reply notified nobody; each push went once to her one browser.
     assert [p.path for p in push.received] == ["/push/amani-phone"] * 2
     assert len(claude.requests) == 1  # the stranger's suggest never reached the model
+
+    # --- She logs out (the cookie is cleared, the token stops working) and in again with her password. -----
+    status, answer, headers = _raw(
+        running, "POST", "/patient-auth/logout", headers={"authorization": f"Bearer {patient.token}"}
+    )
+    assert status == 200 and "max-age=0" in headers["Set-Cookie"].lower(), (answer, headers["Set-Cookie"])
+    status, error = patient("GET", "/patient/messages")
+    assert (status, error["code"]) == (401, "session_ended"), error
+    status, session_again, headers = _raw(running, "POST", "/patient-auth/login",
+                                          {"email": EMAIL, "password": PATIENT_PASSWORD})  # fmt: skip
+    assert status == 200, session_again
+    _refresh_cookie(headers)
+    again = Staff(running, session_again["access_token"])
+    assert [t["id"] for t in _ok(again("GET", "/patient/messages"))["items"]] == [thread_id]
 
     # --- Dashboard (GET /dashboard/summary, /feed, /compliance): its assertions go here once those routes are
     # merged: pending_scans 0, total_patients 2, tagging_rate 100.0, the feed's scan, messages and tag set. ---
