@@ -40,9 +40,9 @@ AI_MODEL = "claude-e2e-stand-in"
 AI_KEY = "sk-ant-e2e-local"  # what the stand-in is told; never a real key
 
 # The README's bodies (README.md, "A patient at home"): keep them in step.
-PERSON = {"first_name": "Amani", "last_name": "Okello", "sex": "FEMALE", "date_of_birth": "1992-03-14",
-          "phone": "+254712345678", "insurance_type": "CASH"}  # fmt: skip
-EMAIL = "amani@example.org"
+PERSON = {"first_name": "Zawadi", "last_name": "Achieng", "sex": "FEMALE", "date_of_birth": "1995-05-21",
+          "phone": "+254733200300", "insurance_type": "CASH"}  # fmt: skip
+EMAIL = "zawadi@example.org"
 PATIENT_PASSWORD = "a-long-patient-password"
 IMAGE_TYPES = ("FRONT", "LEFT", "RIGHT", "UPPER", "LOWER")
 TAGS = {"overall_tracking": 2, "oral_hygiene": 2, "detail_tags": ["ATTACHMENT_MISSING", "PLAQUE"],
@@ -163,7 +163,7 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
 
     # --- The doctor registers the patient and invites her; she registers with the token. ------------------
     patient_id = _ok(doctor("POST", "/patients", PERSON), 201)["id"]
-    patient, jar = _enrol(running, doctor, patient_id, EMAIL, "Amani Okello")
+    patient, jar = _enrol(running, doctor, patient_id, EMAIL, "Zawadi Achieng")
     # A refresh over real HTTP: a new access token and a rotated cookie.
     cookie = f"patient_refresh={jar['patient_refresh'].value}"
     status, renewed, headers = _raw(running, "POST", "/patient-auth/refresh", headers={"cookie": cookie})
@@ -174,9 +174,9 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     # --- Her browser subscribes to web push at the (local) push service with the API's VAPID key. -----------
     public_key = _ok(patient("GET", "/patient/push/vapid-public-key"))["public_key"]
     browser = Browser()
-    subscribed = _ok(patient("POST", "/patient/push/subscribe", {"endpoint": push.endpoint("amani-phone"),
+    subscribed = _ok(patient("POST", "/patient/push/subscribe", {"endpoint": push.endpoint("zawadi-phone"),
                                                                  "keys": browser.keys}))  # fmt: skip
-    assert subscribed["endpoint"] == push.endpoint("amani-phone")
+    assert subscribed["endpoint"] == push.endpoint("zawadi-phone")
     status, error = patient("POST", "/patient/push/subscribe", {"endpoint": "http://push.example.org/x",
                                                                 "keys": browser.keys})  # fmt: skip
     assert (status, error["field"]) == (422, "endpoint"), error  # plain http only to a loopback address
@@ -254,7 +254,7 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     # --- Her browser gets the push: encrypted for it, VAPID-signed, ids only. ------------------------------
     assert _eventually(lambda: push.received, seconds=30), "no push within 30 s\n" + running.logs()
     [first] = push.received
-    assert first.path == "/push/amani-phone" and first.headers["content-encoding"] == "aes128gcm"
+    assert first.path == "/push/zawadi-phone" and first.headers["content-encoding"] == "aes128gcm"
     assert int(first.headers["ttl"]) == 24 * 3600
     plain = browser.decrypt(first.body)
     assert json.loads(plain) == {"title": "Scan reviewed", "session_id": session_id}
@@ -291,9 +291,9 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     accuracy = analytics["suggestion_accuracy"]
     assert (accuracy["suggestions"], accuracy["input_tokens"], accuracy["output_tokens"]) == (1, 6100, 48), accuracy
 
-    # --- Another patient of the clinic: her token finds nothing of Amani's (404). ---------------------------
-    other_id = _ok(doctor("POST", "/patients", {**PERSON, "first_name": "Neema", "phone": "+254712345679"}), 201)["id"]
-    neighbour, _ = _enrol(running, doctor, other_id, "neema@example.org", "Neema Okello")
+    # --- Another patient of the clinic: her token finds nothing of Zawadi's (404). ---------------------------
+    other_id = _ok(doctor("POST", "/patients", {**PERSON, "first_name": "Neema", "phone": "+254733200301"}), 201)["id"]
+    neighbour, _ = _enrol(running, doctor, other_id, "neema@example.org", "Neema Achieng")
     for method, path, body in (
         ("POST", "/patient/scans/upload-url", {"session_id": session_id, "image_type": "FRONT",
                                                "content_type": "image/jpeg"}),
@@ -337,7 +337,7 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     assert (theirs["total_sessions"], theirs["tagged_sessions"], theirs["discount_tier"]) == (0, 0, 0)
 
     # The patient's own reply notified nobody; each push went once to her one browser.
-    assert [p.path for p in push.received] == ["/push/amani-phone"] * 2
+    assert [p.path for p in push.received] == ["/push/zawadi-phone"] * 2
     assert len(claude.requests) == 1  # the stranger's suggest never reached the model
 
     # --- She logs out (the cookie is cleared, the token stops working) and in again with her password. -----
