@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -24,3 +25,16 @@ def test_readme_leads_with_the_two_commands() -> None:
     text = README.read_text(encoding="utf-8")
     assert text.index("make run") < text.index("## Architecture")
     assert "make test" in text
+
+
+def test_readme_patient_at_home_uses_the_end_to_end_walk_s_bodies() -> None:
+    """README "A patient at home" and tests/e2e/test_portal_day.py send the same bodies: they change together."""
+    from tests.e2e import test_portal_day as walk
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### A patient at home")
+    section = re.sub(r"\s+", " ", text[start : text.index("\n## ", start)])
+    fragments = [json.dumps({name: value})[1:-1] for name, value in (walk.PERSON | walk.TAGS).items()]
+    values = [walk.EMAIL, walk.PATIENT_PASSWORD, walk.THREAD["subject"], walk.DOCTOR_MESSAGE, walk.PATIENT_REPLY]
+    missing = [item for item in fragments + values + list(walk.IMAGE_TYPES) if item not in section]
+    assert not missing, f"README 'A patient at home' lacks {missing}"

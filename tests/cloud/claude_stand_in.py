@@ -4,10 +4,15 @@ timeout and its parsing of real HTTP answers (never a patched function).
 
 Each test sets `answer` (what the next requests get): a tool input, a whole message body, an HTTP error, or
 a delay. Every request is kept (headers and JSON body) for assertions.
+
+`python -m tests.cloud.claude_stand_in --port 8090` runs it alone (every suggestion is `GOOD`), for `make run`
+without a key: `ANTHROPIC_API_KEY=local ANTHROPIC_BASE_URL=http://127.0.0.1:8090 make run` (README, "A patient
+at home").
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import threading
@@ -55,7 +60,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class StandIn:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.answer = Answer()
         self.requests: list[dict[str, Any]] = []
         self.stopping = threading.Event()
@@ -97,7 +102,7 @@ class StandIn:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its timeout): nobody is left to answer
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, name="claude-stand-in", daemon=True)
 
@@ -122,3 +127,21 @@ def running() -> Iterator[StandIn]:
         yield stand_in
     finally:
         stand_in.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A local stand-in for the Anthropic Messages API (tests, make run).")
+    parser.add_argument("--port", type=int, default=8090)
+    port = parser.parse_args().port
+    stand_in = StandIn(port)
+    print(f"Messages API stand-in at {stand_in.url}: every answer records {GOOD} (Ctrl-C stops)", flush=True)
+    try:
+        stand_in.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stand_in.server.server_close()
+
+
+if __name__ == "__main__":
+    main()

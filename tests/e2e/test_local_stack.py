@@ -29,8 +29,9 @@ TOPASCOPE = "ophthalmic/ukinoki__Rufus__RODENSTOCK_TopaScope_TOMEY_TOP-1000_tono
 
 
 class LocalStack:
-    def __init__(self, var: Path) -> None:
+    def __init__(self, var: Path, env: dict[str, str] | None = None) -> None:
         self.var = var
+        self.env = env or {}  # more of what `make run` reads from its environment (e.g. ANTHROPIC_BASE_URL)
         self.api_port = free_port()
         self.aws_port = free_port()
         self.mllp_port = free_port()
@@ -57,6 +58,7 @@ class LocalStack:
             "MEDFLOW_ADMIN_EMAIL": "e2e@clinic.test",
             "MEDFLOW_ADMIN_PASSWORD": "e2e-password-123",
             "MEDFLOW_SETTLE_SECONDS": "0.5",
+            **self.env,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "localdev", "run"],
@@ -98,7 +100,12 @@ class LocalStack:
         return code
 
     def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        timeout: float = 10,
     ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.api + path, data=data, method=method)
@@ -106,7 +113,7 @@ class LocalStack:
         if token:
             req.add_header("authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
