@@ -24,7 +24,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from edge_agent.commands import EXIT_FINDING, EXIT_OK, EXIT_USAGE
-from edge_agent.config import AgentConfig, FolderSourceConfig, SerialSourceConfig, load_config
+from edge_agent.config import AgentConfig, FolderSourceConfig, SerialSourceConfig, SmbSourceConfig, load_config
 from edge_agent.errors import ConfigError
 
 UNIT_NAME = "medflow-edge.service"
@@ -35,6 +35,9 @@ ENV_FILE = "/etc/medflow/agent.env"  # root-only (0600): the agent's AWS credent
 WINDOWS_EXE = r"C:\Program Files\MedFlow\medflow-edge.exe"
 WINDOWS_CONFIG = r"C:\ProgramData\MedFlow\agent.toml"
 WINDOWS_LOGS = r"C:\ProgramData\MedFlow\logs"
+_HOME_ROOTS = ("/home", "/root", "/run/user")  # what ProtectHome= hides
+_DEVICES_CLOSED = ["PrivateDevices=no", "DevicePolicy=closed"]
+_SERIAL_DRIVERS = ("ttyUSB", "ttyACM", "ttyS", "ttyAMA")  # /proc/devices names of the usual serial ports
 
 
 def watchdog_seconds(config: AgentConfig) -> int:
@@ -45,8 +48,70 @@ def watchdog_seconds(config: AgentConfig) -> int:
 
 
 def _listen_ports(config: AgentConfig) -> list[int]:
-    ports = [int(getattr(s, "port", 0)) for s in config.sources if getattr(s, "mode", "server") == "server"]
-    return [p for p in ports if p]
+    """Every TCP port the agent binds: listener sources (MLLP, DICOM, ASTM in server mode) and the health port."""
+    ports = [int(getattr(s, "port", 0)) for s in config.sources
+             if not isinstance(s, SmbSourceConfig) and getattr(s, "mode", "server") == "server"]  # fmt: skip
+    return sorted({p for p in [*ports, config.agent.health_port] if p})
+
+
+def _under(path: Path, roots: tuple[str, ...]) -> bool:
+    return any(path == Path(root) or Path(root) in path.parents for root in roots)
+
+
+def _serial_devices(config: AgentConfig) -> list[str]:
+    """DeviceAllow entries for the serial sources: each configured node, and the class of the node it resolves to
+    (`char-ttyUSB`: a USB adapter unplugged and plugged in again may come back as ttyUSB1; systemd resolves a path
+    only when the service starts)."""
+    allowed: list[str] = []
+    for device in dict.fromkeys(s.device for s in config.sources if isinstance(s, SerialSourceConfig)):
+        allowed.append(device)
+        node = Path(os.path.realpath(device)).name
+        for driver in _SERIAL_DRIVERS:
+            if node.startswith(driver) and node[len(driver) :].isdigit() and f"char-{driver}" not in allowed:
+                allowed.append(f"char-{driver}")
+    return allowed
+
+
+def _sandbox(config: AgentConfig, reads: list[Path]) -> list[str]:
+    """The unit's sandbox, from the TOML: what it may write, read, open and bind, and nothing it does not use.
+    `reads`: what else it must see (its TOML, its interpreter)."""
+    data_dir = config.agent.data_dir.resolve()
+    folders = [s for s in config.sources if isinstance(s, FolderSourceConfig)]
+    # A folder may be mounted after boot, or made by the device's software later: "-" lets the unit start anyway.
+    writable = [] if _under(data_dir, (f"/var/lib/{STATE_DIRECTORY}",)) else [str(data_dir)]
+    writable += [f"-{s.path.resolve()}" for s in folders if s.delete_after_upload]
+    readable = [f"-{s.path.resolve()}" for s in folders if not s.delete_after_upload]
+    credentials = [s.credentials_file for s in config.sources if isinstance(s, SmbSourceConfig) and s.credentials_file]
+    readable += [f"-{path.resolve()}" for path in credentials]
+    paths = [data_dir, *(s.path.resolve() for s in folders), *credentials, *reads]
+    devices = _serial_devices(config)
+    ports = _listen_ports(config)
+    return [
+        f"StateDirectory={STATE_DIRECTORY}",
+        "StateDirectoryMode=0750",
+        "ProtectSystem=strict",  # the whole file system read-only, except:
+        *([f"ReadWritePaths={' '.join(_quote(p) for p in writable)}"] if writable else []),
+        *([f"ReadOnlyPaths={' '.join(_quote(p) for p in readable)}"] if readable else []),
+        # Home directories hidden, unless something it uses lives in one (a folder, the spool, its TOML, its Python).
+        "ProtectHome=" + ("read-only" if any(_under(p, _HOME_ROOTS) for p in paths) else "yes"),
+        "PrivateTmp=yes",
+        # A private /dev without serial sources; with them the host's /dev, but only their nodes may be opened
+        # (and the pseudo-devices every process needs: null, zero, random, tty, pts).
+        *(_DEVICES_CLOSED + [f"DeviceAllow={d} rw" for d in devices] if devices else ["PrivateDevices=yes"]),
+        *(["SupplementaryGroups=dialout"] if devices else []),
+        "NoNewPrivileges=yes",
+        "ProtectKernelTunables=yes",
+        "ProtectKernelModules=yes",
+        "ProtectControlGroups=yes",
+        "RestrictSUIDSGID=yes",
+        "LockPersonality=yes",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",  # S3, SMB and the listeners; sd_notify's socket
+        # It binds only its listeners' ports (outgoing connections to S3 and SMB do not bind).
+        *(f"SocketBindAllow=tcp:{port}" for port in ports),
+        "SocketBindDeny=any",
+        f"CapabilityBoundingSet={'CAP_NET_BIND_SERVICE' if any(p < 1024 for p in ports) else ''}",
+        *(["AmbientCapabilities=CAP_NET_BIND_SERVICE"] if any(p < 1024 for p in ports) else []),
+    ]
 
 
 def _quote(arg: str) -> str:
@@ -57,12 +122,8 @@ def _quote(arg: str) -> str:
 
 
 def render_unit(config: AgentConfig, config_path: Path, exe: list[str]) -> str:
-    data_dir = config.agent.data_dir.resolve()
-    writable = [data_dir] + [s.path.resolve() for s in config.sources
-                             if isinstance(s, FolderSourceConfig) and s.delete_after_upload]  # fmt: skip
-    low_ports = [p for p in _listen_ports(config) if p < 1024]  # DICOM's 104, for one
     lines = [
-        "# Written by `medflow-edge install`; `medflow-edge uninstall` removes it (the spool stays).",
+        "# Written by `medflow-edge install` from its TOML; `medflow-edge uninstall` removes it (the spool stays).",
         "[Unit]",
         "Description=MedFlow edge agent (clinic devices to the MedFlow cloud)",
         "After=network-online.target",
@@ -76,24 +137,8 @@ def render_unit(config: AgentConfig, config_path: Path, exe: list[str]) -> str:
         f"ExecStart={' '.join(_quote(a) for a in [*exe, 'run', '--config', str(config_path.resolve())])}",
         f"User={SERVICE_USER}",
         f"Group={SERVICE_USER}",
-        *(["SupplementaryGroups=dialout"] if any(isinstance(s, SerialSourceConfig) for s in config.sources) else []),
         f"EnvironmentFile=-{ENV_FILE}",
-        f"StateDirectory={STATE_DIRECTORY}",
-        "StateDirectoryMode=0750",
-        f"ReadWritePaths={' '.join(_quote(str(p)) for p in writable)}",
-        "ProtectSystem=strict",
-        "ProtectHome=read-only",
-        "PrivateTmp=yes",
-        "PrivateDevices=" + ("no" if any(isinstance(s, SerialSourceConfig) for s in config.sources) else "yes"),
-        "NoNewPrivileges=yes",
-        "ProtectKernelTunables=yes",
-        "ProtectKernelModules=yes",
-        "ProtectControlGroups=yes",
-        "RestrictSUIDSGID=yes",
-        "LockPersonality=yes",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
-        f"CapabilityBoundingSet={'CAP_NET_BIND_SERVICE' if low_ports else ''}",
-        *(["AmbientCapabilities=CAP_NET_BIND_SERVICE"] if low_ports else []),
+        *_sandbox(config, [config_path.resolve(), Path(exe[0]), Path(exe[0]).resolve()]),
         "UMask=0027",
         "Restart=on-failure",
         "RestartSec=5",

@@ -201,6 +201,13 @@ class Intake:
             for callback in self._taken:
                 callback(taken)
 
+    def release_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """`loop` has ended (its source stopped, or was restarted by a new configuration): its door goes, and the
+        parse workers it had are free for the next loop asking (the restarted source's). Without this every
+        restart kept a closed loop and its door, and the workers stayed bound to the first loop for good."""
+        if self._doors.pop(loop, None) is not None and self.parse_pool is not None:
+            self.parse_pool.unbind(loop)
+
     def _door(self, loop: asyncio.AbstractEventLoop, source: str) -> LoopDoor:
         door = self._doors.get(loop)
         if door is None:  # the parse workers serve the source they were started for (its name), on its loop

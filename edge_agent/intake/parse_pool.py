@@ -107,6 +107,22 @@ class ParsePool:
                 loop.add_reader(worker.out_fd, self._readable, worker)
         return self._loop is loop
 
+    def unbind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """`loop` has ended (its source stopped): the workers serve the next loop that binds. Its jobs not yet
+        sent are dropped; those a worker has are kept in order, their answers read and dropped by the next loop
+        (the loop's end cancelled every future awaiting them)."""
+        if self._loop is not loop:
+            return
+        for worker in self._workers:
+            self._detach(worker)
+        self._loop = None
+        self._queue = deque(job for job in self._queue if job.future.get_loop() is not loop)
+
+    @property
+    def parsed(self) -> int:
+        """Jobs the running workers answered (for tests and status)."""
+        return sum(worker.completed for worker in self._workers)
+
     async def describe(self, new: NewItem, raw: bytes) -> Described:
         """What `Intake.describe(new, raw)` returns, computed in a worker."""
         if not self.bind(asyncio.get_running_loop()) or not self._workers:  # parse here, off the loop

@@ -6,6 +6,7 @@ whether each is durably stored; they know nothing of adapters, describing or the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -67,6 +68,10 @@ class IntakePort(Protocol):
 
     async def submit_async(self, raw: bytes, origin: Origin) -> IntakeResult:
         """From a source's event loop (MLLP): inputs awaited together share one durable commit."""
+        ...
+
+    def release_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A source's event loop has ended, every task of it done: what `submit_async` kept for it goes."""
         ...
 
     def state(self, item_id: int) -> ItemState | None: ...

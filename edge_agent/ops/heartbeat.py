@@ -4,11 +4,13 @@ Besides the model's fields it carries `last_error_at` (when `last_error` happene
 once no waiting item fails), `quarantined_total` (quarantined items, uploaded or not),
 `pending_items`, and `refusing` (`"spool_full"` while new items are refused, else absent). With remote
 configuration it says which published version the agent runs on and the last one it refused
-(`config_version`, `config_error`); a change of either is sent at once, not at the next interval.
+(`config_version`, `config_error`); a change of either is sent at once, not at the next interval, and kept in
+the spool's meta for `medflow-edge status`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -20,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from edge_agent import __version__
 from edge_agent.identity import Identity
 from edge_agent.ops.activity import META_KEY, Activity
-from edge_agent.ops.status import refusing_reason
+from edge_agent.ops.status import CONFIG_META_KEY, refusing_reason
 from edge_agent.spool import Spool
 from edge_agent.spool.uploader import ObjectWriter, describe_error
 from shared_models import AgentHeartbeat, ConfigRejection
@@ -67,6 +69,7 @@ class Heartbeat:
         self._beat_listeners: list[Callable[[], object]] = []
         self._turn = interval  # the loop turns this often; a heartbeat goes out every `interval`
         self._every: list[float] = []  # what listeners asked the loop to turn at least this often
+        self._config_report: str | None = spool.ledger.meta.read().get(CONFIG_META_KEY)  # as the last run left it
 
     def on_beat(self, listener: Callable[[], object], *, every: float | None = None) -> None:
         """`listener()` after every turn of the loop (the systemd watchdog: the loop is alive); with
@@ -96,6 +99,7 @@ class Heartbeat:
         pending_bytes, pending_items = ledger.items.pending()
         alarm = self.spool.refusing or meta.get("alarm")  # in memory too: a full disk may keep it out of meta
         config_version, config_error = self.config_status() if self.config_status is not None else (None, None)
+        self._keep_config_report(config_version, config_error)
         return AgentHeartbeat(
             clinic_id=self.ident.clinic_id,
             agent_id=self.ident.agent_id,
@@ -120,6 +124,17 @@ class Heartbeat:
             config_version=config_version,
             config_error=config_error,
         )
+
+    def _keep_config_report(self, version: int | None, error: ConfigRejection | None) -> None:
+        """What this heartbeat says of remote configuration, kept in the spool's meta for `medflow-edge status`
+        (another process); written when it changes, and removed when remote configuration is off."""
+        report = None
+        if self.config_status is not None:
+            error_json = error.model_dump(mode="json") if error is not None else None
+            report = json.dumps({"config_version": version, "config_error": error_json}, sort_keys=True)
+        if report != self._config_report:
+            self.spool.ledger.meta.set(CONFIG_META_KEY, report)
+            self._config_report = report
 
     def send_once(self) -> bool:
         beat = self.build()

@@ -1,4 +1,5 @@
-"""The spool's status (counts per state, last upload, last error), read beside a running agent: `status`, health."""
+"""The spool's status (counts per state, last upload, last error, remote configuration), read beside a running agent:
+`status`, health."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from edge_agent.errors import EdgeAgentError
 from edge_agent.sources.seen import read_statuses
 from edge_agent.spool import DB_NAME, Ledger
+
+CONFIG_META_KEY = "remote_config"  # the heartbeat's config_version / config_error, kept for `status`
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class StatusReport:
     last_error_at: str | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)  # a source's state, when it reports one (smb)
     pending_items: int = 0  # items not yet uploaded (what `max_spool_items` limits)
+    remote_config: bool = False  # the agent polls a published configuration (what the heartbeat last said)
+    config_version: int | None = None  # the published version applied (None: the TOML's sources)
+    config_error: dict[str, object] | None = None  # the last version refused: {"version", "error", "at"}
 
     @property
     def refusing(self) -> str | None:
@@ -32,6 +38,14 @@ class StatusReport:
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "refusing": self.refusing}, sort_keys=True)
+
+    def _config_text(self) -> str:
+        applied = f"version {self.config_version}" if self.config_version is not None else "none applied (the TOML)"
+        if not self.config_error:
+            return applied
+        refused = self.config_error.get("version")
+        what = f"version {refused}" if refused is not None else "an unreadable publication"
+        return f"{applied}; {what} refused at {self.config_error.get('at')}: {self.config_error.get('error')}"
 
     def to_text(self) -> str:
         lines = [f"spool           {self.spool}"]
@@ -52,9 +66,20 @@ class StatusReport:
         for name, reported in self.sources.items():
             detail = f": {reported['detail']}" if reported["status"] != "ok" else ""
             lines.append(f"{'source ' + name:<15} {reported['status']} since {reported['since']}{detail}")
+        if self.remote_config:
+            lines.append(f"remote config   {self._config_text()}")
         if self.refusing:
             lines.append(f"intake          refusing new items ({self.refusing}); sources keep them and retry")
         return "\n".join(lines)
+
+
+def _config_report(meta: dict[str, str]) -> tuple[bool, int | None, dict[str, object] | None]:
+    """The heartbeat's last word on remote configuration (edge_agent/ops/heartbeat.py): on, version, refusal."""
+    kept = meta.get(CONFIG_META_KEY)
+    if kept is None:
+        return False, None, None
+    report = json.loads(kept)
+    return True, report.get("config_version"), report.get("config_error")
 
 
 def refusing_reason(alarm: str | None) -> str | None:
@@ -66,6 +91,7 @@ def snapshot(ledger: Ledger, spool: str) -> StatusReport:
     """The report from an open ledger (the running agent's own, for /healthz; or a read-only one)."""
     meta = ledger.meta.read()
     pending = ledger.items.pending()
+    remote_config, config_version, config_error = _config_report(meta)
     return StatusReport(
         spool=spool,
         counts=ledger.items.counts(),
@@ -77,6 +103,9 @@ def snapshot(ledger: Ledger, spool: str) -> StatusReport:
         alarm=meta.get("alarm"),
         quarantined_total=ledger.quarantine.count(),
         last_error_at=meta.get("last_error_at"),
+        remote_config=remote_config,
+        config_version=config_version,
+        config_error=config_error,
     )
 
 

@@ -61,6 +61,9 @@ class MllpSource:
         except Exception as exc:  # noqa: BLE001 — reported to start(); the thread must not die silently
             self._error = exc
             self._ready.set()
+        finally:
+            if self._loop is not None:  # ended with every task of it: a restart must not leave it behind
+                self.intake.release_loop(self._loop)
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()

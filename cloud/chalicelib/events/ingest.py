@@ -58,7 +58,8 @@ def record_handler(record: SQSRecord) -> None:
             logger.info("ignored event", extra={"event_name": s3_record.event_name, "key": key})
             continue
         try:
-            outcome = ingest.ingest_object(key, _fetch(bucket, key, s3_record.s3.object.version_id))
+            body = _fetch(bucket, key, s3_record.s3.object.version_id)
+            outcome = ingest.ingest_object(key, body, written_at=s3_record.event_time)
         except RejectedMessage as exc:
             logger.warning("rejected", extra={"key": key, "code": exc.code, "reason": exc.message})
             raise

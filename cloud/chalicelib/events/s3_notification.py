@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +33,8 @@ class S3Entity(_Wire):
 
 class S3Record(_Wire):
     event_name: str = Field(alias="eventName")
+    # When S3 took the object: the same in every redelivery of this notification (cloud quarantine records use it).
+    event_time: datetime | None = Field(default=None, alias="eventTime")
     s3: S3Entity
 
     @property

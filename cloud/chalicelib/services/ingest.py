@@ -46,12 +46,13 @@ class Outcome(StrEnum):
     PROBE_IGNORED = "probe_ignored"  # `medflow-edge doctor`'s write probe from agents before probes/
 
 
-def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outcome:
-    """Dispatches on the key's prefix (ARCHITECTURE §4)."""
+def ingest_object(key: str, body: bytes, *, now: datetime | None = None, written_at: datetime | None = None) -> Outcome:
+    """Dispatches on the key's prefix (ARCHITECTURE §4). `written_at`: when S3 took the object (the notification's
+    eventTime), the time of a quarantine record made here, so that a redelivery finds the same record."""
     now = now or datetime.now(UTC)
     prefix = key.split("/", 1)[0]
     if prefix == "envelopes":
-        return ingest_envelope(key, _parse(Envelope, body, key), now=now)
+        return ingest_envelope(key, _parse(Envelope, body, key), now=now, written_at=written_at)
     if prefix == "quarantine":
         return ingest_quarantine(key, _parse(QuarantineRecord, body, key), now=now)
     if prefix == "assignments":
@@ -59,7 +60,15 @@ def ingest_object(key: str, body: bytes, *, now: datetime | None = None) -> Outc
     if prefix == "agents":
         if is_doctor_probe(key):
             return Outcome.PROBE_IGNORED
-        return ingest_heartbeat(key, _parse(AgentHeartbeat, body, key), now=now)
+        heartbeat = _parse(AgentHeartbeat, body, key)
+        _check_clinic(key, heartbeat.clinic_id)
+        if (mismatch := ingest_checks.misattributed(key, heartbeat.agent_id)) is not None:
+            # Not retried into the DLQ (it would never pass): kept where GET /quarantine shows it, nothing stored.
+            stored = ingest_checks.quarantine_object(
+                key, body, ingest_checks.AGENT_MISMATCH, mismatch, clinic_id=heartbeat.clinic_id, at=written_at or now
+            )
+            return Outcome.QUARANTINED if stored else Outcome.DUPLICATE
+        return ingest_heartbeat(key, heartbeat, now=now)
     raise RejectedMessage(f"no ingest rule for key prefix {prefix!r}", code="unknown_prefix")
 
 
@@ -87,14 +96,15 @@ def _check_clinic(key: str, clinic_id: str) -> None:
         )
 
 
-def ingest_envelope(key: str, envelope: Envelope, *, now: datetime) -> Outcome:
+def ingest_envelope(key: str, envelope: Envelope, *, now: datetime, written_at: datetime | None = None) -> Outcome:
     _check_clinic(key, envelope.clinic_id)
     if len(envelope.readings) > MAX_READINGS_PER_ENVELOPE:
         raise RejectedMessage(f"{key} holds more than {MAX_READINGS_PER_ENVELOPE} readings", code="too_many_readings")
     if ledger.is_ingested(envelope.clinic_id, envelope.envelope_id):
         return Outcome.DUPLICATE
     if (future := ingest_checks.future_dated(envelope, now=now)) is not None:
-        stored = ingest_checks.quarantine_envelope(envelope, ingest_checks.FUTURE_TIMESTAMP, future, now=now)
+        at = written_at or now
+        stored = ingest_checks.quarantine_envelope(envelope, ingest_checks.FUTURE_TIMESTAMP, future, at=at)
         return Outcome.QUARANTINED if stored else Outcome.DUPLICATE
     outcome = _store_envelope(envelope, now)
     # The audit names the patient whose record the envelope wrote (an id, never demographics).
@@ -232,7 +242,7 @@ def ingest_quarantine(key: str, record: QuarantineRecord, *, now: datetime) -> O
 
 def ingest_heartbeat(key: str, heartbeat: AgentHeartbeat, *, now: datetime) -> Outcome:
     _check_clinic(key, heartbeat.clinic_id)
-    if key.split("/")[2:3] != [heartbeat.agent_id]:
+    if key.split("/")[2:3] != [heartbeat.agent_id]:  # ingest_object quarantines these before they get here
         raise RejectedMessage(f"{key} does not belong to agent {heartbeat.agent_id!r}", code="agent_mismatch")
     previous = agents_repo.get(heartbeat.clinic_id, heartbeat.agent_id)
     status = AgentStatus(

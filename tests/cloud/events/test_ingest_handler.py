@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -170,10 +170,19 @@ def test_an_error_shows_with_its_time_until_a_later_heartbeat_clears_it(cloud: R
         assert (agent.last_error, agent.last_error_at) == (heartbeat.last_error, heartbeat.last_error_at)
 
 
-def test_heartbeat_for_another_agent_path_is_rejected(cloud: ResourceNames) -> None:
+def test_heartbeat_naming_another_agent_than_its_key_is_quarantined_not_retried(cloud: ResourceNames) -> None:
+    """agents/{clinic}/{agent}/ is the one prefix whose key names the agent that wrote it (its credentials may
+    write only there): a body claiming another agent is kept in the cloud's quarantine, never in the DLQ."""
     heartbeat = make_heartbeat(agent_id="agent-1")
     key = put_object(cloud, "agents/demo/agent-2/heartbeat.json", heartbeat.model_dump_json().encode())
-    assert failed_ids(handle(s3_notification(cloud.bucket, key))) == ["m0"]
+    assert failed_ids(handle(s3_notification(cloud.bucket, key))) == []
+    assert failed_ids(handle(s3_notification(cloud.bucket, key))) == []  # a redelivery: recorded once
+    [item] = quarantine_repo.list_for_clinic("demo", limit=10, next_token=None).items
+    assert (item.reason, item.agent_id, item.raw_key) == ("agent_mismatch", "agent-2", key)
+    assert "agent 'agent-2'" in item.detail and "agent 'agent-1'" in item.detail
+    agents = {a.agent_id: a for a in agents_repo.list_for_clinic("demo", limit=50, next_token=None).items}
+    assert "agent-1" not in agents  # the agent the body named: nothing written for it
+    assert agents["agent-2"].sent_at is None and agents["agent-2"].counts == {}  # no heartbeat stored for the key's
 
 
 @pytest.mark.parametrize("prefix", ["raw", "scans"])
@@ -191,3 +200,14 @@ def test_app_wires_the_same_handler_as_lambda_function_ingest(cloud: ResourceNam
 
     assert result.payload == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert len(patient_readings()) == 4
+
+
+def test_a_future_dated_envelope_delivered_twice_is_quarantined_once(cloud: ResourceNames) -> None:
+    """Cloud quarantine records are keyed by time and sha256: they take the notification's eventTime (the same in
+    every redelivery), not the time of delivery, which made a second record per SQS redelivery."""
+    key = put_envelope(cloud, make_envelope(seed="ahead", captured_at=datetime.now(UTC) + timedelta(days=365)))
+    for _ in range(2):
+        assert failed_ids(handle(s3_notification(cloud.bucket, key))) == []
+    [item] = quarantine_repo.list_for_clinic("demo", limit=10, next_token=None).items
+    assert item.reason == "future_timestamp" and item.quarantined_at == RECEIVED
+    assert patient_readings() == []

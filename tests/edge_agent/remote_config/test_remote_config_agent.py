@@ -1,12 +1,15 @@
 """The whole agent (`build_agent`, real folder sources, spool, uploader, heartbeat) polling its published
 configuration on the moto server's S3: a folder source added live takes a file dropped into it; a source removed
 stops, and what it had taken is uploaded (nothing lost); a bad configuration is refused and reported in the
-heartbeat while the agent keeps what it had; a restart without the network starts with the last good one."""
+heartbeat while the agent keeps what it had; a restart without the network starts with the last good one;
+`medflow-edge status` (its own process) shows the applied version and the last refusal, as the heartbeat said them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -187,5 +190,48 @@ def test_a_restart_without_the_network_starts_with_the_last_good_configuration(
         in_b = drop(b, "offline.bin", "taken while the cloud is away")
         wait_for(lambda: agent.spool.ledger.items.find(in_b), "the last good source to take a file offline")
         assert agent.heartbeat.build().config_version == 1
+    finally:
+        agent.stop()
+
+
+def status(agent_toml: Path, *flags: str) -> str:
+    """`medflow-edge status` in its own process, beside the running agent, as a clinic's IT person runs it."""
+    command = [sys.executable, "-m", "edge_agent", "status", "--config", str(agent_toml), *flags]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_status_shows_the_applied_version_and_the_last_refusal(
+    running: Agent, agent_toml: Path, s3: Any, tmp_path: Path
+) -> None:
+    assert json.loads(status(agent_toml, "--json"))["config_version"] is None  # the TOML, until something applies
+    assert "remote config   none applied (the TOML)" in status(agent_toml)
+    a = tmp_path / "a"
+    publish(s3, 1, {"sources": [folder("a", a)], "heartbeat_seconds": 20})
+    wait_for(lambda: json.loads(status(agent_toml, "--json"))["config_version"] == 1, "status to show version 1")
+    assert "remote config   version 1\n" in status(agent_toml) + "\n"
+
+    publish(s3, 2, {"sources": [{**folder("a", a), "settle_seconds": -1}]})
+    report = wait_for(lambda: json.loads(status(agent_toml, "--json"))["config_error"], "status to show the refusal")
+    assert report["version"] == 2 and "sources[0].settle_seconds" in report["error"]
+    beat = wait_for(lambda: heartbeat(s3).get("config_error") and heartbeat(s3), "the heartbeat's refusal")
+    assert beat["config_version"] == 1 and beat["config_error"] == report  # status says what the heartbeat said
+    text = status(agent_toml)
+    assert "remote config   version 1; version 2 refused at " in text and "sources[0].settle_seconds" in text
+
+    publish(s3, 3, {"sources": [folder("a", a)]})
+    wait_for(lambda: json.loads(status(agent_toml, "--json"))["config_version"] == 3, "status to show version 3")
+    assert json.loads(status(agent_toml, "--json"))["config_error"] is None  # a good version clears the refusal
+
+
+def test_status_without_remote_configuration_says_nothing_of_it(agent_toml: Path) -> None:
+    agent_toml.write_text(agent_toml.read_text().replace("remote_config = true", "remote_config = false"))
+    agent = build_agent(load_config(agent_toml))
+    agent.start()
+    try:
+        report = json.loads(status(agent_toml, "--json"))
+        assert report["remote_config"] is False and report["config_version"] is None
+        assert "remote config" not in status(agent_toml)
     finally:
         agent.stop()

@@ -117,6 +117,9 @@ class RefusingIntake:
     async def submit_async(self, raw: bytes, origin: Any) -> Any:
         return self.submit(raw, origin)
 
+    def release_loop(self, loop: Any) -> None:
+        pass
+
     def state(self, item_id: int) -> None:
         return None
 
