@@ -223,7 +223,7 @@ def test_a_day_at_the_clinic_each_role_its_own_step(running: LocalStack, tmp_pat
     status, error = pharmacist("PUT", f"/prescriptions/{rx['id']}", dispense)
     assert (status, error["code"]) == (409, "illegal_transition"), error
     _refused(pharmacist, "PUT", f"/visits/{visit_id}", {"status": "AWAITING_PAYMENT"})  # pharmacists do not move visits
-    awaiting = move(nurse, "AWAITING_PAYMENT")
+    awaiting = move(cashier, "AWAITING_PAYMENT")  # the patient reaches the cashier's desk
     assert (awaiting["charges_total"], awaiting["balance"]) == ("1450.00", "1450.00")  # + 15 x Paracetamol 10.00
 
     # --- The cashier reads the bill and pays the exact balance. --------------------------------------------
