@@ -32,9 +32,11 @@ def bootstrap(settings: LocalSettings) -> str:
     """Creates the AWS resources and the first admin (both idempotent); returns the ingest bucket name."""
     _import_cloud(settings)
     from chalicelib.services.users import ensure_admin
+    from chalicelib.settings import get_settings
     from localdev.bootstrap import ensure_resources
 
-    names = ensure_resources(settings.aws_url, settings.stage, settings.region)
+    origins = get_settings().portal_origins
+    names = ensure_resources(settings.aws_url, settings.stage, settings.region, portal_origins=origins)
     ensure_admin(settings.clinic_id, settings.admin_email, settings.admin_password)
     return str(names.bucket)
 

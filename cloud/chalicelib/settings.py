@@ -22,7 +22,7 @@
 | MEDFLOW_INVITE_IP_ATTEMPTS | 30 | invite checks and patient registrations per source IP and login window |
 | MEDFLOW_ORG | medflow | the organisation of the first admin (`create-admin`) and of clinics it creates |
 | MEDFLOW_SCANS_BUCKET | medflow-{stage}-scans | the scans bucket's name override (patient photos) |
-| MEDFLOW_PORTAL_ORIGIN | http://localhost:5173 | the patient portal's origin(s), comma-separated (scans bucket CORS) |
+| MEDFLOW_PORTAL_ORIGIN | (unset) | scans bucket CORS origins, comma-separated; unset: MEDFLOW_PORTAL_URL's origin |
 | MEDFLOW_VAPID_PRIVATE_KEY | (unset) | web push: the VAPID private key, raw P-256 scalar, base64url (or one below) |
 | MEDFLOW_VAPID_KEY_FILE | (unset) | ... or a PEM file holding it (`make run` writes var/vapid/private_key.pem) |
 | MEDFLOW_VAPID_PRIVATE_KEY_PARAM | (unset) | ... or an SSM SecureString holding it (deployed: `notify` alone) |
@@ -113,7 +113,7 @@ class Settings(BaseModel):
     portal_url: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     invite_ip_attempts: int = Field(default=30, ge=1, le=1_000_000)
     scans_bucket: str | None = None
-    portal_origin: str = Field(default="http://localhost:5173", pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$")
+    portal_origin: str | None = Field(default=None, pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$")
     vapid_private_key: SecretStr | None = None
     vapid_public_key: str | None = None
     vapid_subject: str | None = Field(default=None, pattern=r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s]+)$")
@@ -172,7 +172,11 @@ class Settings(BaseModel):
 
     @property
     def portal_origins(self) -> list[str]:
-        return self.portal_origin.split(",")
+        """The scans bucket's CORS origins: MEDFLOW_PORTAL_ORIGIN's, else the origin of MEDFLOW_PORTAL_URL."""
+        if self.portal_origin:
+            return [origin.rstrip("/") for origin in self.portal_origin.split(",")]
+        scheme, rest = self.portal_url.split("://", 1)
+        return [f"{scheme}://{rest.split('/', 1)[0]}"]
 
     @property
     def issuer(self) -> str:

@@ -196,3 +196,13 @@ def test_bad_vapid_settings_name_the_variable_and_never_echo_the_key(extra: dict
         Settings.from_env(LOCAL | extra)
     private = extra.get("MEDFLOW_VAPID_PRIVATE_KEY")
     assert not private or private not in str(raised.value)
+
+
+def test_the_scans_bucket_cors_follows_the_portal_url_unless_origins_are_given() -> None:
+    portal = {**LOCAL, "MEDFLOW_PORTAL_URL": "https://portal.clinic.example/app/"}
+    assert Settings.from_env(portal).portal_origins == ["https://portal.clinic.example"]
+    assert Settings.from_env(LOCAL).portal_origins == ["http://localhost:5173"]
+    both = {**portal, "MEDFLOW_PORTAL_ORIGIN": "https://portal.clinic.example,https://m.clinic.example/"}
+    assert Settings.from_env(both).portal_origins == ["https://portal.clinic.example", "https://m.clinic.example"]
+    with pytest.raises(SettingsError, match="MEDFLOW_PORTAL_ORIGIN"):
+        Settings.from_env({**LOCAL, "MEDFLOW_PORTAL_ORIGIN": "portal.clinic.example"})
