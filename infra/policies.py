@@ -64,6 +64,8 @@ LOGICAL_IDS = {
 JWT_SECRET_PARAMETER = "JwtSecretParameter"  # noqa: S105 - a parameter name, not a secret
 # The template parameter naming the SSM SecureString that holds the VAPID private key (read by notify alone).
 VAPID_KEY_PARAMETER = "VapidPrivateKeyParameter"
+# The template parameter naming the SSM SecureString that holds the Claude API key (read by the API alone).
+ANTHROPIC_KEY_PARAMETER = "AnthropicKeyParameter"
 STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 
 READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
@@ -178,8 +180,8 @@ def policies(
     Every function may write its own log group (created by the template, so no logs:CreateLogGroup);
     `ingest_function` alone may consume the ingest queue and read the objects the bucket announces;
     `secret_reader` alone may read the JWT signing key (the SSM parameter that template parameter
-    `secret_parameter` names; `kms:Decrypt` matters for a customer-managed key, the default aws/ssm
-    key's own policy already allows use through SSM).
+    `secret_parameter` names) and the Claude API key; `kms:Decrypt` matters for a customer-managed key,
+    the default aws/ssm key's own policy already allows use through SSM).
     """
     documents: dict[str, dict[str, Any]] = {}
     for function, tables in function_tables.items():
@@ -232,6 +234,7 @@ def policies(
             statements += _notify_statements()
         if function == secret_reader:
             statements += _secret_statements(secret_parameter)
+            statements += _secret_statements(ANTHROPIC_KEY_PARAMETER, "AnthropicKey")
         documents[function] = {"Version": "2012-10-17", "Statement": statements}
     return documents
 

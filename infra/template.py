@@ -48,6 +48,7 @@ from chalicelib.resources import (  # noqa: E402 - cloud/ is not a package; chal
 )
 from infra.gateway import gateway_responses  # noqa: E402
 from infra.policies import (  # noqa: E402
+    ANTHROPIC_KEY_PARAMETER,
     FUNCTION_TABLES,
     JWT_SECRET_PARAMETER,
     LOGICAL_IDS,
@@ -266,6 +267,7 @@ def build_template(
             if function == "api":
                 variables = {
                     "MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER},
+                    "MEDFLOW_ANTHROPIC_KEY_PARAM": {"Ref": ANTHROPIC_KEY_PARAMETER},
                     "MEDFLOW_VAPID_PUBLIC_KEY": {"Ref": VAPID_PUBLIC_KEY_PARAMETER},
                 }
                 resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
@@ -319,6 +321,13 @@ def build_template(
             "Type": "CommaDelimitedList",
             "Default": "https://portal.medflow.example",
             "Description": "the patient portal's origin(s): the scans bucket's CORS allows them to upload and view",
+        },
+        ANTHROPIC_KEY_PARAMETER: {
+            "Type": "String",
+            "Default": f"/medflow/{stage}/anthropic-api-key",
+            "AllowedPattern": r"^/[A-Za-z0-9_.\-/]+$",
+            "Description": "name of the SSM SecureString holding the Claude API key for AI tag suggestions "
+            "(until it exists, suggestions answer 503 ai_unavailable and doctors tag by hand)",
         },
         JWT_SECRET_PARAMETER: {
             "Type": "String",

@@ -30,6 +30,7 @@
 | MEDFLOW_VAPID_SUBJECT | (unset) | `mailto:` or `https:` contact the push services may use (required to send) |
 | MEDFLOW_PUSH_RETRY_SECONDS | 30 | first delay before a failed push is tried again (doubled each time, ≤ 15 min) |
 | ANTHROPIC_API_KEY | (unset) | Claude API key for AI tag suggestions; unset: suggest answers 503 `ai_unavailable` |
+| MEDFLOW_ANTHROPIC_KEY_PARAM | (unset) | ... or an SSM SecureString holding it, read at the first suggestion |
 | ANTHROPIC_BASE_URL | https://api.anthropic.com | the Messages API's base URL (tests: a local stand-in) |
 | MEDFLOW_AI_MODEL | claude-sonnet-5-5 | the vision model asked for tag suggestions |
 | MEDFLOW_AI_TIMEOUT_SECONDS | 12 | one suggestion's whole budget (under the API function's 15 s); no retries |
@@ -119,6 +120,7 @@ class Settings(BaseModel):
     vapid_subject: str | None = Field(default=None, pattern=r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s]+)$")
     push_retry_seconds: int = Field(default=30, ge=0, le=3600)
     anthropic_api_key: SecretStr | None = None
+    anthropic_api_key_param: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_.\-/]+$")
     anthropic_base_url: str = Field(default="https://api.anthropic.com", pattern=r"^https?://[^\s?#]+$")
     ai_model: str = Field(default="claude-sonnet-5-5", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$")
     ai_timeout_seconds: float = Field(default=12.0, gt=0, le=300)
@@ -203,7 +205,7 @@ class Settings(BaseModel):
             raise SettingsError("invalid cloud settings: set MEDFLOW_JWT_SECRET_PARAM or MEDFLOW_JWT_SECRET, not both")
         if parameter:
             region, endpoint = str(values["region"]), values["endpoint_url"]
-            values["jwt_secret"] = _read_secure_parameter(
+            values["jwt_secret"] = read_secure_parameter(
                 parameter, ssm or boto3.client("ssm", region, endpoint_url=endpoint)
             )
         elif env.get("MEDFLOW_JWT_SECRET"):
@@ -214,6 +216,10 @@ class Settings(BaseModel):
             if field_name in _OPTIONAL_NUMBERS and env.get(variable):
                 values[field_name] = env[variable]
         values.update(_vapid_from_env(env, values, ssm))
+        if env.get("ANTHROPIC_API_KEY") and env.get("MEDFLOW_ANTHROPIC_KEY_PARAM"):
+            raise SettingsError(
+                "invalid cloud settings: set ANTHROPIC_API_KEY or MEDFLOW_ANTHROPIC_KEY_PARAM, not both"
+            )
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
@@ -246,6 +252,7 @@ _ENV_NAMES = {
     "vapid_subject": "MEDFLOW_VAPID_SUBJECT",
     "push_retry_seconds": "MEDFLOW_PUSH_RETRY_SECONDS",
     "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_api_key_param": "MEDFLOW_ANTHROPIC_KEY_PARAM",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
     "ai_model": "MEDFLOW_AI_MODEL",
     "ai_timeout_seconds": "MEDFLOW_AI_TIMEOUT_SECONDS",
@@ -270,6 +277,7 @@ _OPTIONAL_NUMBERS = (
     "vapid_subject",
     "push_retry_seconds",
     "anthropic_api_key",
+    "anthropic_api_key_param",
     "anthropic_base_url",
     "ai_model",
     "ai_timeout_seconds",
@@ -296,10 +304,10 @@ def _vapid_from_env(env: Mapping[str, str], values: Mapping[str, object], ssm: A
             raise SettingsError(f"invalid cloud settings: MEDFLOW_VAPID_KEY_FILE {value!r}: {exc}") from None
     region, endpoint = str(values["region"]), values["endpoint_url"]
     client = ssm or boto3.client("ssm", region, endpoint_url=endpoint)
-    return {"vapid_private_key": _read_secure_parameter(value, client, variable=source)}
+    return {"vapid_private_key": read_secure_parameter(value, client, variable=source)}
 
 
-def _read_secure_parameter(name: str, ssm: Any, *, variable: str = "MEDFLOW_JWT_SECRET_PARAM") -> str:
+def read_secure_parameter(name: str, ssm: Any, *, variable: str = "MEDFLOW_JWT_SECRET_PARAM") -> str:
     """The decrypted value of SSM SecureString `name`; `SettingsError` naming it (never its value) otherwise."""
     try:
         parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]

@@ -206,3 +206,13 @@ def test_the_scans_bucket_cors_follows_the_portal_url_unless_origins_are_given()
     assert Settings.from_env(both).portal_origins == ["https://portal.clinic.example", "https://m.clinic.example"]
     with pytest.raises(SettingsError, match="MEDFLOW_PORTAL_ORIGIN"):
         Settings.from_env({**LOCAL, "MEDFLOW_PORTAL_ORIGIN": "portal.clinic.example"})
+
+
+def test_the_claude_key_is_a_value_or_an_ssm_parameter_never_both() -> None:
+    named = Settings.from_env({**LOCAL, "MEDFLOW_ANTHROPIC_KEY_PARAM": "/medflow/local/anthropic-api-key"})
+    assert named.anthropic_api_key_param == "/medflow/local/anthropic-api-key" and named.anthropic_api_key is None
+    with pytest.raises(SettingsError, match="not both") as refused:
+        Settings.from_env({**LOCAL, "ANTHROPIC_API_KEY": "sk-secret-value", "MEDFLOW_ANTHROPIC_KEY_PARAM": "/p"})
+    assert "sk-secret-value" not in str(refused.value)
+    with pytest.raises(SettingsError, match="MEDFLOW_ANTHROPIC_KEY_PARAM"):
+        Settings.from_env({**LOCAL, "MEDFLOW_ANTHROPIC_KEY_PARAM": "no-leading-slash"})

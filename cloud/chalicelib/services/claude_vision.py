@@ -3,7 +3,9 @@ API with one tool, the TagSet, which the model is forced to call (`tool_choice`)
 clamped by `tag_set.check_answer`. The IO rim of `services/tagging.suggest`.
 
 The anthropic client is built lazily (cold starts of routes that never suggest do not import it) and once per
-configuration. One attempt within `MEDFLOW_AI_TIMEOUT_SECONDS` (no retries: a retry after a slow answer
+configuration. Deployed, the key is an SSM SecureString (`MEDFLOW_ANTHROPIC_KEY_PARAM`) read at the first
+suggestion of a container and kept; a parameter that cannot be read is 503 `ai_unavailable`, asked again after
+`KEY_RETRY_SECONDS`. One attempt within `MEDFLOW_AI_TIMEOUT_SECONDS` (no retries: a retry after a slow answer
 would outlive the API function); the caller sees `AiFailed` (502) and may ask again.
 """
 
@@ -15,9 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import aws
 from chalicelib.errors import Unavailable, Upstream
 from chalicelib.services.tag_set import SCALES, AnswerRejected, Checked, check_answer, tool_schema
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, SettingsError, read_secure_parameter
 
 TOOL_NAME = "record_tag_set"
 MAX_TOKENS = 1024  # the tool input is a few dozen tokens; this bounds a model that rambles
@@ -61,17 +64,46 @@ class Suggestion:
     request_id: str | None
 
 
+KEY_RETRY_SECONDS = 60  # a parameter that could not be read is asked for again after this long
+
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, float], Any] = {}
+_parameter_keys: dict[str, str] = {}  # SSM parameter name -> the key it holds (read once per container)
+_parameter_failures: dict[str, tuple[float, str]] = {}  # name -> (when, why), for KEY_RETRY_SECONDS
 
 
-def _client(settings: Settings) -> Any:
-    if settings.anthropic_api_key is None or not settings.anthropic_api_key.get_secret_value().strip():
+def _api_key(settings: Settings) -> str:
+    """The Claude API key: the setting's, else the SSM parameter's (read once); AiUnavailable without one."""
+    if settings.anthropic_api_key is not None and settings.anthropic_api_key.get_secret_value().strip():
+        return settings.anthropic_api_key.get_secret_value().strip()
+    name = settings.anthropic_api_key_param
+    if not name:
         raise AiUnavailable(
             "AI suggestions are not configured: the API has no ANTHROPIC_API_KEY; tag the session by hand"
         )
-    key = (settings.anthropic_api_key.get_secret_value().strip(), settings.anthropic_base_url,
-           settings.ai_timeout_seconds)  # fmt: skip
+    with _lock:
+        if name in _parameter_keys:
+            return _parameter_keys[name]
+        failed = _parameter_failures.get(name)
+        if failed is not None and time.monotonic() - failed[0] < KEY_RETRY_SECONDS:
+            raise AiUnavailable(failed[1])
+        try:
+            value = read_secure_parameter(name, aws.client("ssm", settings), variable="MEDFLOW_ANTHROPIC_KEY_PARAM")
+        except SettingsError as exc:  # names the parameter, never a value
+            why = f"AI suggestions are not available: {str(exc).removeprefix('invalid cloud settings: ')}"
+            _parameter_failures[name] = (time.monotonic(), why)
+            raise AiUnavailable(why) from None
+        if not value.strip():
+            why = f"AI suggestions are not available: the SSM parameter {name!r} is empty"
+            _parameter_failures[name] = (time.monotonic(), why)
+            raise AiUnavailable(why)
+        _parameter_failures.pop(name, None)
+        _parameter_keys[name] = value.strip()
+        return _parameter_keys[name]
+
+
+def _client(settings: Settings) -> Any:
+    key = (_api_key(settings), settings.anthropic_base_url, settings.ai_timeout_seconds)
     with _lock:
         if key not in _clients:
             import anthropic

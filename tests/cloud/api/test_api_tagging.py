@@ -248,6 +248,39 @@ def test_without_a_key_suggest_is_a_503_saying_why(api: Client, names: ResourceN
     assert stand_in.requests == []
 
 
+def test_the_key_comes_from_an_ssm_secure_string_read_once_and_a_missing_one_is_a_503_naming_it(
+    api: Client, names: ResourceNames, stand_in: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployed, the API holds only the parameter's name (MEDFLOW_ANTHROPIC_KEY_PARAM); the moto server is SSM."""
+    base = get_settings()
+    missing, present = f"/medflow/{STAGE}/missing-anthropic-key", f"/medflow/{STAGE}/anthropic-api-key"
+    ssm = aws.client("ssm", base)
+    ssm.put_parameter(Name=present, Value=KEY, Type="SecureString", Overwrite=True)
+    session_id = session_with_photos(api, names, "P-TAG-SSM", {"FRONT": photo()})
+    update = {"anthropic_api_key": None, "anthropic_base_url": stand_in.url, "ai_model": "claude-test-vision"}
+    try:
+        stand_in.reset()
+        use_settings(base.model_copy(update={**update, "anthropic_api_key_param": missing}))
+        status, error = call(api, "POST", f"/tagging/sessions/{session_id}/suggest", doctor())
+        assert (status, error["code"]) == (503, "ai_unavailable"), error
+        assert missing in error["message"] and stand_in.requests == []
+
+        use_settings(base.model_copy(update={**update, "anthropic_api_key_param": present}))
+        status, suggestion = call(api, "POST", f"/tagging/sessions/{session_id}/suggest", doctor())
+        assert status == 200, suggestion
+        [request] = stand_in.requests
+        headers = request["headers"]
+        assert headers.get("x-api-key") == KEY or headers.get("authorization") == f"Bearer {KEY}"
+
+        # Read once per container: a rotated value is picked up by new containers, not by every request.
+        ssm.delete_parameter(Name=present)
+        status, again = call(api, "POST", f"/tagging/sessions/{session_id}/suggest", doctor())
+        assert status == 200, again
+        assert KEY not in json.dumps(error) + json.dumps(again)
+    finally:
+        use_settings(base)
+
+
 def test_suggest_refuses_unknown_empty_and_foreign_sessions(api: Client, names: ResourceNames, ai: StandIn) -> None:
     assert call(api, "POST", f"/tagging/sessions/{'a' * 32}/suggest", doctor())[1]["code"] == "not_found"
     assert call(api, "POST", "/tagging/sessions/nope/suggest", doctor())[1]["code"] == "invalid_session_id"
