@@ -221,15 +221,18 @@ def register(token: str, email: str, password: str, origin: Origin, *, now: date
     for attempt in range(ENROL_ATTEMPTS):
         # The account enrols the patient in remote scanning (its scan plan: due `scan_frequency` days from now),
         # with the frequency as read: the record's version must not move before the commit.
+        # A patient already holding a plan (enrolled by a session under an older account) keeps it.
         patient = patients_repo.load(found.clinic_id, found.patient_id)
         version = patient.version if patient is not None else 0
+        enrolled = scan_compliance.plan(found.clinic_id, found.patient_id) is not None
         plan = scan_compliance.enrolment(found.patient_id, now, scan_compliance.frequency_of(patient))
         try:
             with audit.change(scope, "patient.portal_registered", resource="patient", resource_id=found.patient_id,
                               at=now) as change:  # fmt: skip
                 repo.register(change, found, email=email, password_hash=password_hash, at=now)
-                patients_repo.check_version(change, found.clinic_id, found.patient_id, version)
-                scan_compliance.enrol(change, found.clinic_id, plan)
+                if not enrolled:
+                    patients_repo.check_version(change, found.clinic_id, found.patient_id, version)
+                    scan_compliance.enrol(change, found.clinic_id, plan)
                 change.emit("patient.portal_registered", patient_id=found.patient_id)
             break
         except store.Contention:
@@ -237,7 +240,9 @@ def register(token: str, email: str, password: str, origin: Origin, *, now: date
                 raise Unavailable("the clinic's counters are busy; try again", code="registration_busy") from None
         except store.ConditionFailed:
             again = patients_repo.load(found.clinic_id, found.patient_id)
-            if attempt == ENROL_ATTEMPTS - 1 or (again.version if again is not None else 0) == version:
+            moved = (again.version if again is not None else 0) != version
+            moved = moved or (scan_compliance.plan(found.clinic_id, found.patient_id) is not None) != enrolled
+            if attempt == ENROL_ATTEMPTS - 1 or not moved:
                 raise _lost_registration(found, email, now) from None
     account = repo.Account(found.clinic_id, found.patient_id, found.sha256, email, password_hash)
     return start_session(account, now, origin, action="patient_auth.register")

@@ -343,3 +343,18 @@ def test_a_page_token_of_another_clinic_is_refused(api: Client, names: ResourceN
     assert page["next"]
     status, error = call(api, "GET", f"/dashboard/compliance?limit=1&next={page['next']}", doctor("clinic-dash-x"))
     assert (status, error["code"]) == (422, "invalid_page_token")
+
+
+def test_a_patient_enrolled_by_a_session_is_counted_once_when_its_account_opens(
+    api: Client, names: ResourceNames
+) -> None:
+    """An account older than the scan plans is enrolled by its first session; registering an account for a
+    patient already enrolled keeps its plan (and its last scan)."""
+    clinic = "clinic-dash-once"
+    patient_id = register(api, clinic, "Once", "+254712700001")
+    open_session(clinic, patient_id, days_ago(3))
+
+    enrol(clinic, patient_id, days_ago(0))
+
+    _, body = call(api, "GET", "/dashboard/compliance", doctor(clinic))
+    assert body["totals"] == {"enrolled": 1, "on_time": 1, "overdue": 0, "compliance_percentage": 100.0}
