@@ -220,6 +220,7 @@ MedFlow is running locally (Ctrl-C stops everything; data stays in {s.var_dir}).
   web push       VAPID key {s.vapid_key_file} (portal: GET /patient/push/vapid-public-key); the router
                  delivers scan.reviewed / message.new pushes; on stage local a push service may be http://127.0.0.1
   AI suggest     {s.ai_summary}  (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, MEDFLOW_AI_MODEL)
+  dashboard      {s.api_url}/dashboard/summary, /dashboard/feed, /dashboard/compliance (doctor, admin, manager)
 
 Try it:
   1. TOKEN=$(curl -s -X POST {s.api_url}/auth/login -H 'content-type: application/json' \\

@@ -20,6 +20,7 @@ from chalicelib.api import audit as audit_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import charges as charges_api
 from chalicelib.api import clinics as clinics_api
+from chalicelib.api import dashboard as dashboard_api
 from chalicelib.api import diagnoses as diagnoses_api
 from chalicelib.api import docs as docs_api
 from chalicelib.api import encounters as encounters_api
@@ -65,6 +66,7 @@ from chalicelib.db import allergies as allergies_db
 from chalicelib.db import appointments as appointments_db
 from chalicelib.db import charges as charges_db
 from chalicelib.db import clinics as clinics_db
+from chalicelib.db import dashboard as dashboard_db
 from chalicelib.db import diagnoses as diagnoses_db
 from chalicelib.db import encounters as encounters_db
 from chalicelib.db import lab as lab_db
@@ -122,6 +124,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("scans", scans_api, (scans,), functions=("thumbnails",)),
     Domain("push", push_api, (push_db,), functions=("notify",)),
     Domain("tagging", tagging_api, (tagging_db,)),
+    Domain("dashboard", dashboard_api, (dashboard_db,)),
 )
 
 

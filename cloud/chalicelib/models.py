@@ -81,8 +81,9 @@ class StoredPatient(_Record):
     registered_by: str | None = None
     edited_at: str | None = None
     version: int = 0
+    scan_frequency: int | None = None  # days between remote scans (None: the default)
 
-    @field_validator("age", mode="before")
+    @field_validator("age", "scan_frequency", mode="before")
     @classmethod
     def _whole(cls, value: Any) -> Any:
         return None if value is None else int(value)

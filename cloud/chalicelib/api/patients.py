@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from chalicelib.api import params
 from chalicelib.api.endpoint import Call, endpoint
@@ -18,6 +18,7 @@ from chalicelib.models import Page
 from chalicelib.services import patient_search, patients
 from chalicelib.services.patients import Insurance, Patient, PatientHit, Sex
 from chalicelib.services.roles import Permission
+from chalicelib.services.scan_compliance import MAX_FREQUENCY, MIN_FREQUENCY
 
 bp = Blueprint(__name__)
 
@@ -79,6 +80,8 @@ class PatientChanges(RequestModel):
     national_id: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9\- /]+$")
     insurance_type: Insurance | None = None
     registration_type: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Z_]+$")
+    # Days between remote scans (dashboard compliance); null goes back to the default (14).
+    scan_frequency: StrictInt | None = Field(default=None, ge=MIN_FREQUENCY, le=MAX_FREQUENCY, examples=[7])
 
     _check_phone = field_validator("phone")(_phone)
     _check_birth = field_validator("date_of_birth")(_birth)

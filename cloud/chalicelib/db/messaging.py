@@ -6,7 +6,8 @@ Clinical table, partition `CLINIC#c#PATIENT#p` (so a patient token reaches only 
   `by_type` `THREAD#{updated}#{thread}` lists a patient's threads newest first; `gsi1`
   `CLINIC#c#THREADS` / `{updated}#{thread}` lists the clinic's threads newest first.
 - `MESSAGE#{message}`: one message (content stored as given, text). `by_type` `MSG#{thread}#{created}#{message}`
-  lists a thread's messages in order.
+  lists a thread's messages in order; `gsi1` `CLINIC#c#MESSAGES` / `{created}#{message}` the clinic's messages
+  newest first (the dashboard's feed).
 Directory table, partition `CLINIC#c`:
 - `THREAD#{thread}` → the patient (staff routes name a thread without its patient; one consistent GetItem).
 """
@@ -44,8 +45,10 @@ class MessageItem(store.ClinicalItem):
         table_name = store.UNBOUND
 
     by_type = store.ByType()
+    gsi1 = store.Gsi1()
     message_id = UnicodeAttribute()
     thread_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute(null=True)  # null on messages written before the feed existed
     sender_type = UnicodeAttribute()  # DOCTOR | STAFF | PATIENT
     sender_id = UnicodeAttribute()
     content = UnicodeAttribute()
@@ -101,6 +104,10 @@ def _thread_order(updated: datetime, thread_id: str) -> str:
 
 def _clinic_threads(clinic_id: str) -> str:
     return f"{keys.clinic_pk(clinic_id)}#THREADS"
+
+
+def _clinic_messages(clinic_id: str) -> str:
+    return f"{keys.clinic_pk(clinic_id)}#MESSAGES"
 
 
 def _thread(row: ThreadItem) -> Thread:
@@ -160,6 +167,13 @@ def thread_messages(
     return store.Page([_message(row, patient_id) for row in found.items], found.next)
 
 
+def recent_messages(clinic_id: str, *, limit: int) -> list[Message]:
+    """The clinic's newest messages, any thread (one Query of `gsi1`, newest first)."""
+    found = store.query_page(MessageItem, _clinic_messages(clinic_id), index="gsi1", newest_first=True, limit=limit,
+                             next_token=None)  # fmt: skip
+    return [_message(row, row.patient_id or "") for row in found.items]
+
+
 # --- writing (inside a change: services/messaging.py) ----------------------------------------------------
 
 
@@ -189,7 +203,10 @@ def add_message(change: Any, clinic_id: str, message: Message, *, to_patient: bo
             pk, message_sk(message.message_id),
             type_sk=f"MSG#{keys.segment(message.thread_id)}#{keys.sortable_time(message.created_at)}#"
             f"{keys.segment(message.message_id)}",
-            message_id=message.message_id, thread_id=message.thread_id, sender_type=message.sender_type,
+            gsi1pk=_clinic_messages(clinic_id),
+            gsi1sk=f"{keys.sortable_time(message.created_at)}#{keys.segment(message.message_id)}",
+            message_id=message.message_id, thread_id=message.thread_id, patient_id=message.patient_id,
+            sender_type=message.sender_type,
             sender_id=message.sender_id, content=message.content, created_at=message.created_at,
         ),
         condition=MessageItem.pk.does_not_exist(),

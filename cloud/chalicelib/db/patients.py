@@ -63,6 +63,7 @@ class PatientItem(store.DirectoryItem):
     registered_by = UnicodeAttribute(null=True)
     edited_at = UnicodeAttribute(null=True)
     version = NumberAttribute(null=True)  # staff writes: optimistic concurrency
+    scan_frequency = NumberAttribute(null=True)  # days between remote scans; None: the default (14)
 
 
 class LookupItem(store.DirectoryItem):
@@ -78,7 +79,7 @@ ITEMS = (PatientItem, LookupItem)
 
 REGISTERED_FIELDS = (
     "op_number", "first_name", "last_name", "registered_sex", "date_of_birth", "age", "phone", "national_id",
-    "insurance_type", "registration_type", "registered_at", "registered_by", "edited_at", "version",
+    "insurance_type", "registration_type", "registered_at", "registered_by", "edited_at", "version", "scan_frequency",
 )  # fmt: skip
 
 
@@ -171,6 +172,13 @@ def patient_edit(unit: Any, clinic_id: str, patient_id: str, values: dict[str, A
     condition = PatientItem.version == version if version else PatientItem.version.does_not_exist()
     condition = condition & PatientItem.pk.exists()
     unit.update(item, _set_all({**values, "version": version + 1}), condition=condition)
+
+
+def check_version(unit: Any, clinic_id: str, patient_id: str, version: int) -> None:
+    """The record's staff version is still `version` (nothing a staff edit sets changed since it was read)."""
+    item = PatientItem(keys.clinic_pk(clinic_id), keys.patient_sk(patient_id))
+    condition = PatientItem.version == version if version else PatientItem.version.does_not_exist()
+    unit.check(item, condition)
 
 
 def _set_all(values: dict[str, Any]) -> list[Action]:

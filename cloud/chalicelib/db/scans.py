@@ -5,7 +5,9 @@ pointer from a session id to its patient (directory table), so staff open a sess
                CLINIC#c#PATIENT#p / SCAN#{session}#IMAGE#{type}    one per confirmed image (key, thumbnail)
                by_type  SCAN#{created}#{session}                   the patient's sessions, newest first
                gsi1     CLINIC#c#SCANS#{status} / {created}#{session}   the clinic's sessions by status, oldest first
-    directory  CLINIC#c / SCANSESSION#{session}                    → patient id
+    directory  CLINIC#c / SCANSESSION#{session}                    → patient id, created_at
+               gsi1     CLINIC#c#SCANSESSIONS / {created}#{session}   the clinic's sessions, any status, by time
+                                                                     (the dashboard's feed: newest first)
                CLINIC#c / PREVIEW#{sha256}                         a device image's preview (or why none)
 """
 
@@ -57,7 +59,9 @@ class ScanSessionPointer(store.DirectoryItem):
     class Meta:
         table_name = store.UNBOUND
 
+    gsi1 = store.Gsi1()
     patient_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(null=True)  # null on pointers written before the feed existed
 
 
 class DevicePreviewItem(store.DirectoryItem):
@@ -144,8 +148,15 @@ def new_session(clinic_id: str, patient_id: str, session_id: str, at: datetime) 
     )
 
 
-def new_pointer(clinic_id: str, patient_id: str, session_id: str) -> ScanSessionPointer:
-    return ScanSessionPointer(keys.clinic_pk(clinic_id), pointer_sk(session_id), patient_id=patient_id)
+def _clinic_sessions_by_time(clinic_id: str) -> str:
+    return f"{keys.clinic_pk(clinic_id)}#SCANSESSIONS"
+
+
+def new_pointer(clinic_id: str, patient_id: str, session_id: str, at: datetime) -> ScanSessionPointer:
+    return ScanSessionPointer(
+        keys.clinic_pk(clinic_id), pointer_sk(session_id), gsi1pk=_clinic_sessions_by_time(clinic_id),
+        gsi1sk=f"{keys.sortable_time(at)}#{session_id}", patient_id=patient_id, created_at=at,
+    )  # fmt: skip
 
 
 def session_key(clinic_id: str, patient_id: str, session_id: str) -> ScanSessionItem:
@@ -183,3 +194,16 @@ def clinic_sessions(clinic_id: str, status: str, *, limit: int, next_token: str 
     return store.query_page(
         ScanSessionItem, status_pk(clinic_id, status), index="gsi1", limit=limit, next_token=next_token
     )
+
+
+def recent_sessions(clinic_id: str, *, limit: int) -> list[ScanSessionItem]:
+    """The clinic's most recently opened sessions, newest first, whatever their status: one Query of the pointers'
+    `gsi1`, then one BatchGetItem of those sessions (their status and image count change after opening)."""
+    pointers = store.query_page(ScanSessionPointer, _clinic_sessions_by_time(clinic_id), index="gsi1",
+                                newest_first=True, limit=limit, next_token=None).items  # fmt: skip
+    if not pointers:
+        return []
+    wanted = [(keys.patient_pk(clinic_id, row.patient_id), session_sk(row.sk.removeprefix("SCANSESSION#")))
+              for row in pointers]  # fmt: skip
+    found = {(row.pk, row.sk): row for row in ScanSessionItem.batch_get(wanted, consistent_read=True)}
+    return [found[key] for key in wanted if key in found]

@@ -2,6 +2,7 @@
 clinic's per-day tagging counters (directory table) that analytics read instead of counting sessions.
 
     clinical   CLINIC#c#PATIENT#p / SCAN#{session}#TAGSET                    the session's tag set (one)
+               gsi1  CLINIC#c#TAGSETS / {created}#{session}                  the clinic's tag sets, by time
                CLINIC#c#PATIENT#p / SCAN_AI#{session}#{at}#{suggestion}      every AI suggestion, oldest first
     directory  CLINIC#c / TAGGING#DAY#{yyyy-mm-dd}                           the day's counters (UTC days)
 
@@ -36,6 +37,7 @@ class TagSetItem(store.ClinicalItem):
     class Meta:
         table_name = store.UNBOUND
 
+    gsi1 = store.Gsi1()
     tag_set_id = UnicodeAttribute()
     session_id = UnicodeAttribute()
     patient_id = UnicodeAttribute()
@@ -109,9 +111,24 @@ def tag_set_key(clinic_id: str, patient_id: str, session_id: str) -> TagSetItem:
     return TagSetItem(keys.patient_pk(clinic_id, patient_id), tag_set_sk(session_id))
 
 
-def new_tag_set(clinic_id: str, patient_id: str, session_id: str, **values: Any) -> TagSetItem:
-    return TagSetItem(keys.patient_pk(clinic_id, patient_id), tag_set_sk(session_id), session_id=session_id,
-                      patient_id=patient_id, **values)  # fmt: skip
+def _clinic_tag_sets(clinic_id: str) -> str:
+    return f"{keys.clinic_pk(clinic_id)}#TAGSETS"
+
+
+def new_tag_set(clinic_id: str, patient_id: str, session_id: str, *, created_at: datetime, **values: Any) -> TagSetItem:
+    """A session's tag set; `gsi1` orders it among the clinic's by when it was submitted (a re-tag replaces the
+    item, so it moves to its new time)."""
+    return TagSetItem(
+        keys.patient_pk(clinic_id, patient_id), tag_set_sk(session_id), gsi1pk=_clinic_tag_sets(clinic_id),
+        gsi1sk=f"{keys.sortable_time(created_at)}#{keys.segment(session_id)}", session_id=session_id,
+        patient_id=patient_id, created_at=created_at, **values,
+    )  # fmt: skip
+
+
+def recent_tag_sets(clinic_id: str, *, limit: int) -> list[TagSetItem]:
+    """The clinic's most recently submitted tag sets (one Query of `gsi1`, newest first)."""
+    return store.query_page(TagSetItem, _clinic_tag_sets(clinic_id), index="gsi1", newest_first=True, limit=limit,
+                            next_token=None).items  # fmt: skip
 
 
 def get_tag_set(clinic_id: str, patient_id: str, session_id: str) -> TagSetItem | None:

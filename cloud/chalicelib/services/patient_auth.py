@@ -7,7 +7,8 @@ with it once, then logs in; patient sessions refresh and end like staff ones.
   window), so tokens cannot be enumerated; an invalid invite answers `valid: false` and a reason, and names
   neither the patient nor the email.
 - Registering is one transaction: the invite is spent (unused, unrevoked, unexpired, still the patient's
-  current one), the email is claimed in the clinic, the password hash (the staff hasher) is stored.
+  current one), the email is claimed in the clinic, the password hash (the staff hasher) is stored, and the
+  patient is enrolled in remote scanning (its scan plan, services/scan_compliance.py).
 - Patient logins pass the staff limits (per address, in all, lockout, per-email delay) under their own email
   key (`patient:{email}`), so a patient's failures never slow a staff account with the same address.
 - Sessions are the staff sessions table's, of kind `patient`: `REFRESH_DAYS` long, access tokens
@@ -32,8 +33,8 @@ from chalicelib.db import audit as audit_repo
 from chalicelib.db import login_throttle, store
 from chalicelib.db import patient_auth as repo
 from chalicelib.db import patients as patients_repo
-from chalicelib.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
-from chalicelib.services import audit, auth, lockout, passwords, patients, sessions, tokens
+from chalicelib.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated, Unavailable
+from chalicelib.services import audit, auth, lockout, passwords, patients, scan_compliance, sessions, tokens
 from chalicelib.services.roles import Role
 from chalicelib.services.scope import Origin, Scope
 from chalicelib.settings import get_settings
@@ -41,6 +42,7 @@ from chalicelib.settings import get_settings
 INVITE_DAYS = 7
 ACCESS_MINUTES = 60
 REFRESH_DAYS = 30
+ENROL_ATTEMPTS = 3  # the patient edited (scan frequency) or a shared counter busy while registering
 LOGIN_ACTION = "patient_auth.login"
 _TOKEN = re.compile(r"^[0-9a-f]{64}$")
 _GENERIC = "the email or password is incorrect"
@@ -216,13 +218,32 @@ def register(token: str, email: str, password: str, origin: Origin, *, now: date
     password_hash = passwords.hash_password(password)
     actor = f"patient:{found.patient_id}"
     scope = dataclasses.replace(Scope.system(found.clinic_id, actor), origin=origin)
-    try:
-        with audit.change(scope, "patient.portal_registered", resource="patient", resource_id=found.patient_id,
-                          at=now) as change:  # fmt: skip
-            repo.register(change, found, email=email, password_hash=password_hash, at=now)
-            change.emit("patient.portal_registered", patient_id=found.patient_id)
-    except store.ConditionFailed:
-        raise _lost_registration(found, email, now) from None
+    for attempt in range(ENROL_ATTEMPTS):
+        # The account enrols the patient in remote scanning (its scan plan: due `scan_frequency` days from now),
+        # with the frequency as read: the record's version must not move before the commit.
+        # A patient already holding a plan (enrolled by a session under an older account) keeps it.
+        patient = patients_repo.load(found.clinic_id, found.patient_id)
+        version = patient.version if patient is not None else 0
+        enrolled = scan_compliance.plan(found.clinic_id, found.patient_id) is not None
+        plan = scan_compliance.enrolment(found.patient_id, now, scan_compliance.frequency_of(patient))
+        try:
+            with audit.change(scope, "patient.portal_registered", resource="patient", resource_id=found.patient_id,
+                              at=now) as change:  # fmt: skip
+                repo.register(change, found, email=email, password_hash=password_hash, at=now)
+                if not enrolled:
+                    patients_repo.check_version(change, found.clinic_id, found.patient_id, version)
+                    scan_compliance.enrol(change, found.clinic_id, plan)
+                change.emit("patient.portal_registered", patient_id=found.patient_id)
+            break
+        except store.Contention:
+            if attempt == ENROL_ATTEMPTS - 1:
+                raise Unavailable("the clinic's counters are busy; try again", code="registration_busy") from None
+        except store.ConditionFailed:
+            again = patients_repo.load(found.clinic_id, found.patient_id)
+            moved = (again.version if again is not None else 0) != version
+            moved = moved or (scan_compliance.plan(found.clinic_id, found.patient_id) is not None) != enrolled
+            if attempt == ENROL_ATTEMPTS - 1 or not moved:
+                raise _lost_registration(found, email, now) from None
     account = repo.Account(found.clinic_id, found.patient_id, found.sha256, email, password_hash)
     return start_session(account, now, origin, action="patient_auth.register")
 

@@ -18,7 +18,7 @@ from chalicelib.db import patient_index, store
 from chalicelib.db import patients as repo
 from chalicelib.errors import Conflict, Duplicate, Forbidden, InvalidInput, NotFound
 from chalicelib.models import Page, StoredPatient
-from chalicelib.services import audit, sequences
+from chalicelib.services import audit, scan_compliance, sequences
 from chalicelib.services import patient_search as terms
 from chalicelib.services.scope import Scope
 from chalicelib.services.sequences import Sequence
@@ -63,6 +63,7 @@ class Patient(BaseModel):
     registered_at: str | None = None
     edited_at: str | None = None
     version: int = 0
+    scan_frequency: int = scan_compliance.DEFAULT_FREQUENCY  # days between remote scans (compliance)
     adt: AdtDemographics | None = None
 
 
@@ -113,6 +114,7 @@ def view(stored: StoredPatient, *, today: date | None = None) -> Patient:
         registered_at=stored.registered_at,
         edited_at=stored.edited_at,
         version=stored.version,
+        scan_frequency=scan_compliance.frequency_of(stored),
         adt=adt,
     )
 
@@ -189,6 +191,7 @@ def register(scope: Scope, fields: dict[str, Any], *, force: bool = False, at: d
                     repo.lookup_put(c, scope.clinic_id, sk, patient_id)
                 for sk in sorted(_entries(patient_id, values)):
                     patient_index.put(c, scope.clinic_id, sk, patient_id)
+                scan_compliance.registered(c, scope.clinic_id)
                 c.emit("patient.registered", patient_id=patient_id)
         except store.ConditionFailed:
             # Either another registration took this OP number (retry with the next one) or a concurrent
@@ -283,6 +286,7 @@ def update(scope: Scope, patient_id: str, changes: dict[str, Any], *, at: dateti
     changed = {name: value for name, value in after.items() if before.get(name) != value}
     if not changed:
         return view(stored)
+    plan = scan_compliance.plan(scope.clinic_id, stored.patient_id) if "scan_frequency" in changed else None
     old_entries, new_entries = _entries(stored.patient_id, before), _entries(stored.patient_id, after)
     old_guards, new_guards = set(_identity_keys(before)), set(_identity_keys(after))
     for sk in new_guards - old_guards:
@@ -301,8 +305,11 @@ def update(scope: Scope, patient_id: str, changes: dict[str, Any], *, at: dateti
                 patient_index.delete(c, scope.clinic_id, sk)
             for sk in sorted(new_entries - old_entries):
                 patient_index.put(c, scope.clinic_id, sk, stored.patient_id)
+            if "scan_frequency" in changed:
+                frequency = changed["scan_frequency"] or scan_compliance.DEFAULT_FREQUENCY
+                scan_compliance.frequency_changed(c, scope.clinic_id, stored.patient_id, frequency, plan)
             c.emit("patient.updated", patient_id=stored.patient_id)
-    except store.ConditionFailed:
+    except (store.ConditionFailed, store.Contention):
         raise Conflict("the patient changed meanwhile (or a duplicate appeared); reload and retry",
                        code="edit_conflict") from None  # fmt: skip
     fresh = repo.load(scope.clinic_id, stored.patient_id)
@@ -324,6 +331,7 @@ def _staff_values(stored: StoredPatient) -> dict[str, Any]:
         "insurance_type": stored.insurance_type,
         "registration_type": stored.registration_type,
         "op_number": stored.op_number,
+        "scan_frequency": stored.scan_frequency,
     }
 
 

@@ -15,12 +15,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from chalicelib import aws
+from chalicelib.db import patients as patients_db
 from chalicelib.db import scans as scans_db
 from chalicelib.db import store
 from chalicelib.db import tagging as tagging_db
-from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from chalicelib.models import Page
-from chalicelib.services import audit, images
+from chalicelib.services import audit, images, scan_compliance
 from chalicelib.services.scope import Scope
 from chalicelib.services.tag_set import TagSet, tag_set_of
 from chalicelib.settings import get_settings
@@ -44,6 +45,8 @@ class ScanStatus(StrEnum):
 IMAGES_PER_SESSION = len(ImageType)
 UPLOAD_URL_SECONDS = 10 * 60
 VIEW_URL_SECONDS = 5 * 60  # staff's GET URLs for thumbnails and full images
+OPEN_ATTEMPTS = 5
+STATUS_ATTEMPTS = 3  # the clinic's pending counter is shared by its reviews
 
 
 class ScanSession(BaseModel):
@@ -142,23 +145,32 @@ def _pending_session(scope: Scope, patient_id: str, session_id: str) -> scans_db
 # --- patient side -----------------------------------------------------------------------------------------
 
 
-def open_session(scope: Scope) -> ScanSession:
+def open_session(scope: Scope, *, at: datetime | None = None) -> ScanSession:
+    """Opens a PENDING session. The same transaction counts it (tagging's day counter, the clinic's pending
+    scans) and moves the patient's scan plan (last scan, due date): the dashboard reads those, never sessions."""
     patient_id = _own_patient(scope)
-    session_id, at = uuid.uuid4().hex, datetime.now(UTC)
+    session_id, at = uuid.uuid4().hex, at or datetime.now(UTC)
     item = scans_db.new_session(scope.clinic_id, patient_id, session_id, at)
-    for attempt in range(3):  # the day's tagging counter is shared by the clinic's writes of that day
+    for attempt in range(OPEN_ATTEMPTS):  # shared counters; a plan moved by a concurrent session or edit
+        previous = scan_compliance.plan(scope.clinic_id, patient_id)
+        frequency = scan_compliance.DEFAULT_FREQUENCY
+        if previous is None:  # an account older than the plans: its first session enrols it
+            frequency = scan_compliance.frequency_of(patients_db.load(scope.clinic_id, patient_id))
+        plan = scan_compliance.after_scan(previous, patient_id, at, frequency)
         try:
             with audit.change(scope, "scan.session_opened", resource="scan_session", resource_id=session_id,
                               at=at) as c:  # fmt: skip
                 c.save(item, condition=scans_db.ScanSessionItem.pk.does_not_exist())
-                c.save(scans_db.new_pointer(scope.clinic_id, patient_id, session_id))
+                c.save(scans_db.new_pointer(scope.clinic_id, patient_id, session_id, at))
                 # Tagging analytics count sessions from this counter, never by reading sessions.
                 tagging_db.count(c, scope.clinic_id, at.date(), {"sessions": 1})
+                scan_compliance.pending(c, scope.clinic_id, +1)
+                scan_compliance.scanned(c, scope.clinic_id, plan, previous)
                 c.emit("scan.session_opened", session_id=session_id, patient_id=patient_id)
             break
-        except store.Contention:
-            if attempt == 2:
-                raise
+        except (store.Contention, store.ConditionFailed):
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise Unavailable("the clinic's scan counters are busy; try again", code="scans_busy") from None
     return _session(item)
 
 
@@ -365,20 +377,27 @@ def set_status(scope: Scope, session_id: str, status: ScanStatus) -> ScanSession
         actions += [Session.reviewed_at.set(at), Session.reviewed_by_id.set(scope.user_id or scope.actor)]
     else:
         actions += [Session.reviewed_at.remove(), Session.reviewed_by_id.remove()]
-    try:
-        with audit.change(scope, "scan.status_changed", resource="scan_session", resource_id=session_id, at=at,
-                          status=status.value) as c:  # fmt: skip
-            c.update(
-                scans_db.session_key(scope.clinic_id, patient_id, session_id),
-                actions=actions,
-                condition=Session.status == current.status,
-            )
-            if status is ScanStatus.REVIEWED:
-                c.emit("scan.reviewed", session_id=session_id, patient_id=patient_id)
-            else:
-                c.emit("scan.reopened", session_id=session_id, patient_id=patient_id)
-    except store.ConditionFailed:
-        raise Conflict("the scan session changed meanwhile; reload it", code="status_changed") from None
+    for attempt in range(STATUS_ATTEMPTS):
+        try:
+            with audit.change(scope, "scan.status_changed", resource="scan_session", resource_id=session_id, at=at,
+                              status=status.value) as c:  # fmt: skip
+                c.update(
+                    scans_db.session_key(scope.clinic_id, patient_id, session_id),
+                    actions=actions,
+                    condition=Session.status == current.status,
+                )
+                # The dashboard's pending count moves with the status, in the same transaction.
+                scan_compliance.pending(c, scope.clinic_id, -1 if status is ScanStatus.REVIEWED else +1)
+                if status is ScanStatus.REVIEWED:
+                    c.emit("scan.reviewed", session_id=session_id, patient_id=patient_id)
+                else:
+                    c.emit("scan.reopened", session_id=session_id, patient_id=patient_id)
+            break
+        except store.ConditionFailed:
+            raise Conflict("the scan session changed meanwhile; reload it", code="status_changed") from None
+        except store.Contention:
+            if attempt == STATUS_ATTEMPTS - 1:
+                raise Unavailable("the clinic's scan counters are busy; try again", code="scans_busy") from None
     updated = scans_db.get_session(scope.clinic_id, patient_id, session_id)
     assert updated is not None
     return _session(updated)

@@ -21,7 +21,7 @@ from chalicelib.db import scans as scans_db
 from chalicelib.db import store
 from chalicelib.db import tagging as tagging_db
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unavailable
-from chalicelib.services import audit, claude_vision, images
+from chalicelib.services import audit, claude_vision, images, scan_compliance
 from chalicelib.services.claude_vision import AiFailed, Photo
 from chalicelib.services.scans import ImageType, ScanStatus
 from chalicelib.services.scope import Scope
@@ -234,6 +234,7 @@ def _store_tags(
         )
         for day, increments in per_day.items():
             tagging_db.count(c, scope.clinic_id, day, increments)
+        scan_compliance.pending(c, scope.clinic_id, -1)  # the session leaves PENDING (condition above)
         # The same event and subject as PATCH /scans/sessions/{id}/status: web push listens for it.
         c.emit("scan.reviewed", session_id=item.session_id, patient_id=item.patient_id)
 
