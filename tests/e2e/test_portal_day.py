@@ -7,7 +7,7 @@ applied); the doctor lists pending sessions, opens hers, asks the AI for tags (t
 the tags, which reviews the session; the browser receives an encrypted push that decrypts to "Scan reviewed";
 doctor and patient write to each other (unread counts, a push for the doctor's message); the tagging analytics
 count the session. Another patient's token gets 404 on her records, a patient token 403 on staff routes, a
-second clinic's doctor sees none of it, a spent invite answers valid: false. The README's "A patient at home"
+second clinic's doctor sees none of it (nor of the dashboard's counters, feed and compliance), a spent invite answers valid: false. The README's "A patient at home"
 walks the same steps with curl and the same bodies."""
 
 from __future__ import annotations
@@ -354,5 +354,24 @@ def test_a_patient_at_home_and_her_doctor(running: LocalStack, claude: StandIn, 
     again = Staff(running, session_again["access_token"])
     assert [t["id"] for t in _ok(again("GET", "/patient/messages"))["items"]] == [thread_id]
 
-    # --- Dashboard (GET /dashboard/summary, /feed, /compliance): its assertions go here once those routes are
-    # merged: pending_scans 0, total_patients 2, tagging_rate 100.0, the feed's scan, messages and tag set. ---
+    # --- The doctor's dashboard: counters kept on write, the clinic's feed, compliance (docs/portal.md). -------
+    summary = _ok(doctor("GET", "/dashboard/summary"))
+    assert summary == {"pending_scans": 0, "total_patients": 2, "compliance_percentage": 100.0,
+                       "tagging_rate": 100.0}, summary  # fmt: skip
+    feed = _ok(doctor("GET", "/dashboard/feed"))["items"]
+    assert [entry["at"] for entry in feed] == sorted((entry["at"] for entry in feed), reverse=True)
+    assert sorted(entry["kind"] for entry in feed) == ["message", "message", "scan", "tag_set"], feed
+    [scan] = [entry for entry in feed if entry["kind"] == "scan"]
+    assert (scan["session_id"], scan["patient_id"], scan["status"], scan["image_count"]) == (
+        session_id, patient_id, "REVIEWED", 5)  # fmt: skip
+    [tagged] = [entry for entry in feed if entry["kind"] == "tag_set"]
+    assert (tagged["session_id"], tagged["tag_set_id"]) == (session_id, tag_set["id"])
+    senders = [entry["sender_type"] for entry in feed if entry["kind"] == "message"]
+    assert senders == ["PATIENT", "DOCTOR"] and DOCTOR_MESSAGE not in str(feed)  # newest first, never the content
+    compliance = _ok(doctor("GET", "/dashboard/compliance"))
+    assert compliance["items"] == [] and compliance["totals"] == {
+        "enrolled": 2, "on_time": 2, "overdue": 0, "compliance_percentage": 100.0}  # fmt: skip
+    _refused(again, "GET", "/dashboard/summary")
+    theirs_summary = _ok(stranger("GET", "/dashboard/summary"))
+    assert (theirs_summary["pending_scans"], theirs_summary["total_patients"]) == (0, 0)
+    assert _ok(stranger("GET", "/dashboard/feed"))["items"] == []
