@@ -6,9 +6,9 @@ the stack's S3, confirming each; the router's thumbnails worker makes ≤ 300x30
 applied); the doctor lists pending sessions, opens hers, asks the AI for tags (the stand-in answers) and submits
 the tags, which reviews the session; the browser receives an encrypted push that decrypts to "Scan reviewed";
 doctor and patient write to each other (unread counts, a push for the doctor's message); the tagging analytics
-count the session. Another patient's token gets 404 on her records, a patient token 403 on staff routes, a
-second clinic's doctor sees none of it (nor of the dashboard's counters, feed and compliance), a spent invite answers valid: false. The README's "A patient at home"
-walks the same steps with curl and the same bodies."""
+count the session, and the doctor's dashboard shows its counters, feed and compliance. Another patient's token
+gets 404 on her records, a patient token 403 on staff routes, a second clinic's doctor sees none of it, a spent
+invite answers valid: false. The README's "A patient at home" walks the same steps with curl and the same bodies."""
 
 from __future__ import annotations
 
