@@ -41,6 +41,13 @@ VAPID_SUBJECT = "mailto:push-tests@medflow.example"
 RECEIVED = datetime(2026, 11, 3, 9, 15, 0, tzinfo=UTC)
 
 
+def call(api: Any, method: str, path: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
+    """One JSON request through a chalice test client (`api`) with `headers` (e.g. `bearer(...)`)."""
+    response = api.http.request(method, path, headers={**headers, "Content-Type": "application/json"},
+                                body=json.dumps(body).encode() if body is not None else b"")  # fmt: skip
+    return response.status_code, response.json_body
+
+
 def make_user(clinic_id: str, email: str, role: Role = Role.ADMIN) -> str:
     return ensure_user(clinic_id, email, PASSWORD, role)
 

@@ -24,7 +24,7 @@ from chalicelib.services.tokens import Principal
 from chalicelib.settings import Settings, use_settings
 from localdev.bootstrap import ensure_resources
 from localdev.moto import LOCAL_CREDENTIALS, MotoServer
-from tests.cloud.builders import JWT_SECRET, PASSWORD, REGION, STAGE, bearer
+from tests.cloud.builders import JWT_SECRET, PASSWORD, REGION, STAGE, bearer, call
 from tests.cloud.dynamo_calls import recorded
 
 pytestmark = pytest.mark.integration
@@ -50,12 +50,6 @@ def api(names: ResourceNames) -> Iterator[Client]:
 
     with Client(app) as client:
         yield client
-
-
-def call(api: Client, method: str, path: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
-    response = api.http.request(method, path, headers={**headers, "Content-Type": "application/json"},
-                                body=json.dumps(body).encode() if body is not None else b"")  # fmt: skip
-    return response.status_code, response.json_body
 
 
 def doctor(clinic: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from chalicelib.services.roles import Role
 from chalicelib.settings import Settings, get_settings, use_settings
 from localdev.bootstrap import ensure_resources
 from localdev.moto import LOCAL_CREDENTIALS, MotoServer
-from tests.cloud.builders import JWT_SECRET, REGION, STAGE, bearer
+from tests.cloud.builders import JWT_SECRET, REGION, STAGE, bearer, call
 from tests.cloud.claude_stand_in import GOOD, Answer, StandIn, running
 from tests.cloud.images import photo
 
@@ -78,12 +78,6 @@ def api(names: ResourceNames) -> Iterator[Client]:
 
     with Client(app) as client:
         yield client
-
-
-def call(api: Client, method: str, path: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
-    response = api.http.request(method, path, headers={**headers, "Content-Type": "application/json"},
-                                body=json.dumps(body).encode() if body is not None else b"")  # fmt: skip
-    return response.status_code, response.json_body
 
 
 def doctor(clinic: str = CLINIC) -> dict[str, str]:
