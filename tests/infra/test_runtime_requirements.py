@@ -18,12 +18,10 @@ CLOUD = REPO / "cloud"
 PROVIDED = {"boto3", "botocore", "shared_models", "chalice", "chalicelib", "app"}
 # Imported only inside `try: ... except ImportError` as an optional extra (HEIF decoding: docs/portal.md).
 OPTIONAL = {"pillow_heif"}
-# Known gap, named so that nothing else can join it unnoticed: the imaging stack (scan confirm, thumbnails, DICOM
-# previews) is not in the Lambda package yet. The locked Pillow 13 and numpy 2.4 ship manylinux_2_28 wheels
-# only, which the python3.11 Lambda runtime (Amazon Linux 2, glibc 2.26) cannot load, and Chalice derives the
-# runtime from the interpreter that packages: packaging under Python 3.12+ (Amazon Linux 2023) is the fix
-# (cloud/README.md "Deploying a stage").
-NOT_YET_PACKAGED = {"PIL", "numpy", "pydicom"}
+# Known gaps, named so that nothing can join them unnoticed: none. The imaging stack (scan confirm, thumbnails,
+# DICOM previews) was one until Pillow and numpy were held at releases with manylinux2014 wheels for the
+# python3.11 Lambda (requirements.in); tests/infra/test_package.py checks the zip really holds them, built so.
+NOT_YET_PACKAGED: set[str] = set()
 
 
 def _norm(name: str) -> str:
@@ -64,12 +62,6 @@ def test_every_third_party_import_of_the_cloud_is_packaged_with_the_locks_pin() 
         unpinned += [f"{n}=={runtime[n]} (lock: {lock.get(n)})" for n in listed if runtime[n] != lock.get(n)]
     assert missing == [], f"imported by cloud/ but not in cloud/requirements.txt: {missing}"
     assert unpinned == [], f"cloud/requirements.txt pins that differ from requirements.lock: {unpinned}"
-
-
-def test_the_known_gap_is_still_real() -> None:
-    """Once the imaging stack is packaged, this fails: take it off NOT_YET_PACKAGED."""
-    runtime = _pins(CLOUD / "requirements.txt")
-    assert not {_norm(d) for m in NOT_YET_PACKAGED for d in packages_distributions().get(m, [])} & set(runtime)
 
 
 def test_the_check_sees_lazy_imports() -> None:
