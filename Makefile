@@ -80,8 +80,9 @@ bench-thumbnails: $(STAMP) ## 12 MP JPEG → 300×300 WebP: ours vs plain Pillow
 	$(BIN)/python bench/thumbnails.py $(BENCH_THUMBNAILS_ARGS)
 
 BENCH_INGEST_ARGS ?=
-bench-ingest: $(STAMP) ## 2,000 device files → S3 (moto): whole agent vs `aws s3 sync` (awscli into var/), no-op rescan, RSS
-	$(BIN)/python bench/ingest_speed.py $(BENCH_INGEST_ARGS)
+BENCH_INGEST_SMB ?= auto
+bench-ingest: $(STAMP) ## 2,000 device files → S3 (moto): whole agent (from a folder and from an SMB share: BENCH_INGEST_SMB=auto|on|off) vs `aws s3 sync` (awscli into var/), no-op rescan, RSS
+	$(BIN)/python bench/ingest_speed.py --smb $(BENCH_INGEST_SMB) $(BENCH_INGEST_ARGS)
 
 SOAK ?= ci
 soak: $(STAMP) system-deps ## Outage and crash soak: folder + MLLP + serial ASTM, agent SIGKILLed, S3 cut; SOAK=long: 2,000 items, 30 min, 50 kills

@@ -1,7 +1,8 @@
 """Ingest speed: device files → S3 by the whole agent (detect, parse, durable spool, upload) beside
 `aws s3 sync` of the same folder to the same endpoint (moto's server), in interleaved rounds.
 
-    make bench-ingest                                   # 2,000 files, 5 rounds
+    make bench-ingest                                   # 2,000 files, 5 rounds (and from an SMB share)
+    make bench-ingest BENCH_INGEST_SMB=off              # without the SMB case
     python bench/ingest_speed.py --files 200 --rounds 1 # smoke size
     python bench/ingest_speed.py --dicom 5 --dicom-mb 50 --rounds 3   # big DICOM files vs `aws s3 cp`
 
@@ -15,6 +16,10 @@ own counters (`/metrics`: items with every object in S3) reach the number of fil
 read from moto's request log (PUTs counted per phase), never by listing the bucket. Also: the no-op
 rescan (the agent restarted over the files it already took, until its first scan is done, against
 `aws s3 sync` with nothing to send), CPU seconds, and the agent's RSS (peak under load, idle after).
+With smbd installed (and as root: smbd switches users), each round also runs the agent with an `smb`
+source over a real Samba smbd on 127.0.0.1 (localdev.samba, as the SMB tests start it) serving the
+same folder as a share, timed the same way and set beside `aws s3 sync` of the files from local disk
+(`--smb auto|on|off`; auto skips it, saying why, where smbd cannot run).
 Goals (issue 15): agent ≥ 2x faster than aws s3 sync; no-op ≤ 0.5x; RSS < 150 MB peak, < 80 MB idle.
 """
 
@@ -44,12 +49,16 @@ from edge_agent.adapters import ALL_ADAPTERS  # noqa: E402
 from edge_agent.adapters.base import ParseContext  # noqa: E402
 from edge_agent.adapters.registry import classify  # noqa: E402
 from localdev.moto import LOCAL_CREDENTIALS, MotoServer, free_port  # noqa: E402
+from localdev.samba import PASSWORD, USER, SambaServer, SambaUnavailable  # noqa: E402
 
 CORPUS = Path(os.environ.get("MEDFLOW_CORPUS") or REPO.parent / "shared" / "corpus")
 WORK = REPO / "var" / "bench-ingest"
 AWSCLI_DIR = REPO / "var" / "bench-awscli"
 AWSCLI_VERSION = "1.46.3"
 BEFORE = "agent before (--before)"
+SMB = "agent, smb source"
+SMB_PASSWORD_ENV = "MEDFLOW_SMB_PASSWORD"  # noqa: S105 - the variable's name, not a password
+SMB_SHARE = "bench"
 FLOOR = "floor: 16-thread put loop"  # the agent's 2 PUTs a file, nothing else (see run_floor)
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -215,7 +224,30 @@ def timed_aws(args: list[str], log: RequestLog) -> Run:
     return Run(seconds, usage.ru_utime + usage.ru_stime, puts, requests, {"rss_peak_mb": usage.ru_maxrss / 1024})
 
 
-def agent_toml(data_dir: Path, folder: Path, endpoint: str, bucket: str, health_port: int) -> str:
+def folder_source(folder: Path) -> str:
+    return f"""
+[[sources]]
+kind = "folder"
+name = "inbox"
+path = "{folder}"
+"""
+
+
+def smb_source(port: int) -> str:
+    """The share's root, as a clinic's agent reads a device's export share (defaults: settle 2 s)."""
+    return f"""
+[[sources]]
+kind = "smb"
+name = "share"
+server = "127.0.0.1"
+port = {port}
+share = "{SMB_SHARE}"
+username = "{USER}"
+password_env = "{SMB_PASSWORD_ENV}"
+"""
+
+
+def agent_toml(data_dir: Path, source: str, endpoint: str, bucket: str, health_port: int) -> str:
     return f"""
 [agent]
 clinic_id = "bench"
@@ -229,12 +261,7 @@ max_spool_bytes = {20 * 1024**3}
 bucket = "{bucket}"
 region = "us-east-1"
 endpoint_url = "{endpoint}"
-
-[[sources]]
-kind = "folder"
-name = "inbox"
-path = "{folder}"
-"""
+{source}"""
 
 
 class Agent:
@@ -243,7 +270,7 @@ class Agent:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**aws_env(), "PYTHONPATH": str(self.src)}
+        env = {**aws_env(), "PYTHONPATH": str(self.src), SMB_PASSWORD_ENV: PASSWORD}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "edge_agent", "run", "--config", str(self.config)],
                                          cwd=self.src, env=env, stdout=log, stderr=log)  # fmt: skip
@@ -302,16 +329,16 @@ def intake_seconds(log_path: Path, started: float) -> float:
 
 
 def run_agent(
-    folder: Path, count: int, endpoint: str, bucket: str, log: RequestLog, tag: str, src: Path = REPO
+    source: str, count: int, endpoint: str, bucket: str, log: RequestLog, tag: str, src: Path = REPO, noop: bool = True
 ) -> tuple[Run, Run | None]:
     """The load (start → every item in S3), then the no-op restart (start → first scan done; not for
-    another source tree, which may not log when its first scan is done)."""
+    another source tree, which may not log when its first scan is done, nor for the SMB source)."""
     data_dir = WORK / f"agent-{tag}"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     port = free_port()
     config = data_dir / "agent.toml"
-    config.write_text(agent_toml(data_dir / "data", folder, endpoint, bucket, port))
+    config.write_text(agent_toml(data_dir / "data", source, endpoint, bucket, port))
     agent = Agent(config, port, data_dir / "agent.log", src)
     log.mark()
     start, wall = time.perf_counter(), time.time()
@@ -329,7 +356,7 @@ def run_agent(
         agent.stop()
     taken = intake_seconds(data_dir / "agent.log", wall)
     load = Run(seconds, cpu, puts, requests, {"rss_peak_mb": peak, "rss_idle_mb": idle, "intake_s": taken})
-    if src != REPO:
+    if src != REPO or not noop:
         return load, None
     again = Agent(config, port, data_dir / "agent-noop.log")
     log.mark()
@@ -353,7 +380,7 @@ def run_agent_big(folder: Path, count: int, endpoint: str, bucket: str, log: Req
     data_dir.mkdir(parents=True)
     port = free_port()
     config = data_dir / "agent.toml"
-    config.write_text(agent_toml(data_dir / "data", folder, endpoint, bucket, port))
+    config.write_text(agent_toml(data_dir / "data", folder_source(folder), endpoint, bucket, port))
     agent = Agent(config, port, data_dir / "agent.log")
     log.mark()
     start = time.perf_counter()
@@ -404,6 +431,24 @@ def s3(endpoint: str) -> Any:
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
 
 
+def start_share(folder: Path, mode: str) -> SambaServer | None:
+    """smbd serving `folder` as share `bench`, or None (saying why) where it cannot run and mode is auto."""
+    try:
+        if os.geteuid() != 0:
+            raise SambaUnavailable("smbd needs root (it switches users)")
+        server = SambaServer(WORK / "smbd")
+        server.add_share(SMB_SHARE, path=str(folder))
+        server.set_shares(server.shares)
+        server.start()
+    except SambaUnavailable as exc:
+        if mode == "on":
+            raise SystemExit(f"--smb on: {exc} (make system-deps installs samba)") from exc
+        print(f"SMB case skipped: {exc}")
+        return None
+    print(f"smbd on 127.0.0.1:{server.port} serving {folder} as share {SMB_SHARE!r}")
+    return server
+
+
 def fresh_bucket(client: Any, moto: MotoServer, name: str) -> str:
     moto.reset()  # the last round's objects leave the server's memory
     client.create_bucket(Bucket=name)
@@ -425,6 +470,10 @@ def report(title: str, runs: dict[str, list[Run]], goal: str, extras: tuple[str,
         print(f"  {who:24} {spread([r.seconds for r in values]):28} {cpu:7.1f} {puts:6.0f} {reqs:9.0f}  {more}")
     (ours, ours_runs), (base, base_runs), *more = list(runs.items())
     for other, other_runs in more:
+        if other == SMB:  # an agent too: set beside the baseline like the first row
+            ratio = statistics.median(r.seconds for r in other_runs) / statistics.median(r.seconds for r in base_runs)
+            print(f"  ratio {other} / {base} time: {ratio:.2f}x; {1 / ratio:.2f}x as fast; goal: {goal}")
+            continue
         ratio = statistics.median(r.seconds for r in ours_runs) / statistics.median(r.seconds for r in other_runs)
         print(f"  ratio {ours} / {other} time: {ratio:.2f}x")
     ratios = [a.seconds / b.seconds for a, b in zip(ours_runs, base_runs, strict=True)]
@@ -440,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dicom", type=int, default=0, help="instead: this many big DICOM files vs `aws s3 cp`")
     parser.add_argument("--dicom-mb", type=int, default=50)
+    smb_help = "also the agent reading the files from an SMB share (a real smbd); auto: where smbd can run"
+    parser.add_argument("--smb", choices=("auto", "on", "off"), default="auto", help=smb_help)
     parser.add_argument("--before", type=Path, help="also run the agent of this source tree (e.g. a `git archive`)")
     args = parser.parse_args(argv)
 
@@ -451,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     moto = MotoServer(log_path=moto_log).start()
     log = RequestLog(moto_log)
     client = s3(moto.url)
+    share: SambaServer | None = None
     print(f"{os.cpu_count()} cores; moto server at {moto.url}; {aws} ({AWSCLI_VERSION})")
     try:
         if args.dicom:
@@ -474,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         total = make_files(folder, args.files)
         print(f"{args.files} distinct HL7 files, {total / 1e6:.1f} MB; {args.rounds} interleaved rounds")
         load: dict[str, list[Run]] = {"agent": [], "aws s3 sync": [], FLOOR: []}
+        share = start_share(folder, args.smb) if args.smb != "off" else None
+        if share is not None:
+            load[SMB] = []
         if args.before:
             load[BEFORE] = []
         noop: dict[str, list[Run]] = {"agent (restart, rescan)": [], "aws s3 sync (no-op)": []}
@@ -489,16 +544,24 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     agent_bucket = f"bench-agent-{n}"
                     client.create_bucket(Bucket=agent_bucket)
-                    ours, again = run_agent(folder, args.files, moto.url, agent_bucket, log, f"load-{n}")
+                    ours, again = run_agent(folder_source(folder), args.files, moto.url, agent_bucket, log, f"load-{n}")
                     assert again is not None
                     ours_noop = again
             if args.before:
                 client.create_bucket(Bucket=f"bench-before-{n}")
                 before, _ = run_agent(
-                    folder, args.files, moto.url, f"bench-before-{n}", log, f"before-{n}", args.before
+                    folder_source(folder), args.files, moto.url, f"bench-before-{n}", log, f"before-{n}", args.before
                 )
                 load[BEFORE].append(before)
                 print(f"  round {n + 1}: agent before {before.seconds:.1f} s", flush=True)
+            if share is not None:
+                client.create_bucket(Bucket=f"bench-smb-{n}")
+                via_smb, _ = run_agent(
+                    smb_source(share.port), args.files, moto.url, f"bench-smb-{n}", log, f"smb-{n}", noop=False
+                )
+                load[SMB].append(via_smb)
+                print(f"  round {n + 1}: agent from the SMB share {via_smb.seconds:.1f} s ({via_smb.puts} PUTs)",
+                      flush=True)  # fmt: skip
             floor_bucket = f"bench-floor-{n}"
             client.create_bucket(Bucket=floor_bucket)
             floor = run_floor(folder, moto.url, floor_bucket, log)
@@ -512,12 +575,14 @@ def main(argv: list[str] | None = None) -> int:
                   f" no-op agent {ours_noop.seconds:.2f} s ({ours_noop.requests} requests),"
                   f" aws {base_noop.seconds:.2f} s ({base_noop.requests} requests)", flush=True)  # fmt: skip
         report(f"{args.files} device files → S3", load, "≥ 2.0x as fast", ("rss_peak_mb", "rss_idle_mb"))
-        for who in ("agent", BEFORE) if args.before else ("agent",):
+        for who in ("agent", *(w for w in (SMB, BEFORE) if w in load)):
             print(f"  {who}: start → last file taken {spread([r.extra['intake_s'] for r in load[who]])}")
         report("no-op: the same files again", noop, "≤ 0.5x the time, no request per file")
         print(json.dumps({"agent_rss_peak_mb": max(r.extra["rss_peak_mb"] for r in load["agent"]),
                           "agent_rss_idle_mb": max(r.extra["rss_idle_mb"] for r in load["agent"])}))  # fmt: skip
     finally:
+        if share is not None:
+            share.stop()
         moto.stop()
     return 0
 
