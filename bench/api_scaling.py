@@ -44,8 +44,12 @@ import dataclasses
 import functools
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -97,10 +101,87 @@ LAST = ("Kamau", "Mwangi", "Njoroge", "Odhiambo", "Kiprop", "Mutua", "Wafula", "
         "Karanja", "Owino", "Rotich", "Ndungu", "Muriuki", "Langat", "Juma", "Wekesa", "Gitau", "Korir")  # fmt: skip
 PROBE_LAST = "Achieng-Probe"  # no generated surname starts like it: a name search matches the probes only
 PROBES = 3
+DYNALITE_VERSION = "4.0.0"
+DYNALITE_DIR = REPO / "var" / "bench-dynalite"  # npm installs dynalite here the first time (never in the repo)
+DYNALITE_FRONT = Path(__file__).resolve().parent / "dynalite_front.js"
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the DynamoDB backend -------------------------------------------------------------------------------------
+
+
+class DynaliteServer:
+    """dynalite (npm: DynamoDB on LevelDB, on disk under var/) behind bench/dynalite_front.js, which adds the
+    transactions dynalite 4.0 lacks and forwards every other service to `other` (a moto server): one endpoint,
+    as the app expects. Installed with npm into var/bench-dynalite/ the first time."""
+
+    def __init__(self, other: str) -> None:
+        self.other = other
+        self.proc: subprocess.Popen[str] | None = None
+        self.data = Path(tempfile.mkdtemp(prefix="leveldb-", dir=ensure_dynalite()))
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> DynaliteServer:
+        node = shutil.which("node")
+        assert node is not None
+        command = [node, str(DYNALITE_FRONT), "--modules", str(DYNALITE_DIR), "--path", str(self.data),
+                   "--other", self.other]  # fmt: skip
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # "listening PORT", or nothing when it failed
+        match = re.fullmatch(r"listening (\d+)\s*", line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"dynalite did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{match.group(1)}"
+        return self
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid) if self.proc else 0.0
+
+    def disk_mb(self) -> float:
+        return sum(f.stat().st_size for f in self.data.rglob("*") if f.is_file()) / 1e6
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def ensure_dynalite() -> Path:
+    """var/bench-dynalite/ with dynalite installed (npm, the first time); SystemExit when node/npm are missing."""
+    if (DYNALITE_DIR / "node_modules" / "dynalite" / "package.json").is_file():
+        return DYNALITE_DIR
+    npm = shutil.which("npm")
+    if not npm or not shutil.which("node"):
+        raise SystemExit("--backend dynalite needs node (>= 20) and npm")
+    DYNALITE_DIR.mkdir(parents=True, exist_ok=True)
+    (DYNALITE_DIR / "package.json").write_text('{"name": "bench-dynalite", "private": true}\n')
+    install = subprocess.run([npm, "install", "--no-audit", "--no-fund", f"dynalite@{DYNALITE_VERSION}"],
+                             cwd=DYNALITE_DIR, capture_output=True, text=True, timeout=600)  # fmt: skip
+    if install.returncode != 0:
+        raise SystemExit(f"npm install dynalite@{DYNALITE_VERSION} failed: {install.stderr.strip()[-500:]}")
+    return DYNALITE_DIR
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB; 0 where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # --- counting -----------------------------------------------------------------------------------------------
@@ -641,11 +722,17 @@ def main() -> int:
     parser.add_argument("--write-requests", type=int, default=5,
                         help="timed requests of each write route (moto copies every table a transaction touches, "
                         "once per item, so a write costs seconds at 100,000 patients)")  # fmt: skip
-    parser.add_argument("--write-max", type=int, default=2_000,
-                        help="largest size write routes run at (moto copies the table per transaction item: a "
-                        "registration outlasts the 60 s read timeout at 10,000 patients)")  # fmt: skip
-    parser.add_argument("--probe-max", type=int, default=2_000,
-                        help="largest size the known-growth audit probes run at (they read all history)")  # fmt: skip
+    parser.add_argument("--write-max", type=int,
+                        help="largest size write routes run at (default: 2,000 on moto, which copies the table per "
+                        "transaction item, so a registration outlasts the 60 s read timeout at 10,000 patients; "
+                        "every size on dynalite)")  # fmt: skip
+    parser.add_argument("--probe-max", type=int,
+                        help="largest size the known-growth audit probes run at (default: 2,000 on moto, every size "
+                        "on dynalite)")  # fmt: skip
+    parser.add_argument("--backend", choices=("moto", "dynalite"), default="moto",
+                        help="the DynamoDB endpoint: moto's server (as `make run`), or dynalite (npm, DynamoDB on "
+                        "LevelDB: a Query reads only its key range) behind bench/dynalite_front.js, with S3 and SQS "
+                        "still on moto")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
     parser.add_argument("--only", choices=("platform", "outpatient"),
                         help="measure one group of routes: the platform's (patients, readings, audit ...) or the "
@@ -653,24 +740,42 @@ def main() -> int:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows when redirected
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    unlimited = args.backend == "dynalite"
+    limits = (
+        args.write_max if args.write_max is not None else (max(sizes) if unlimited else 2_000),
+        args.probe_max if args.probe_max is not None else (max(sizes) if unlimited else 2_000),
+    )
     server = MotoServer().start()
+    dynamo: DynaliteServer | None = None
     try:
-        return run(
-            server.url,
-            sizes,
-            args.requests,
-            args.write_requests,
-            args.threads,
-            (args.write_max, args.probe_max),
-            args.only,
-        )
+        if args.backend == "dynalite":
+            dynamo = DynaliteServer(other=server.url).start()
+
+        def memory() -> str:
+            moto = f"moto server {rss_mb(server.proc.pid) if server.proc else 0:,.0f} MB RSS"
+            if dynamo is None:
+                return moto
+            return f"dynalite {dynamo.rss_mb():,.0f} MB RSS, {dynamo.disk_mb():,.0f} MB on disk (LevelDB); {moto}"
+
+        backend = Backend(args.backend, memory)
+        return run(dynamo.url if dynamo else server.url, sizes, args.requests, args.write_requests, args.threads,
+                   limits, args.only, backend)  # fmt: skip
     finally:
+        if dynamo is not None:
+            dynamo.stop()
         server.stop()
 
 
+@dataclass(frozen=True)
+class Backend:
+    name: str  # "moto" | "dynalite"
+    memory: Callable[[], str]  # what the endpoint's processes hold now
+
+
 def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int,
-        limits: tuple[int, int], only: str | None = None) -> int:  # fmt: skip
+        limits: tuple[int, int], only: str | None = None, backend: Backend | None = None) -> int:  # fmt: skip
     """`limits`: the largest size write routes and the known-growth probes run at."""
+    backend = backend or Backend("moto", lambda: "")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
     use_settings(settings)
@@ -693,7 +798,7 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
     routes = [route for route in journey() if only in (None, route.group)]
     loader = Loader(endpoint, threads)
     mismatched: list[str] = []
-    print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
+    print(f"{backend.name} at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
           "write route, 1 per known-growth probe; "
           f"the first {REGISTERED_BY_SERVICE} patients through services.patients.register, the rest by "
           f"BatchWriteItem ({threads} threads)")  # fmt: skip
@@ -710,6 +815,8 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
               f"{clinic.seeded.clinical:,} with an encounter, diagnosis, dispensed prescription and completed lab "
               f"request, {clinic.seeded.appointments:,} appointments over 30 days, "
               f"{clinic.queue} open visits today")  # fmt: skip
+        if shown := backend.memory():
+            print(f"  memory after loading: {shown}")
         if size == sizes[0]:
             mismatched = check_seeded(clinic, loader)
             print("  " + ("; ".join(mismatched) if mismatched else "same attribute names for every kind"))
@@ -730,18 +837,18 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
             measure(client, counter, minted(), lambda k, r=read: r, requests, True),
             measure(client, counter, with_session, lambda k, r=read: r, requests, True),
         )
-    failed = report(sizes, routes, results, sessions)
+    failed = report(sizes, routes, results, sessions, backend.name)
     if mismatched:
         print(f"seeded journey items differ from service-written ones: {'; '.join(mismatched)}")
     return 1 if failed or mismatched else 0
 
 
 def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, Figures]],
-           sessions: dict[int, tuple[Figures, Figures]]) -> int:  # fmt: skip
+           sessions: dict[int, tuple[Figures, Figures]], backend: str = "moto") -> int:  # fmt: skip
     base = sizes[0]
     head = f"{'route':<40}" + "".join(f" | {f'{s:,} patients':>28}" for s in sizes) + f" | {'p50 / baseline':>14} | ops"
     print()
-    print("calls = DynamoDB calls per request; p50/p95 = latency in ms through chalice.test.Client on moto")
+    print(f"calls = DynamoDB calls per request; p50/p95 = latency in ms through chalice.test.Client on {backend}")
     print(head)
     print(f"{'':<40}" + "".join(f" | {'calls':>6} {'p50':>9} {'p95':>9} " for _ in sizes) + f" | {'':>14} |")
     for route in routes:
@@ -775,7 +882,7 @@ def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, F
             verdict = f"FAILED: answered HTTP {','.join(map(str, errors))}"
             failed += 1
         elif len(counts) < len(sizes):
-            verdict = "run only up to --write-max / --probe-max (moto is too slow beyond)"
+            verdict = "run only up to --write-max / --probe-max"
         elif same:
             verdict = "same calls at every size"
         elif route.known_growth:
