@@ -55,9 +55,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -247,14 +247,17 @@ class Clinic:
 
 
 class Loader:
-    """Writes items with BatchWriteItem from worker threads (one boto3 client each, as clients are not shared)."""
+    """Writes items with BatchWriteItem from worker threads (one boto3 client each, as clients are not shared),
+    while the caller builds the next items: `write` queues, `flush` waits for everything queued."""
 
     def __init__(self, endpoint: str, threads: int) -> None:
         self.endpoint, self.threads = endpoint, threads
         self.local = threading.local()
+        self.pool = ThreadPoolExecutor(threads)
+        self.pending: list[Future[None]] = []
         self.batches = 0
         self.items = 0
-        self.seconds = 0.0  # spent in BatchWriteItem
+        self.seconds = 0.0  # the caller waited on BatchWriteItem (the rest of the load overlapped it)
 
     def _client(self) -> Any:
         if not hasattr(self.local, "client"):
@@ -269,7 +272,8 @@ class Loader:
             pending = answer.get("UnprocessedItems") or {}
 
     def write(self, items: Iterable[store.Item]) -> int:
-        """Puts every item (exactly as PynamoDB serialises it), 25 to a call, `threads` calls at a time."""
+        """Queues every item (exactly as PynamoDB serialises it), 25 to a call, `threads` calls in flight; waits
+        only while more than a few thousand items are queued."""
         by_table: dict[str, list[dict[str, Any]]] = {}
         count = 0
         for item in items:
@@ -277,13 +281,24 @@ class Loader:
             by_table.setdefault(meta.table_name, []).append(item.serialize())
             count += 1
         chunks = [(table, rows[i : i + 25]) for table, rows in by_table.items() for i in range(0, len(rows), 25)]
-        began = time.perf_counter()
-        with ThreadPoolExecutor(self.threads) as pool:
-            list(pool.map(lambda chunk: self._write(*chunk), chunks))
-        self.seconds += time.perf_counter() - began
+        self.pending += [self.pool.submit(self._write, *chunk) for chunk in chunks]
         self.batches += len(chunks)
         self.items += count
+        self._wait(keep=40 * self.threads)
         return count
+
+    def flush(self) -> None:
+        self._wait(keep=0)
+
+    def _wait(self, keep: int) -> None:
+        began = time.perf_counter()
+        while len(self.pending) > keep:
+            self.pending.pop(0).result()
+        self.seconds += time.perf_counter() - began
+
+    def close(self) -> None:
+        self.flush()
+        self.pool.shutdown()
 
 
 def registration_items(clinic: Clinic, i: int, actor: str, at: datetime) -> Iterator[store.Item]:
@@ -367,13 +382,14 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
     started = time.perf_counter()
     scope = clinic.scope(clinic.staff[0])
     year = timedelta(days=365)
+    zone = clinics.zone(CLINIC)  # read once: it does not change while the clinic grows
     pending: list[store.Item] = []
     while clinic.patients < min(size, REGISTERED_BY_SERVICE):
         i = clinic.patients
         made = patients.register(scope, fields_of(i), at=now())
         clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
         clinic.idle.append(made.id)
-        pending += journey_items(clinic, i, made.id, now() - year * (1 - i / max(size, 1)))
+        pending += journey_items(clinic, i, made.id, now() - year * (1 - i / max(size, 1)), zone)
         clinic.patients += 1
     if not clinic.captures:  # the probes' captures (GET /patients/{id}/readings reads the first)
         for n, probe in enumerate(clinic.probes):
@@ -385,12 +401,13 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
         at = now() - year * (1 - i / max(size, 1))
         registered = list(registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at))
         pending += registered
-        pending += journey_items(clinic, i, registered[0].patient_id, at)
+        pending += journey_items(clinic, i, registered[0].patient_id, at, zone)
         clinic.patients += 1
-        if len(pending) >= 20_000:
+        if len(pending) >= 2_000:
             loader.write(pending)
             pending = []
     loader.write(pending)
+    loader.flush()
     if clinic.sequence:
         patients_repo.CounterItem(keys.clinic_pk(CLINIC), patients_repo.COUNTER_OP_SK, value=clinic.sequence).save()
     lab_repo.LabCounterItem(keys.clinic_pk(CLINIC), lab_repo.COUNTER_SK, value=clinic.seeded.specimens).save()
@@ -412,14 +429,13 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
 QUEUE = 50  # today's open visits (seeded once: a day's queue does not grow with the clinic)
 
 
-def journey_items(clinic: Clinic, i: int, patient_id: str, at: datetime) -> list[store.Item]:
+def journey_items(clinic: Clinic, i: int, patient_id: str, at: datetime, zone: tzinfo) -> list[store.Item]:
     """Patient `i`'s journey history: a COMPLETED visit (charges, a payment); every tenth an encounter, a
     diagnosis, a dispensed prescription and a completed lab request in it; every twentieth an allergy; every
     tenth (others) an appointment in the coming month; the first QUEUE written directly an open visit today."""
     seeded = clinic.seeded
     actor = audit.user_actor(clinic.staff[i % len(clinic.staff)])
     scope = Scope.system(CLINIC, actor)
-    zone = clinics.zone(CLINIC)
     items = history.past_visit(seeded, scope, patient_id, at, at.astimezone(zone).date().isoformat(),
                                clinical=i % 10 == 0)  # fmt: skip
     if i % 20 == 0:
@@ -808,9 +824,10 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
         items0, written0 = loader.items, loader.seconds
         seconds = grow(clinic, loader, size, reserve=write_requests if size <= limits[0] else 0)
         items, written = loader.items - items0, loader.seconds - written0
-        print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
-              f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
-              f"{clinic.captures:,} captures with readings, {clinic.unmatched:,} unmatched captures")  # fmt: skip
+        print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem ({items / seconds:,.0f} "
+              f"items/s over the load, building the next items while {threads} threads write; {written:.1f} s "
+              f"waiting on the writes), the rest through the services; {clinic.captures:,} captures with readings, "
+              f"{clinic.unmatched:,} unmatched captures")  # fmt: skip
         print(f"  journey history: {clinic.seeded.visits:,} completed visits (charges, a payment), "
               f"{clinic.seeded.clinical:,} with an encounter, diagnosis, dispensed prescription and completed lab "
               f"request, {clinic.seeded.appointments:,} appointments over 30 days, "
@@ -840,6 +857,7 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
     failed = report(sizes, routes, results, sessions, backend.name)
     if mismatched:
         print(f"seeded journey items differ from service-written ones: {'; '.join(mismatched)}")
+    loader.close()
     return 1 if failed or mismatched else 0
 
 
