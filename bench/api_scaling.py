@@ -1,9 +1,14 @@
 """API scaling benchmark: DynamoDB calls and latency per request of each journey route, at growing clinic sizes.
 
-Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--write-requests 5]
-     [--probe-max 10000] [--threads 4] [--only platform|outpatient]
-     (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
-A moto server (a real HTTP endpoint, as `make run` uses) holds one clinic, grown to each size in
+Run: .venv/bin/python bench/api_scaling.py [--backend moto|dynalite] [--sizes 1000,100000] [--requests 30]
+     [--write-requests 5] [--write-max N] [--probe-max N] [--threads 4] [--only platform|outpatient]
+     (make bench-api BENCH_API_ARGS="--backend dynalite --sizes 1000,100000")
+Backends: a moto server (a real HTTP endpoint, as `make run` uses; the default), or dynalite (npm: DynamoDB on
+LevelDB, installed into var/bench-dynalite/ the first time; a Query reads only its key range, so a clinic of
+100,000 patients fits in a few hundred MB) behind bench/dynalite_front.js, which adds TransactWriteItems and
+TransactGetItems (dynalite 4.0 has neither) and forwards S3 and SQS to a moto server. The call counts come from
+the app's own connection, whatever answers; the latencies are the backend's (plus the front's hop on dynalite).
+The endpoint holds one clinic, grown to each size in
 turn: the first few hundred patients registered through `services.patients.register`, the rest
 written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
 national-id / identity look-ups, its search entries, one audit entry, one outbox event), every tenth
