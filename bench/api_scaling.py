@@ -2,12 +2,13 @@
 
 Run: .venv/bin/python bench/api_scaling.py [--backend moto|dynalite] [--sizes 1000,100000] [--requests 30]
      [--write-requests 5] [--write-max N] [--probe-max N] [--threads 4] [--only platform|outpatient]
-     (make bench-api BENCH_API_ARGS="--backend dynalite --sizes 1000,100000")
-Backends: a moto server (a real HTTP endpoint, as `make run` uses; the default), or dynalite (npm: DynamoDB on
-LevelDB, installed into var/bench-dynalite/ the first time; a Query reads only its key range, so a clinic of
-100,000 patients fits in a few hundred MB) behind bench/dynalite_front.js, which adds TransactWriteItems and
-TransactGetItems (dynalite 4.0 has neither) and forwards S3 and SQS to a moto server. The call counts come from
-the app's own connection, whatever answers; the latencies are the backend's (plus the front's hop on dynalite).
+     (make bench-api BENCH_API_ARGS="--backend moto --sizes 1000,10000")
+Backends: dynalite (the default; npm: DynamoDB on LevelDB, installed into var/bench-dynalite/ the first
+time; a Query reads only its key range, so a clinic of 100,000 patients fits in a few hundred MB) behind
+bench/dynalite_front.js, which adds TransactWriteItems and TransactGetItems (dynalite 4.0 has neither) and
+forwards S3 and SQS to a moto server; or a moto server for everything (a real HTTP endpoint, as `make run`
+uses; it holds 10,000 patients at most here). The call counts come from the app's own connection, whatever
+answers; the latencies are the backend's (plus the front's hop on dynalite).
 The endpoint holds one clinic, grown to each size in
 turn: the first few hundred patients registered through `services.patients.register`, the rest
 written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
@@ -31,7 +32,7 @@ route's calls differ. The latency ratio to the baseline says what moto costs at 
 DynamoDB: moto reads and sorts a whole partition in Python at every Query (every patient's
 directory items share the clinic's partition), walks every item of a table for a GSI Query, and
 deep-copies a whole table for every item of a transaction, so its latency grows where DynamoDB's
-would not (write routes run up to --write-max, 2,000 patients by default: beyond, a registration outlasts
+would not (on moto, write routes run up to --write-max, 2,000 patients by default: beyond, a registration outlasts
 botocore's 60 s read timeout); the call count is the figure that carries to DynamoDB. A route answering 4xx/5xx fails.
 Searches use names, phones and OP numbers that match the same patients at every size (a page of a
 search costs one Query per term kind until the page is full, so a broad prefix costs fewer Queries
@@ -750,10 +751,10 @@ def main() -> int:
     parser.add_argument("--probe-max", type=int,
                         help="largest size the known-growth audit probes run at (default: 2,000 on moto, every size "
                         "on dynalite)")  # fmt: skip
-    parser.add_argument("--backend", choices=("moto", "dynalite"), default="moto",
-                        help="the DynamoDB endpoint: moto's server (as `make run`), or dynalite (npm, DynamoDB on "
-                        "LevelDB: a Query reads only its key range) behind bench/dynalite_front.js, with S3 and SQS "
-                        "still on moto")  # fmt: skip
+    parser.add_argument("--backend", choices=("moto", "dynalite"), default="dynalite",
+                        help="the DynamoDB endpoint: dynalite (npm, DynamoDB on LevelDB: a Query reads only its key "
+                        "range; the default, as 100,000 patients do not fit moto) behind bench/dynalite_front.js, "
+                        "with S3 and SQS on moto; or moto's server (as `make run`) for everything")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
     parser.add_argument("--only", choices=("platform", "outpatient"),
                         help="measure one group of routes: the platform's (patients, readings, audit ...) or the "

@@ -27,7 +27,8 @@ JOURNEY = (
 @pytest.mark.integration
 def test_every_journey_route_makes_the_same_calls_at_two_sizes() -> None:
     run = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "20,60", "--requests", "3", "--write-requests", "2"],
+        [sys.executable, str(BENCH), "--backend", "moto", "--sizes", "20,60", "--requests", "3",
+         "--write-requests", "2"],
         capture_output=True, text=True, timeout=150,
     )  # fmt: skip
     out = run.stdout
