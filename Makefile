@@ -69,7 +69,7 @@ bench-mllp: $(STAMP) ## MLLP ACK-after-durable-commit throughput and latency vs 
 	$(BIN)/python bench/mllp.py
 
 BENCH_API_ARGS ?=
-bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,000 and 100,000 patients (moto)
+bench-api: $(STAMP) ## API routes: DynamoDB calls and latency per request at 1,000 and 100,000 patients (dynalite: npm, into var/; BENCH_API_ARGS="--backend moto --sizes 1000,10000")
 	$(BIN)/python bench/api_scaling.py $(BENCH_API_ARGS)
 
 BENCH_THUMBNAILS_ARGS ?=

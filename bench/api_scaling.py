@@ -1,9 +1,15 @@
 """API scaling benchmark: DynamoDB calls and latency per request of each journey route, at growing clinic sizes.
 
-Run: .venv/bin/python bench/api_scaling.py [--sizes 1000,100000] [--requests 30] [--write-requests 5]
-     [--probe-max 10000] [--threads 4] [--only platform|outpatient]
-     (make bench-api BENCH_API_ARGS="--sizes 1000,10000")
-A moto server (a real HTTP endpoint, as `make run` uses) holds one clinic, grown to each size in
+Run: .venv/bin/python bench/api_scaling.py [--backend moto|dynalite] [--sizes 1000,100000] [--requests 30]
+     [--write-requests 5] [--write-max N] [--probe-max N] [--threads 4] [--only platform|outpatient]
+     (make bench-api BENCH_API_ARGS="--backend moto --sizes 1000,10000")
+Backends: dynalite (the default; npm: DynamoDB on LevelDB, installed into var/bench-dynalite/ the first
+time; a Query reads only its key range, so a clinic of 100,000 patients fits in a few hundred MB) behind
+bench/dynalite_front.js, which adds TransactWriteItems and TransactGetItems (dynalite 4.0 has neither) and
+forwards S3 and SQS to a moto server; or a moto server for everything (a real HTTP endpoint, as `make run`
+uses; it holds 10,000 patients at most here). The call counts come from the app's own connection, whatever
+answers; the latencies are the backend's (plus the front's hop on dynalite).
+The endpoint holds one clinic, grown to each size in
 turn: the first few hundred patients registered through `services.patients.register`, the rest
 written directly with BatchWriteItem as the exact items registration writes (the patient, its OP /
 national-id / identity look-ups, its search entries, one audit entry, one outbox event), every tenth
@@ -26,7 +32,7 @@ route's calls differ. The latency ratio to the baseline says what moto costs at 
 DynamoDB: moto reads and sorts a whole partition in Python at every Query (every patient's
 directory items share the clinic's partition), walks every item of a table for a GSI Query, and
 deep-copies a whole table for every item of a transaction, so its latency grows where DynamoDB's
-would not (write routes run up to --write-max, 2,000 patients by default: beyond, a registration outlasts
+would not (on moto, write routes run up to --write-max, 2,000 patients by default: beyond, a registration outlasts
 botocore's 60 s read timeout); the call count is the figure that carries to DynamoDB. A route answering 4xx/5xx fails.
 Searches use names, phones and OP numbers that match the same patients at every size (a page of a
 search costs one Query per term kind until the page is full, so a broad prefix costs fewer Queries
@@ -44,16 +50,20 @@ import dataclasses
 import functools
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +113,87 @@ LAST = ("Kamau", "Mwangi", "Njoroge", "Odhiambo", "Kiprop", "Mutua", "Wafula", "
         "Karanja", "Owino", "Rotich", "Ndungu", "Muriuki", "Langat", "Juma", "Wekesa", "Gitau", "Korir")  # fmt: skip
 PROBE_LAST = "Achieng-Probe"  # no generated surname starts like it: a name search matches the probes only
 PROBES = 3
+DYNALITE_VERSION = "4.0.0"
+DYNALITE_DIR = REPO / "var" / "bench-dynalite"  # npm installs dynalite here the first time (never in the repo)
+DYNALITE_FRONT = Path(__file__).resolve().parent / "dynalite_front.js"
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the DynamoDB backend -------------------------------------------------------------------------------------
+
+
+class DynaliteServer:
+    """dynalite (npm: DynamoDB on LevelDB, on disk under var/) behind bench/dynalite_front.js, which adds the
+    transactions dynalite 4.0 lacks and forwards every other service to `other` (a moto server): one endpoint,
+    as the app expects. Installed with npm into var/bench-dynalite/ the first time."""
+
+    def __init__(self, other: str) -> None:
+        self.other = other
+        self.proc: subprocess.Popen[str] | None = None
+        self.data = Path(tempfile.mkdtemp(prefix="leveldb-", dir=ensure_dynalite()))
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> DynaliteServer:
+        node = shutil.which("node")
+        assert node is not None
+        command = [node, str(DYNALITE_FRONT), "--modules", str(DYNALITE_DIR), "--path", str(self.data),
+                   "--other", self.other]  # fmt: skip
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # "listening PORT", or nothing when it failed
+        match = re.fullmatch(r"listening (\d+)\s*", line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"dynalite did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{match.group(1)}"
+        return self
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid) if self.proc else 0.0
+
+    def disk_mb(self) -> float:
+        return sum(f.stat().st_size for f in self.data.rglob("*") if f.is_file()) / 1e6
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def ensure_dynalite() -> Path:
+    """var/bench-dynalite/ with dynalite installed (npm, the first time); SystemExit when node/npm are missing."""
+    if (DYNALITE_DIR / "node_modules" / "dynalite" / "package.json").is_file():
+        return DYNALITE_DIR
+    npm = shutil.which("npm")
+    if not npm or not shutil.which("node"):
+        raise SystemExit("--backend dynalite needs node (>= 20) and npm")
+    DYNALITE_DIR.mkdir(parents=True, exist_ok=True)
+    (DYNALITE_DIR / "package.json").write_text('{"name": "bench-dynalite", "private": true}\n')
+    install = subprocess.run([npm, "install", "--no-audit", "--no-fund", f"dynalite@{DYNALITE_VERSION}"],
+                             cwd=DYNALITE_DIR, capture_output=True, text=True, timeout=600)  # fmt: skip
+    if install.returncode != 0:
+        raise SystemExit(f"npm install dynalite@{DYNALITE_VERSION} failed: {install.stderr.strip()[-500:]}")
+    return DYNALITE_DIR
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB; 0 where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # --- counting -----------------------------------------------------------------------------------------------
@@ -172,14 +259,17 @@ class Clinic:
 
 
 class Loader:
-    """Writes items with BatchWriteItem from worker threads (one boto3 client each, as clients are not shared)."""
+    """Writes items with BatchWriteItem from worker threads (one boto3 client each, as clients are not shared),
+    while the caller builds the next items: `write` queues, `flush` waits for everything queued."""
 
     def __init__(self, endpoint: str, threads: int) -> None:
         self.endpoint, self.threads = endpoint, threads
         self.local = threading.local()
+        self.pool = ThreadPoolExecutor(threads)
+        self.pending: list[Future[None]] = []
         self.batches = 0
         self.items = 0
-        self.seconds = 0.0  # spent in BatchWriteItem
+        self.seconds = 0.0  # the caller waited on BatchWriteItem (the rest of the load overlapped it)
 
     def _client(self) -> Any:
         if not hasattr(self.local, "client"):
@@ -194,7 +284,8 @@ class Loader:
             pending = answer.get("UnprocessedItems") or {}
 
     def write(self, items: Iterable[store.Item]) -> int:
-        """Puts every item (exactly as PynamoDB serialises it), 25 to a call, `threads` calls at a time."""
+        """Queues every item (exactly as PynamoDB serialises it), 25 to a call, `threads` calls in flight; waits
+        only while more than a few thousand items are queued."""
         by_table: dict[str, list[dict[str, Any]]] = {}
         count = 0
         for item in items:
@@ -202,13 +293,24 @@ class Loader:
             by_table.setdefault(meta.table_name, []).append(item.serialize())
             count += 1
         chunks = [(table, rows[i : i + 25]) for table, rows in by_table.items() for i in range(0, len(rows), 25)]
-        began = time.perf_counter()
-        with ThreadPoolExecutor(self.threads) as pool:
-            list(pool.map(lambda chunk: self._write(*chunk), chunks))
-        self.seconds += time.perf_counter() - began
+        self.pending += [self.pool.submit(self._write, *chunk) for chunk in chunks]
         self.batches += len(chunks)
         self.items += count
+        self._wait(keep=40 * self.threads)
         return count
+
+    def flush(self) -> None:
+        self._wait(keep=0)
+
+    def _wait(self, keep: int) -> None:
+        began = time.perf_counter()
+        while len(self.pending) > keep:
+            self.pending.pop(0).result()
+        self.seconds += time.perf_counter() - began
+
+    def close(self) -> None:
+        self.flush()
+        self.pool.shutdown()
 
 
 def registration_items(clinic: Clinic, i: int, actor: str, at: datetime) -> Iterator[store.Item]:
@@ -292,13 +394,14 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
     started = time.perf_counter()
     scope = clinic.scope(clinic.staff[0])
     year = timedelta(days=365)
+    zone = clinics.zone(CLINIC)  # read once: it does not change while the clinic grows
     pending: list[store.Item] = []
     while clinic.patients < min(size, REGISTERED_BY_SERVICE):
         i = clinic.patients
         made = patients.register(scope, fields_of(i), at=now())
         clinic.sequence = int((made.op_number or "0").rsplit("-", 1)[-1])
         clinic.idle.append(made.id)
-        pending += journey_items(clinic, i, made.id, now() - year * (1 - i / max(size, 1)))
+        pending += journey_items(clinic, i, made.id, now() - year * (1 - i / max(size, 1)), zone)
         clinic.patients += 1
     if not clinic.captures:  # the probes' captures (GET /patients/{id}/readings reads the first)
         for n, probe in enumerate(clinic.probes):
@@ -310,12 +413,13 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
         at = now() - year * (1 - i / max(size, 1))
         registered = list(registration_items(clinic, i, audit.user_actor(clinic.staff[i % len(clinic.staff)]), at))
         pending += registered
-        pending += journey_items(clinic, i, registered[0].patient_id, at)
+        pending += journey_items(clinic, i, registered[0].patient_id, at, zone)
         clinic.patients += 1
-        if len(pending) >= 20_000:
+        if len(pending) >= 2_000:
             loader.write(pending)
             pending = []
     loader.write(pending)
+    loader.flush()
     if clinic.sequence:
         sequences.seed(CLINIC, Sequence.OP, clinic.sequence)
     sequences.seed(CLINIC, Sequence.LAB, clinic.seeded.specimens)
@@ -337,15 +441,18 @@ def grow(clinic: Clinic, loader: Loader, size: int, reserve: int) -> float:
 QUEUE = 50  # today's open visits (seeded once: a day's queue does not grow with the clinic)
 
 
-def journey_items(clinic: Clinic, i: int, patient_id: str, at: datetime) -> list[store.Item]:
+def journey_items(clinic: Clinic, i: int, patient_id: str, at: datetime, zone: tzinfo) -> list[store.Item]:
     """Patient `i`'s journey history: a COMPLETED visit (charges, a payment); every tenth an encounter, a
     diagnosis, a dispensed prescription and a completed lab request in it; every twentieth an allergy; every
     tenth (others) an appointment in the coming month; the first QUEUE written directly an open visit today."""
     seeded = clinic.seeded
     actor = audit.user_actor(clinic.staff[i % len(clinic.staff)])
     scope = Scope.system(CLINIC, actor)
-    zone = clinics.zone(CLINIC)
-    items = history.past_visit(seeded, scope, patient_id, at, at.astimezone(zone).date().isoformat(),
+    # Completed a day before the patient's registration time: the history ends yesterday, so today's queue is the
+    # QUEUE open visits at every size (at 100,000 patients a year's history reaching today put ~270 COMPLETED visits
+    # first in today's queue, and the first page of ?status=TRIAGED came back empty, without its read audit).
+    visited = at - timedelta(days=1)
+    items = history.past_visit(seeded, scope, patient_id, visited, visited.astimezone(zone).date().isoformat(),
                                clinical=i % 10 == 0)  # fmt: skip
     if i % 20 == 0:
         items += history.allergy(seeded, scope, patient_id, at)
@@ -647,11 +754,17 @@ def main() -> int:
     parser.add_argument("--write-requests", type=int, default=5,
                         help="timed requests of each write route (moto copies every table a transaction touches, "
                         "once per item, so a write costs seconds at 100,000 patients)")  # fmt: skip
-    parser.add_argument("--write-max", type=int, default=2_000,
-                        help="largest size write routes run at (moto copies the table per transaction item: a "
-                        "registration outlasts the 60 s read timeout at 10,000 patients)")  # fmt: skip
-    parser.add_argument("--probe-max", type=int, default=2_000,
-                        help="largest size the known-growth audit probes run at (they read all history)")  # fmt: skip
+    parser.add_argument("--write-max", type=int,
+                        help="largest size write routes run at (default: 2,000 on moto, which copies the table per "
+                        "transaction item, so a registration outlasts the 60 s read timeout at 10,000 patients; "
+                        "every size on dynalite)")  # fmt: skip
+    parser.add_argument("--probe-max", type=int,
+                        help="largest size the known-growth audit probes run at (default: 2,000 on moto, every size "
+                        "on dynalite)")  # fmt: skip
+    parser.add_argument("--backend", choices=("moto", "dynalite"), default="dynalite",
+                        help="the DynamoDB endpoint: dynalite (npm, DynamoDB on LevelDB: a Query reads only its key "
+                        "range; the default, as 100,000 patients do not fit moto) behind bench/dynalite_front.js, "
+                        "with S3 and SQS on moto; or moto's server (as `make run`) for everything")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="loader threads (BatchWriteItem calls in flight)")
     parser.add_argument("--only", choices=("platform", "outpatient"),
                         help="measure one group of routes: the platform's (patients, readings, audit ...) or the "
@@ -659,24 +772,42 @@ def main() -> int:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows when redirected
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    unlimited = args.backend == "dynalite"
+    limits = (
+        args.write_max if args.write_max is not None else (max(sizes) if unlimited else 2_000),
+        args.probe_max if args.probe_max is not None else (max(sizes) if unlimited else 2_000),
+    )
     server = MotoServer().start()
+    dynamo: DynaliteServer | None = None
     try:
-        return run(
-            server.url,
-            sizes,
-            args.requests,
-            args.write_requests,
-            args.threads,
-            (args.write_max, args.probe_max),
-            args.only,
-        )
+        if args.backend == "dynalite":
+            dynamo = DynaliteServer(other=server.url).start()
+
+        def memory() -> str:
+            moto = f"moto server {rss_mb(server.proc.pid) if server.proc else 0:,.0f} MB RSS"
+            if dynamo is None:
+                return moto
+            return f"dynalite {dynamo.rss_mb():,.0f} MB RSS, {dynamo.disk_mb():,.0f} MB on disk (LevelDB); {moto}"
+
+        backend = Backend(args.backend, memory)
+        return run(dynamo.url if dynamo else server.url, sizes, args.requests, args.write_requests, args.threads,
+                   limits, args.only, backend)  # fmt: skip
     finally:
+        if dynamo is not None:
+            dynamo.stop()
         server.stop()
 
 
+@dataclass(frozen=True)
+class Backend:
+    name: str  # "moto" | "dynalite"
+    memory: Callable[[], str]  # what the endpoint's processes hold now
+
+
 def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, threads: int,
-        limits: tuple[int, int], only: str | None = None) -> int:  # fmt: skip
+        limits: tuple[int, int], only: str | None = None, backend: Backend | None = None) -> int:  # fmt: skip
     """`limits`: the largest size write routes and the known-growth probes run at."""
+    backend = backend or Backend("moto", lambda: "")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     settings = Settings(stage=STAGE, region=REGION, endpoint_url=endpoint, jwt_secret=JWT_SECRET)
     use_settings(settings)
@@ -699,7 +830,7 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
     routes = [route for route in journey() if only in (None, route.group)]
     loader = Loader(endpoint, threads)
     mismatched: list[str] = []
-    print(f"moto server at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
+    print(f"{backend.name} at {endpoint}; {requests} timed requests per read route and size, {write_requests} per "
           "write route, 1 per known-growth probe; "
           f"the first {REGISTERED_BY_SERVICE} patients through services.patients.register, the rest by "
           f"BatchWriteItem ({threads} threads)")  # fmt: skip
@@ -709,13 +840,16 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
         items0, written0 = loader.items, loader.seconds
         seconds = grow(clinic, loader, size, reserve=write_requests if size <= limits[0] else 0)
         items, written = loader.items - items0, loader.seconds - written0
-        print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem in {written:.1f} s "
-              f"({items / max(written, 1e-9):,.0f} items/s), the rest through the services; "
-              f"{clinic.captures:,} captures with readings, {clinic.unmatched:,} unmatched captures")  # fmt: skip
+        print(f"loaded {size:,} patients in {seconds:.1f} s: {items:,} items by BatchWriteItem ({items / seconds:,.0f} "
+              f"items/s over the load, building the next items while {threads} threads write; {written:.1f} s "
+              f"waiting on the writes), the rest through the services; {clinic.captures:,} captures with readings, "
+              f"{clinic.unmatched:,} unmatched captures")  # fmt: skip
         print(f"  journey history: {clinic.seeded.visits:,} completed visits (charges, a payment), "
               f"{clinic.seeded.clinical:,} with an encounter, diagnosis, dispensed prescription and completed lab "
               f"request, {clinic.seeded.appointments:,} appointments over 30 days, "
               f"{clinic.queue} open visits today")  # fmt: skip
+        if shown := backend.memory():
+            print(f"  memory after loading: {shown}")
         if size == sizes[0]:
             mismatched = check_seeded(clinic, loader)
             print("  " + ("; ".join(mismatched) if mismatched else "same attribute names for every kind"))
@@ -736,18 +870,19 @@ def run(endpoint: str, sizes: list[int], requests: int, write_requests: int, thr
             measure(client, counter, minted(), lambda k, r=read: r, requests, True),
             measure(client, counter, with_session, lambda k, r=read: r, requests, True),
         )
-    failed = report(sizes, routes, results, sessions)
+    failed = report(sizes, routes, results, sessions, backend.name)
     if mismatched:
         print(f"seeded journey items differ from service-written ones: {'; '.join(mismatched)}")
+    loader.close()
     return 1 if failed or mismatched else 0
 
 
 def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, Figures]],
-           sessions: dict[int, tuple[Figures, Figures]]) -> int:  # fmt: skip
+           sessions: dict[int, tuple[Figures, Figures]], backend: str = "moto") -> int:  # fmt: skip
     base = sizes[0]
     head = f"{'route':<40}" + "".join(f" | {f'{s:,} patients':>28}" for s in sizes) + f" | {'p50 / baseline':>14} | ops"
     print()
-    print("calls = DynamoDB calls per request; p50/p95 = latency in ms through chalice.test.Client on moto")
+    print(f"calls = DynamoDB calls per request; p50/p95 = latency in ms through chalice.test.Client on {backend}")
     print(head)
     print(f"{'':<40}" + "".join(f" | {'calls':>6} {'p50':>9} {'p95':>9} " for _ in sizes) + f" | {'':>14} |")
     for route in routes:
@@ -781,7 +916,7 @@ def report(sizes: list[int], routes: list[Route], results: dict[int, dict[str, F
             verdict = f"FAILED: answered HTTP {','.join(map(str, errors))}"
             failed += 1
         elif len(counts) < len(sizes):
-            verdict = "run only up to --write-max / --probe-max (moto is too slow beyond)"
+            verdict = "run only up to --write-max / --probe-max"
         elif same:
             verdict = "same calls at every size"
         elif route.known_growth:
