@@ -64,6 +64,7 @@ INGEST_FUNCTION = LOGICAL_IDS["ingest"]  # the logical id Chalice gives `@app.la
 API_FUNCTION = LOGICAL_IDS["api"]  # the logical id of Chalice's REST API function
 THUMBNAILS_FUNCTION = LOGICAL_IDS["thumbnails"]
 PORTAL_ORIGIN_PARAMETER = "PortalOrigin"
+PORTAL_URL_PARAMETER = "PortalUrl"
 NOTIFY_FUNCTION = LOGICAL_IDS["notify"]
 VAPID_PUBLIC_KEY_PARAMETER = "VapidPublicKey"
 VAPID_SUBJECT_PARAMETER = "VapidSubject"
@@ -268,6 +269,7 @@ def build_template(
                 variables = {
                     "MEDFLOW_JWT_SECRET_PARAM": {"Ref": JWT_SECRET_PARAMETER},
                     "MEDFLOW_ANTHROPIC_KEY_PARAM": {"Ref": ANTHROPIC_KEY_PARAMETER},
+                    "MEDFLOW_PORTAL_URL": {"Ref": PORTAL_URL_PARAMETER},
                     "MEDFLOW_VAPID_PUBLIC_KEY": {"Ref": VAPID_PUBLIC_KEY_PARAMETER},
                 }
                 resources[logical_id]["Properties"]["Environment"] = {"Variables": variables}
@@ -321,6 +323,12 @@ def build_template(
             "Type": "CommaDelimitedList",
             "Default": "https://portal.medflow.example",
             "Description": "the patient portal's origin(s): the scans bucket's CORS allows them to upload and view",
+        },
+        PORTAL_URL_PARAMETER: {
+            "Type": "String",
+            "Default": "https://portal.medflow.example",
+            "AllowedPattern": r"^https://[^\s/?#]+(/[^\s?#]*)?$",
+            "Description": "the patient portal's address: invite links are {url}/register/{token}",
         },
         ANTHROPIC_KEY_PARAMETER: {
             "Type": "String",

@@ -98,3 +98,15 @@ def test_api_gateway_answers_unknown_routes_404_in_the_api_error_shape() -> None
     assert missing["StatusCode"] == "404" and missing["RestApiId"] == {"Ref": "RestAPI"}
     assert '"code": "not_found"' in missing["ResponseTemplates"]["application/json"].replace('":"', '": "')
     assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+
+
+def test_the_api_is_told_the_portal_address_and_where_its_secrets_are() -> None:
+    """Invite links name the deployed portal (not the local default); the keys are SSM parameter names."""
+    template = build_template("prod")
+    variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["MEDFLOW_PORTAL_URL"] == {"Ref": "PortalUrl"}
+    assert variables["MEDFLOW_JWT_SECRET_PARAM"] == {"Ref": "JwtSecretParameter"}
+    assert variables["MEDFLOW_ANTHROPIC_KEY_PARAM"] == {"Ref": "AnthropicKeyParameter"}
+    parameters = template["Parameters"]
+    assert parameters["PortalUrl"]["Default"].startswith("https://")
+    assert parameters["AnthropicKeyParameter"]["Default"] == "/medflow/prod/anthropic-api-key"
